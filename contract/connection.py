@@ -1,0 +1,50 @@
+"""A node's connection file: where its broker is and who it is.
+
+``villagewatch provision`` writes one per node (mode 0600) with a generated password; the
+edge agent and sensor firmware read it. It never lives in the site file, which is shared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from contract.protocol import DEFAULT_TOPIC_ROOT, Identifier, NodeRole
+
+
+class NodeConnection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site: Identifier
+    node: Identifier
+    role: NodeRole
+    host: str
+    port: int = Field(ge=1, le=65535)
+    username: str
+    password: str = Field(min_length=16, repr=False)
+    topic_root: str = DEFAULT_TOPIC_ROOT
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.model_dump_json(indent=2))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> NodeConnection:
+        """Read a connection file; raises ValueError naming the file and field on problems."""
+        try:
+            return cls.model_validate(json.loads(Path(path).read_text()))
+        except FileNotFoundError:
+            raise ValueError(f"{path}: connection file not found (run villagewatch provision)") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not JSON: {exc}") from None
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            where = ".".join(str(p) for p in e["loc"])
+            raise ValueError(f"{path}: {where}: {e['msg']}") from None

@@ -1,0 +1,151 @@
+"""The one MQTT client both edge and hub use: paho 2.x behind a small interface.
+
+:class:`MqttLink` connects in the background and keeps reconnecting forever with backoff, so
+a gateway that boots before its broker, or outlives a broker restart, never dies (Frigate
+#616, #814). It publishes the node's retained ``online`` status on every connect and leaves
+a last will of ``offline``; subscriptions are renewed on every connect.
+
+QoS 1 acknowledgements are reported through ``on_ack(mid)``; callers that must not lose a
+message (the edge outbox) keep their own copy until that callback fires.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    host: str
+    port: int
+    username: str
+    password: str
+    client_id: str
+    #: (topic, payload) published retained on every connect, e.g. the node's online status.
+    online: tuple[str, bytes] | None = None
+    #: (topic, payload) the broker publishes retained if we vanish: the last will.
+    will: tuple[str, bytes] | None = None
+    subscriptions: list[tuple[str, int]] = field(default_factory=list)
+    keepalive: int = 15
+    min_backoff_s: float = 0.5
+    max_backoff_s: float = 10.0
+
+
+class MqttLink:
+    """A long-lived MQTT connection. Call :meth:`start`, then :meth:`stop` when done."""
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        on_message: Callable[[str, bytes], None] | None = None,
+        on_ack: Callable[[int], None] | None = None,
+        on_connection_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.connected = threading.Event()
+        self._on_message = on_message
+        self._on_ack = on_ack
+        self._on_connection_change = on_connection_change
+        self.refused_reason: str | None = None
+
+        c = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=paho.MQTTv311,
+            clean_session=True,
+        )
+        c.username_pw_set(settings.username, settings.password)
+        if settings.will:
+            c.will_set(settings.will[0], settings.will[1], qos=1, retain=True)
+        c.reconnect_delay_set(settings.min_backoff_s, settings.max_backoff_s)
+        # Our callers keep their own outbox; paho's in-memory queue only needs the in-flight.
+        c.max_inflight_messages_set(100)
+        c.on_connect = self._handle_connect
+        c.on_disconnect = self._handle_disconnect
+        c.on_message = self._handle_message
+        c.on_publish = self._handle_publish
+        self._client = c
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; returns at once even if the broker is unreachable."""
+        self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        self._client.loop_start()
+
+    def stop(self, publish_offline: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
+        """Disconnect cleanly. A clean disconnect suppresses the will, so pass the offline
+        status here to tell subscribers we left on purpose."""
+        if publish_offline and self.connected.is_set():
+            info = self._client.publish(publish_offline[0], publish_offline[1], qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                pass
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+
+    # --- publishing -----------------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int | None:
+        """Hand a message to the client. Returns its mid, or None when not connected.
+
+        With ``qos=1`` the mid is reported to ``on_ack`` once the broker acknowledges it.
+        """
+        if not self.connected.is_set():
+            return None
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return None
+        return info.mid
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self.connected.wait(timeout)
+
+    # --- paho callbacks (network thread) --------------------------------------------------
+
+    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.refused_reason = str(reason_code)
+            log.warning("broker %s:%s refused %s: %s", self.settings.host, self.settings.port,
+                        self.settings.username, reason_code)
+            return
+        self.refused_reason = None
+        log.info("connected to broker %s:%s as %s", self.settings.host, self.settings.port,
+                 self.settings.username)
+        for topic, qos in self.settings.subscriptions:
+            client.subscribe(topic, qos)
+        if self.settings.online:
+            client.publish(self.settings.online[0], self.settings.online[1], qos=1, retain=True)
+        self.connected.set()
+        if self._on_connection_change:
+            self._on_connection_change(True)
+
+    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        if was:
+            log.warning("lost broker connection (%s); reconnecting", reason_code)
+            if self._on_connection_change:
+                self._on_connection_change(False)
+
+    def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
+        if self._on_message is None:
+            return
+        try:
+            self._on_message(message.topic, message.payload)
+        except Exception:  # a bad message must never kill the network thread
+            log.exception("message handler failed for %s", message.topic)
+
+    def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        if self._on_ack is not None:
+            self._on_ack(mid)

@@ -1,0 +1,286 @@
+"""The VillageWatch wire protocol: topics, payload schemas and their version.
+
+Every message a node or the hub publishes is defined here, once. Topics live under a
+configurable root (default ``vw``) and always name the site and the publishing node, so the
+broker's ACL can confine a node to its own subtree::
+
+    {root}/{site}/{node}/status                retained, QoS 1: "online" on connect,
+                                               "offline" as the last will
+    {root}/{site}/{node}/alert                 QoS 1: one Alert per message
+    {root}/{site}/{node}/snapshot/{alert_id}   QoS 1: JPEG bytes for that alert
+    {root}/{site}/{node}/stats                 QoS 0: periodic NodeStats
+
+JSON payloads carry ``"v": PROTOCOL_VERSION``. QoS 1 means *at least once*: receivers drop
+duplicates by ``Alert.id``. ``Alert.seq`` increases by one per alert of a node and survives
+restarts (the edge outbox persists it), so a gap tells the hub an alert was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROTOCOL_VERSION = 1
+DEFAULT_TOPIC_ROOT = "vw"
+
+#: Largest JSON payload the hub accepts; alerts are a few hundred bytes.
+MAX_JSON_BYTES = 64 * 1024
+#: Largest snapshot the hub accepts (a 1080p JPEG at quality 80 is ~300 KB).
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
+
+#: Node, site and area ids become topic levels and file names: keep them plain.
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_ID_RE = re.compile(ID_PATTERN)
+
+Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="lowercase id: a-z 0-9 _ -")]
+
+
+class Channel(StrEnum):
+    """The last-but-one topic level: what kind of message a topic carries."""
+
+    STATUS = "status"
+    ALERT = "alert"
+    SNAPSHOT = "snapshot"
+    STATS = "stats"
+
+
+class Severity(StrEnum):
+    """Alert severity, highest first (the ThingsBoard ladder)."""
+
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class NodeRole(StrEnum):
+    CAMERA_GATEWAY = "camera_gateway"
+    SENSOR = "sensor"
+    HUB = "hub"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = Field(PROTOCOL_VERSION, description="protocol version")
+
+
+class DetectedObject(BaseModel):
+    """One object that caused an alert. Boxes are pixels of the frame in ``Alert.frame_size``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(max_length=32)
+    score: float = Field(ge=0.0, le=1.0)
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels")
+    track_id: int | None = Field(None, ge=0)
+
+
+class Alert(_Payload):
+    """Something happened that an officer may need to act on."""
+
+    type: Literal["alert"] = "alert"
+    id: str = Field(pattern=r"^[0-9a-f]{32}$", description="unique id (uuid4 hex)")
+    site: Identifier
+    node: Identifier
+    seq: int = Field(ge=0, description="per-node sequence number, +1 per alert")
+    ts: datetime = Field(description="event time, ISO 8601 with timezone")
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="intrusion, door, ...")
+    severity: Severity
+    area: Identifier = Field(description="the site area the alert belongs to")
+    zone: str | None = Field(None, max_length=64, description="zone/rule name within the camera")
+    camera: Identifier | None = None
+    message: str = Field("", max_length=280, description="one line for a human")
+    objects: list[DetectedObject] = Field(default_factory=list, max_length=64)
+    frame_size: tuple[int, int] | None = Field(None, description="width, height of the frame")
+    has_snapshot: bool = Field(False, description="a JPEG follows on snapshot/{id}")
+
+
+class NodeStatus(_Payload):
+    """Retained availability of a node; the broker publishes ``offline`` as its last will."""
+
+    type: Literal["status"] = "status"
+    site: Identifier
+    node: Identifier
+    state: Literal["online", "offline"]
+    role: NodeRole
+    ts: datetime | None = Field(None, description="absent in the last will (set at connect)")
+    software: str = Field("", max_length=64)
+
+
+class CameraStats(BaseModel):
+    """Per-camera pipeline figures, the same ones Frigate reports."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    camera_fps: float = Field(ge=0, description="frames/s read from the source")
+    process_fps: float = Field(ge=0, description="frames/s through the motion gate")
+    detect_fps: float = Field(ge=0, description="detector runs/s")
+    skipped_fps: float = Field(ge=0, description="frames/s dropped to stay real-time")
+    skipped_frames: int = Field(ge=0, description="frames dropped since start")
+    inference_ms: float = Field(ge=0, description="mean detector latency")
+    motion_ratio: float = Field(0.0, ge=0, le=1, description="share of frames with motion")
+    connected: bool = True
+
+
+class NodeStats(_Payload):
+    type: Literal["stats"] = "stats"
+    site: Identifier
+    node: Identifier
+    ts: datetime
+    uptime_s: float = Field(ge=0)
+    outbox_pending: int = Field(0, ge=0)
+    cameras: dict[str, CameraStats] = Field(default_factory=dict)
+
+
+JsonMessage = Alert | NodeStatus | NodeStats
+_MODEL_BY_CHANNEL: dict[Channel, type[_Payload]] = {
+    Channel.ALERT: Alert,
+    Channel.STATUS: NodeStatus,
+    Channel.STATS: NodeStats,
+}
+
+
+# --- topics ---------------------------------------------------------------------------------
+
+
+class Topic(BaseModel):
+    """A parsed topic. ``str(topic)`` builds it back."""
+
+    model_config = ConfigDict(frozen=True)
+
+    root: str
+    site: str
+    node: str
+    channel: Channel
+    alert_id: str | None = None
+
+    def __str__(self) -> str:
+        base = f"{self.root}/{self.site}/{self.node}/{self.channel.value}"
+        return f"{base}/{self.alert_id}" if self.alert_id else base
+
+
+def status_topic(root: str, site: str, node: str) -> str:
+    return f"{root}/{site}/{node}/{Channel.STATUS}"
+
+
+def alert_topic(root: str, site: str, node: str) -> str:
+    return f"{root}/{site}/{node}/{Channel.ALERT}"
+
+
+def snapshot_topic(root: str, site: str, node: str, alert_id: str) -> str:
+    return f"{root}/{site}/{node}/{Channel.SNAPSHOT}/{alert_id}"
+
+
+def stats_topic(root: str, site: str, node: str) -> str:
+    return f"{root}/{site}/{node}/{Channel.STATS}"
+
+
+def node_subtree(root: str, site: str, node: str) -> str:
+    """The topic filter a node may publish to (its ACL entry)."""
+    return f"{root}/{site}/{node}/#"
+
+
+def hub_subscriptions(root: str) -> list[tuple[str, int]]:
+    """Topic filters and QoS the hub subscribes to, for every site."""
+    plain = [(f"{root}/+/+/{c}", 1) for c in Channel if c is not Channel.SNAPSHOT]
+    return [*plain, (f"{root}/+/+/{Channel.SNAPSHOT}/+", 1)]
+
+
+class ProtocolError(ValueError):
+    """A message that breaks the protocol. ``reason`` is a short machine-friendly code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_topic(topic: str, root: str = DEFAULT_TOPIC_ROOT) -> Topic:
+    parts = topic.split("/")
+    if len(parts) not in (4, 5) or parts[0] != root:
+        raise ProtocolError("bad_topic", f"{topic!r} is not {root}/<site>/<node>/<channel>")
+    _, site, node, channel, *rest = parts
+    for name, value in (("site", site), ("node", node)):
+        if not _ID_RE.match(value):
+            raise ProtocolError("bad_topic", f"{name} {value!r} in {topic!r} is not a valid id")
+    try:
+        chan = Channel(channel)
+    except ValueError:
+        raise ProtocolError("bad_topic", f"unknown channel {channel!r} in {topic!r}") from None
+    alert_id = rest[0] if rest else None
+    if (chan is Channel.SNAPSHOT) != (alert_id is not None):
+        raise ProtocolError("bad_topic", f"{topic!r}: only snapshot topics carry an alert id")
+    if alert_id is not None and not re.fullmatch(r"[0-9a-f]{32}", alert_id):
+        raise ProtocolError("bad_topic", f"{topic!r}: alert id must be 32 hex digits")
+    return Topic(root=root, site=site, node=node, channel=chan, alert_id=alert_id)
+
+
+# --- encoding -------------------------------------------------------------------------------
+
+
+def encode(message: JsonMessage) -> bytes:
+    """Serialise a payload to compact JSON bytes."""
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+def decode(topic: Topic, payload: bytes) -> JsonMessage:
+    """Validate a JSON payload against the schema its topic promises.
+
+    Raises :class:`ProtocolError` with reason ``too_large``, ``not_json``, ``wrong_version``,
+    ``invalid`` or ``node_mismatch`` (the payload claims another site/node than the topic,
+    which the broker ACL has already tied to the authenticated user).
+    """
+    if topic.channel is Channel.SNAPSHOT:
+        raise ProtocolError("bad_topic", "snapshots are binary; use check_snapshot()")
+    if len(payload) > MAX_JSON_BYTES:
+        raise ProtocolError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES}")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError("not_json", str(exc)[:200]) from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid", f"expected a JSON object, got {type(data).__name__}")
+    if data.get("v") != PROTOCOL_VERSION:
+        raise ProtocolError("wrong_version", f"v={data.get('v')!r}, this hub speaks v=1")
+    model = _MODEL_BY_CHANNEL[topic.channel]
+    try:
+        message = model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ProtocolError("invalid", f"{where}: {first['msg']}") from None
+    if (message.site, message.node) != (topic.site, topic.node):
+        raise ProtocolError(
+            "node_mismatch",
+            f"payload says {message.site}/{message.node}, topic says {topic.site}/{topic.node}",
+        )
+    return message
+
+
+def check_snapshot(payload: bytes) -> None:
+    """Raise :class:`ProtocolError` unless ``payload`` looks like one JPEG of sane size."""
+    if len(payload) > MAX_SNAPSHOT_BYTES:
+        raise ProtocolError("too_large", f"snapshot {len(payload)} bytes > {MAX_SNAPSHOT_BYTES}")
+    if not (payload.startswith(b"\xff\xd8") and payload.rstrip(b"\x00").endswith(b"\xff\xd9")):
+        raise ProtocolError("not_jpeg", "snapshot is not a JPEG (missing SOI/EOI markers)")
+
+
+def new_alert_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def json_schemas() -> dict[str, dict]:
+    """JSON Schemas of every payload, keyed by message name (used by the AsyncAPI doc)."""
+    return {m.__name__: m.model_json_schema() for m in (Alert, NodeStatus, NodeStats)}

@@ -1,0 +1,248 @@
+"""The site configuration file: one pydantic model per section, unknown keys refused.
+
+A site file describes one village or compound: its areas, the cameras of each gateway with
+their zones, the sensor nodes, and the broker and hub settings. Load it with
+:func:`load_site_config`; a mistake raises :class:`ConfigError` naming the file, the field
+path and the fix, which the command line prints before exiting with status 2.
+
+Coordinates of zones are fractions of the frame (0..1, origin top-left), so a zone stays
+right when a camera's resolution changes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from contract.protocol import DEFAULT_TOPIC_ROOT, ID_PATTERN, Severity
+
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+
+#: Labels the default detector reports; rules may only name these.
+KNOWN_LABELS = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteInfo(_Section):
+    id: Identifier = Field(description="short id used in topics, e.g. riverside")
+    name: str = Field(description="human name shown to officers")
+    timezone: str = Field("UTC", description="IANA zone for schedules, e.g. Asia/Shanghai")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/London")
+        return value
+
+
+class Area(_Section):
+    id: Identifier
+    name: str
+
+
+class Schedule(_Section):
+    """Active between ``start`` and ``end`` local time; wraps midnight when end < start."""
+
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+class ZoneRule(_Section):
+    """Raise an alert when a listed object stands inside the polygon (its feet: box bottom)."""
+
+    name: Identifier
+    polygon: list[Point] = Field(min_length=3, description="[[x, y], ...] as frame fractions")
+    objects: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    severity: Severity = Severity.MAJOR
+    schedule: Schedule | None = Field(None, description="only alert within this time window")
+    cooldown_s: float = Field(30.0, ge=0, description="quiet time per track after an alert")
+
+    @field_validator("objects")
+    @classmethod
+    def _known_objects(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(KNOWN_LABELS))
+        if unknown:
+            raise ValueError(f"unknown object labels {unknown}; choose from {list(KNOWN_LABELS)}")
+        return value
+
+
+class MotionSettings(_Section):
+    threshold: int = Field(25, ge=1, le=255, description="grey-level change that counts")
+    min_area: float = Field(0.0005, ge=0, le=1, description="smallest moving blob, frame share")
+    frame_height: int = Field(120, ge=32, le=720, description="motion runs on a frame this high")
+
+
+class DetectSettings(_Section):
+    model: Literal["centernet"] = "centernet"
+    fps: float = Field(5.0, gt=0, le=30, description="detector runs per second at most")
+    min_score: dict[str, float] = Field(
+        default_factory=lambda: {"person": 0.45, "car": 0.35, "truck": 0.35, "bus": 0.35},
+        description="per-label minimum score; labels not listed use 0.45",
+    )
+    threads: int = Field(1, ge=1, le=8)
+
+
+class Camera(_Section):
+    name: Identifier
+    source: str = Field(description="rtsp://, http:// or a video file path (relative to config)")
+    area: Identifier
+    loop: bool = Field(False, description="restart a file source at its end (demo)")
+    realtime: bool = Field(True, description="pace file sources at their frame rate")
+    motion: MotionSettings = MotionSettings()
+    detect: DetectSettings = DetectSettings()
+    zones: list[ZoneRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_zone_names(self) -> Camera:
+        names = [z.name for z in self.zones]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"zone names must be unique per camera; repeated: {dupes}")
+        return self
+
+
+class Gateway(_Section):
+    """A camera gateway: one edge agent, one broker identity, several cameras."""
+
+    node: Identifier = Field(description="the gateway's node id (its broker username)")
+    cameras: list[Camera] = Field(default_factory=list)
+    data_dir: str = Field("var/edge", description="outbox and snapshots (relative to config)")
+
+
+class SensorNode(_Section):
+    node: Identifier
+    area: Identifier
+    kind: Literal["door", "pir", "glass_break", "panic_button", "smoke"] = "door"
+    severity: Severity = Severity.MAJOR
+
+
+class BrokerSettings(_Section):
+    kind: Literal["auto", "mosquitto", "embedded", "external"] = Field(
+        "auto", description="auto: mosquitto when installed, else the embedded broker"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=0, le=65535, description="0 picks a free port")
+    topic_root: str = Field(DEFAULT_TOPIC_ROOT, pattern=r"^[a-z0-9_-]+$")
+    data_dir: str = Field("var/broker", description="config, passwords, ACL, persistence")
+
+
+class HubSettings(_Section):
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
+    data_dir: str = Field("var/hub", description="SQLite database and snapshots")
+    retention_days: int = Field(30, ge=1, le=3650, description="alerts older are purged")
+
+
+class SiteConfig(_Section):
+    version: Literal[1] = 1
+    site: SiteInfo
+    areas: list[Area] = Field(min_length=1)
+    gateways: list[Gateway] = Field(default_factory=list)
+    sensors: list[SensorNode] = Field(default_factory=list)
+    broker: BrokerSettings = BrokerSettings()
+    hub: HubSettings = HubSettings()
+    #: The file this config came from; relative paths are resolved against its folder.
+    base_dir: Path = Field(Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> SiteConfig:
+        area_ids = {a.id for a in self.areas}
+        for g in self.gateways:
+            for c in g.cameras:
+                if c.area not in area_ids:
+                    raise ValueError(f"camera {c.name!r} names area {c.area!r}; known: {sorted(area_ids)}")
+        for s in self.sensors:
+            if s.area not in area_ids:
+                raise ValueError(f"sensor {s.node!r} names area {s.area!r}; known: {sorted(area_ids)}")
+        nodes = [g.node for g in self.gateways] + [s.node for s in self.sensors]
+        dupes = sorted({n for n in nodes if nodes.count(n) > 1})
+        if dupes:
+            raise ValueError(f"node ids must be unique across gateways and sensors: {dupes}")
+        return self
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, made absolute against the config file's folder."""
+        p = Path(path)
+        return p if p.is_absolute() or re.match(r"^[a-z]+://", path) else self.base_dir / p
+
+    def gateway(self, node: str) -> Gateway:
+        for g in self.gateways:
+            if g.node == node:
+                return g
+        raise KeyError(f"no gateway {node!r} in site {self.site.id!r}")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used. ``str()`` is the whole message for the user."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"config error in {self.path}:\n{lines}")
+
+
+_FIX_HINTS = {
+    "extra_forbidden": "remove it or check its spelling",
+    "missing": "add it",
+    "literal_error": "use one of the listed values",
+    "string_pattern_mismatch": "use lowercase letters, digits, '_' or '-'",
+}
+
+
+def _describe(err: dict) -> str:
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+    where = loc or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    hint = _FIX_HINTS.get(err["type"])
+    return f"{where}: {msg}" + (f" ({hint})" if hint else "")
+
+
+def parse_site_config(data: object, path: Path | str = "<memory>") -> SiteConfig:
+    """Validate already-parsed YAML/JSON data as a site config."""
+    path = Path(path)
+    if not isinstance(data, dict):
+        raise ConfigError(path, [f"(top level): expected a mapping, got {type(data).__name__}"])
+    try:
+        return SiteConfig.model_validate({**data, "base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        raise ConfigError(path, [_describe(e) for e in exc.errors()]) from None
+
+
+def load_site_config(path: Path | str) -> SiteConfig:
+    """Read and validate a site file. Raises :class:`ConfigError` on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [f"cannot read: {exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        raise ConfigError(path, [f"not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]) from None
+    return parse_site_config(data, path)

@@ -1,0 +1,72 @@
+"""Shared fixtures: real services on free loopback ports, never hard-coded ones.
+
+``mosquitto`` starts a real Eclipse Mosquitto with a generated config (no anonymous access,
+password file, per-node ACL). When the binary is missing the test *fails* in CI (CI=true) and
+is skipped only on a developer laptop, so CI can never pass without having run them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from broker.credentials import CredentialStore
+from broker.mosquitto import MosquittoBroker, find_mosquitto
+from contract.connection import NodeConnection
+from contract.protocol import NodeRole
+
+REPO = Path(__file__).resolve().parents[1]
+EXCERPT = REPO / "config" / "footage" / "vtest_lawn_excerpt.mp4"
+SITE = "riverside"
+
+
+@dataclass
+class RunningBroker:
+    """A mosquitto on loopback plus the identities provisioned on it."""
+
+    broker: MosquittoBroker
+    store: CredentialStore
+    passwords: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return self.broker.port
+
+    def provision(self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY, site: str = SITE) -> NodeConnection:
+        self.passwords[node] = self.store.add(node, role, site)
+        self.broker.reload()
+        return self.connection(node, role, site)
+
+    def connection(self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY, site: str = SITE) -> NodeConnection:
+        return NodeConnection(site=site, node=node, role=role, host="127.0.0.1", port=self.port,
+                              username=node, password=self.passwords[node])
+
+    def stop(self) -> None:
+        self.broker.stop()
+
+    def start(self) -> None:
+        self.broker.start()
+
+
+def require_mosquitto() -> None:
+    if find_mosquitto() is None:
+        message = "mosquitto is not installed (apt-get install mosquitto); .ci/run installs it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[RunningBroker]:
+    """A fresh mosquitto with a hub identity provisioned (``passwords['hub']``)."""
+    require_mosquitto()
+    store = CredentialStore(tmp_path / "broker" / "identities.json")
+    running = RunningBroker(MosquittoBroker(tmp_path / "broker", store), store)
+    running.passwords["hub"] = store.add("hub", NodeRole.HUB, SITE)
+    running.broker.start()
+    yield running
+    running.broker.stop()
