@@ -30,7 +30,9 @@ def generate_password() -> str:
     return secrets.token_urlsafe(18)
 
 
-def hash_password(password: str, salt: bytes | None = None, iterations: int = _PBKDF2_ITERATIONS) -> str:
+def hash_password(
+    password: str, salt: bytes | None = None, iterations: int = _PBKDF2_ITERATIONS
+) -> str:
     """Hash in mosquitto_passwd's ``$7$iterations$salt$hash`` format."""
     salt = salt if salt is not None else os.urandom(_SALT_BYTES)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
@@ -81,8 +83,12 @@ class CredentialStore:
             return {}
         raw = json.loads(self.path.read_text())
         return {
-            name: Identity(username=name, role=NodeRole(v["role"]), site=v["site"],
-                           password_hash=v["password_hash"])
+            name: Identity(
+                username=name,
+                role=NodeRole(v["role"]),
+                site=v["site"],
+                password_hash=v["password_hash"],
+            )
             for name, v in raw.items()
         }
 
@@ -110,7 +116,10 @@ class CredentialStore:
 
     def _write(self, identities: dict[str, Identity]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {n: {k: v for k, v in asdict(i).items() if k != "username"} for n, i in identities.items()}
+        data = {
+            n: {k: v for k, v in asdict(i).items() if k != "username"}
+            for n, i in identities.items()
+        }
         for v in data.values():
             v["role"] = str(v["role"])
         tmp = self.path.with_suffix(".tmp")
@@ -131,7 +140,9 @@ class CredentialStore:
         for ident in sorted(self.load().values(), key=lambda i: i.username):
             own = node_subtree(root, ident.site, ident.username)
             if ident.role is NodeRole.HUB:
-                blocks.append(f"user {ident.username}\ntopic read {root}/#\ntopic readwrite {own}\n")
+                blocks.append(
+                    f"user {ident.username}\ntopic read {root}/#\ntopic readwrite {own}\n"
+                )
             else:
                 blocks.append(f"user {ident.username}\ntopic readwrite {own}\n")
         return "\n".join(blocks)

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 def find_mosquitto() -> str | None:
     """Path of the mosquitto binary (Debian puts it in /usr/sbin, often not on PATH)."""
     return shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)),
+        None,
     )
 
 
@@ -53,10 +54,14 @@ class MosquittoBroker:
 
     kind = "mosquitto"
 
-    def __init__(self, data_dir: Path, store: CredentialStore, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, data_dir: Path, store: CredentialStore, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.binary = find_mosquitto()
         if self.binary is None:
-            raise FileNotFoundError("mosquitto is not installed (Debian: apt-get install mosquitto)")
+            raise FileNotFoundError(
+                "mosquitto is not installed (Debian: apt-get install mosquitto)"
+            )
         self.data_dir = Path(data_dir).resolve()
         self.store = store
         self.host = host
@@ -105,9 +110,16 @@ listener {self.port} {self.host}
         )
         if not wait_for_port(self.host, self.port, timeout):
             err = self.stop() or ""
-            raise RuntimeError(f"mosquitto did not start on {self.host}:{self.port}: {err.strip()[-500:]}")
-        log.info("Eclipse Mosquitto (%s) listening on %s:%s, config %s",
-                 self.binary, self.host, self.port, self.conf_path)
+            raise RuntimeError(
+                f"mosquitto did not start on {self.host}:{self.port}: {err.strip()[-500:]}"
+            )
+        log.info(
+            "Eclipse Mosquitto (%s) listening on %s:%s, config %s",
+            self.binary,
+            self.host,
+            self.port,
+            self.conf_path,
+        )
 
     def reload(self) -> None:
         """Apply changed credentials/ACL without dropping clients."""

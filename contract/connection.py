@@ -41,7 +41,9 @@ class NodeConnection(BaseModel):
         try:
             return cls.model_validate(json.loads(Path(path).read_text()))
         except FileNotFoundError:
-            raise ValueError(f"{path}: connection file not found (run villagewatch provision)") from None
+            raise ValueError(
+                f"{path}: connection file not found (run villagewatch provision)"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: not JSON: {exc}") from None
         except ValidationError as exc:

@@ -11,6 +11,7 @@ message (the edge outbox) keep their own copy until that callback fires.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -86,10 +87,8 @@ class MqttLink:
         status here to tell subscribers we left on purpose."""
         if publish_offline and self.connected.is_set():
             info = self._client.publish(publish_offline[0], publish_offline[1], qos=1, retain=True)
-            try:
+            with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout)
-            except (RuntimeError, ValueError):
-                pass
         self._client.disconnect()
         self._client.loop_stop()
         self.connected.clear()
@@ -116,12 +115,21 @@ class MqttLink:
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             self.refused_reason = str(reason_code)
-            log.warning("broker %s:%s refused %s: %s", self.settings.host, self.settings.port,
-                        self.settings.username, reason_code)
+            log.warning(
+                "broker %s:%s refused %s: %s",
+                self.settings.host,
+                self.settings.port,
+                self.settings.username,
+                reason_code,
+            )
             return
         self.refused_reason = None
-        log.info("connected to broker %s:%s as %s", self.settings.host, self.settings.port,
-                 self.settings.username)
+        log.info(
+            "connected to broker %s:%s as %s",
+            self.settings.host,
+            self.settings.port,
+            self.settings.username,
+        )
         for topic, qos in self.settings.subscriptions:
             client.subscribe(topic, qos)
         if self.settings.online:

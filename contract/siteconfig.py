@@ -45,7 +45,8 @@ class SiteInfo(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/London")
+            msg = f"unknown time zone {value!r}; use an IANA name like Europe/London"
+            raise ValueError(msg) from None
         return value
 
 
@@ -169,10 +170,14 @@ class SiteConfig(_Section):
         for g in self.gateways:
             for c in g.cameras:
                 if c.area not in area_ids:
-                    raise ValueError(f"camera {c.name!r} names area {c.area!r}; known: {sorted(area_ids)}")
+                    raise ValueError(
+                        f"camera {c.name!r} names area {c.area!r}; known: {sorted(area_ids)}"
+                    )
         for s in self.sensors:
             if s.area not in area_ids:
-                raise ValueError(f"sensor {s.node!r} names area {s.area!r}; known: {sorted(area_ids)}")
+                raise ValueError(
+                    f"sensor {s.node!r} names area {s.area!r}; known: {sorted(area_ids)}"
+                )
         nodes = [g.node for g in self.gateways] + [s.node for s in self.sensors]
         dupes = sorted({n for n in nodes if nodes.count(n) > 1})
         if dupes:
@@ -244,5 +249,7 @@ def load_site_config(path: Path | str) -> SiteConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise ConfigError(path, [f"not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]) from None
+        raise ConfigError(
+            path, [f"not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]
+        ) from None
     return parse_site_config(data, path)

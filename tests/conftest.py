@@ -36,14 +36,25 @@ class RunningBroker:
     def port(self) -> int:
         return self.broker.port
 
-    def provision(self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY, site: str = SITE) -> NodeConnection:
+    def provision(
+        self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY, site: str = SITE
+    ) -> NodeConnection:
         self.passwords[node] = self.store.add(node, role, site)
         self.broker.reload()
         return self.connection(node, role, site)
 
-    def connection(self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY, site: str = SITE) -> NodeConnection:
-        return NodeConnection(site=site, node=node, role=role, host="127.0.0.1", port=self.port,
-                              username=node, password=self.passwords[node])
+    def connection(
+        self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY, site: str = SITE
+    ) -> NodeConnection:
+        return NodeConnection(
+            site=site,
+            node=node,
+            role=role,
+            host="127.0.0.1",
+            port=self.port,
+            username=node,
+            password=self.passwords[node],
+        )
 
     def stop(self) -> None:
         self.broker.stop()

@@ -1,0 +1,109 @@
+"""Build the AsyncAPI 3.0 document of the wire protocol from the code's own schemas.
+
+``python -m contract.asyncapi > docs/asyncapi.yaml`` regenerates the committed document;
+``tests/test_protocol_doc.py`` fails when the two disagree, so the document cannot rot.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import yaml
+
+from contract import __version__
+from contract.protocol import (
+    DEFAULT_TOPIC_ROOT,
+    MAX_JSON_BYTES,
+    MAX_SNAPSHOT_BYTES,
+    PROTOCOL_VERSION,
+    Alert,
+    NodeStats,
+    NodeStatus,
+)
+
+_REF = "#/components/schemas/{model}"
+
+_CHANNELS = {
+    "status": (
+        "{root}/{site}/{node}/status",
+        "NodeStatus",
+        "Retained. 'online' on connect; the broker publishes 'offline' as the last will.",
+    ),
+    "alert": (
+        "{root}/{site}/{node}/alert",
+        "Alert",
+        "QoS 1, at least once: receivers drop duplicates by id.",
+    ),
+    "snapshot": (
+        "{root}/{site}/{node}/snapshot/{alertId}",
+        None,
+        f"QoS 1. One JPEG (image/jpeg, at most {MAX_SNAPSHOT_BYTES} bytes) for the alert.",
+    ),
+    "stats": ("{root}/{site}/{node}/stats", "NodeStats", "QoS 0, periodic node figures."),
+}
+
+
+def component_schemas() -> dict[str, dict]:
+    """Every payload schema, with nested models hoisted beside them (AsyncAPI style)."""
+    schemas: dict[str, dict] = {}
+    for model in (Alert, NodeStatus, NodeStats):
+        schema = model.model_json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return dict(sorted(schemas.items()))
+
+
+def document() -> dict:
+    params = {
+        "root": {"description": f"topic root, default '{DEFAULT_TOPIC_ROOT}'"},
+        "site": {"description": "site id"},
+        "node": {"description": "publishing node id (its broker username)"},
+    }
+    channels, operations, messages = {}, {}, {}
+    for name, (address, payload, description) in _CHANNELS.items():
+        ch_params = {k: dict(v) for k, v in params.items()}  # no YAML anchors
+        if "{alertId}" in address:
+            ch_params["alertId"] = {"description": "Alert.id the snapshot belongs to"}
+        msg_name = payload or "Snapshot"
+        messages[msg_name] = {
+            "name": msg_name,
+            "contentType": "application/json" if payload else "image/jpeg",
+            "payload": {"$ref": _REF.format(model=payload)}
+            if payload
+            else {"type": "string", "format": "binary"},
+        }
+        channels[name] = {
+            "address": address,
+            "description": description,
+            "parameters": ch_params,
+            "messages": {msg_name: {"$ref": f"#/components/messages/{msg_name}"}},
+        }
+        operations[f"publish_{name}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{name}"},
+            "summary": f"A node publishes its {name}.",
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "VillageWatch wire protocol",
+            "version": f"{PROTOCOL_VERSION}.0.0",
+            "description": (
+                f"Generated from contract/protocol.py (package {__version__}). JSON payloads "
+                f"carry v={PROTOCOL_VERSION} and are at most {MAX_JSON_BYTES} bytes. "
+                "See docs/protocol.md."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": component_schemas()},
+    }
+
+
+def main() -> None:
+    yaml.safe_dump(document(), sys.stdout, sort_keys=False, width=100)
+
+
+if __name__ == "__main__":
+    main()
