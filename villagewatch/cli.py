@@ -1,0 +1,300 @@
+"""``villagewatch`` — one command, one subcommand per job.
+
+Every subcommand validates its inputs first: a bad site file prints the file, the field path
+and the fix, and exits with status 2 (no traceback). Ctrl-C (or SIGTERM) stops services
+cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from contract.connection import NodeConnection
+from contract.siteconfig import ConfigError, SiteConfig, load_site_config
+
+EXIT_USAGE = 2
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "site.example.yaml"
+
+log = logging.getLogger("villagewatch")
+
+
+class UsageError(Exception):
+    """Bad input from the user (not a bug): printed without a traceback, exit 2."""
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM, so every worker can wind down cleanly."""
+    stop = threading.Event()
+
+    def handler(signum, _frame):
+        if stop.is_set():  # a second Ctrl-C means now
+            raise KeyboardInterrupt
+        log.info("stopping (signal %s)...", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def load_config(path: Path) -> SiteConfig:
+    return load_site_config(path)
+
+
+def connection_for(config: SiteConfig, node: str, explicit: Path | None) -> NodeConnection:
+    path = explicit or config.resolve(config.broker.data_dir) / "nodes" / f"{node}.json"
+    try:
+        return NodeConnection.load(path)
+    except ValueError as exc:
+        raise UsageError(f"{exc}\n  fix: villagewatch provision --config FILE {node}") from None
+
+
+# --- subcommands ------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    config = load_config(args.config)  # validate before the heavy imports
+    from villagewatch.demo import run_demo
+
+    return run_demo(
+        config,
+        data_dir=args.data_dir,
+        duration=args.duration,
+        http_port=args.port,
+        broker_kind=args.broker,
+        stop=stop_on_signals(),
+    )
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    if not args.video.exists():
+        raise UsageError(f"{args.video}: video file not found")
+    config = load_config(args.config) if args.config else None
+    from edge.replay import replay
+
+    summary = replay(
+        args.video,
+        args.out,
+        config=config,
+        camera=args.camera,
+        every_frame=args.every_frame,
+        progress=not args.quiet,
+    )
+    print(summary.table() if hasattr(summary, "table") else summary)
+    return 0
+
+
+def cmd_edge(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    from edge.agent import EdgeAgent
+
+    node = args.node or _only(config, "gateway", [g.node for g in config.gateways])
+    try:
+        config.gateway(node)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    agent = EdgeAgent(config, node, connection_for(config, node, args.connection))
+    return _serve(agent.start, agent.stop)
+
+
+def cmd_hub(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    from broker.hub.service import HubService
+
+    hub = HubService(
+        config,
+        connection_for(config, "hub", args.connection),
+        data_dir=config.resolve(config.hub.data_dir),
+        http_host=config.hub.http_host,
+        http_port=config.hub.http_port,
+    )
+    hub.start()
+    password = hub.ensure_admin()
+    print(f"officer page: {hub.url}")
+    if password:
+        print(f"first admin login (shown once): admin / {password}")
+    return _serve(lambda: None, hub.stop)
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    from broker.service import run_broker
+
+    run_broker(config, stop_on_signals())
+    return 0
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    from broker.provision import provision_node
+
+    try:
+        conn, path = provision_node(config, args.node, out=args.out, host=args.host)
+    except (KeyError, ValueError) as exc:
+        raise UsageError(str(exc.args[0] if exc.args else exc)) from None
+    print(f"provisioned {conn.node} ({conn.role}) on {conn.host}:{conn.port}")
+    print(f"connection file (mode 0600, holds the password): {path}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    cams = sum(len(g.cameras) for g in config.gateways)
+    print(
+        f"{args.config}: ok — site {config.site.id}, {len(config.areas)} areas, "
+        f"{len(config.gateways)} gateways, {cams} cameras, {len(config.sensors)} sensors"
+    )
+    return 0
+
+
+def _only(config: SiteConfig, what: str, names: list[str]) -> str:
+    if len(names) == 1:
+        return names[0]
+    raise UsageError(f"the site has {len(names)} {what}s {names}; choose one with --node")
+
+
+def _serve(start: Callable[[], None], stop_fn: Callable[[], None]) -> int:
+    stop = stop_on_signals()
+    start()
+    try:
+        stop.wait()
+    finally:
+        stop_fn()
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="villagewatch",
+        description="Community security sensing: edge video analytics, sensor nodes, "
+        "an MQTT hub and the officer app.",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help_text: str, description: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=description)
+        sp.set_defaults(func=func)
+        return sp
+
+    def config_arg(sp: argparse.ArgumentParser, required: bool = True) -> None:
+        kw = {"required": True} if required else {"default": None}
+        sp.add_argument("--config", type=Path, help="site YAML file", **kw)
+
+    d = add(
+        "demo",
+        cmd_demo,
+        "run everything on this machine with the recorded excerpt",
+        "Start the broker (embedded by default), the hub, an edge agent replaying the "
+        "committed footage in a loop at real-time speed, and a simulated door sensor. "
+        "Prints the officer page URL and a generated login.",
+    )
+    d.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="site YAML file")
+    d.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
+    d.add_argument("--port", type=int, default=8080, help="officer page port (0 = any free)")
+    d.add_argument(
+        "--data-dir", type=Path, default=Path("var/demo"), help="scratch folder, emptied at start"
+    )
+    d.add_argument(
+        "--broker",
+        choices=["embedded", "mosquitto"],
+        default="embedded",
+        help="which MQTT broker to run (default: embedded, zero-install)",
+    )
+
+    r = add(
+        "replay",
+        cmd_replay,
+        "run the camera pipeline over a recorded video",
+        "Process a recorded video as fast as the machine allows. Writes "
+        "OUT/detections.jsonl (one line per processed frame), OUT/events.jsonl (the alerts "
+        "it would publish) and OUT/snapshots/. Same input, same output.",
+    )
+    r.add_argument("video", type=Path, help="video file (anything OpenCV reads)")
+    r.add_argument("--out", type=Path, required=True, help="output folder")
+    config_arg(r, required=False)
+    r.add_argument("--camera", help="camera in the site file whose zones and settings to use")
+    r.add_argument(
+        "--every-frame",
+        action="store_true",
+        help="run the detector on every frame (no motion gate, no fps cap)",
+    )
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = add(
+        "edge",
+        cmd_edge,
+        "run a camera gateway's edge agent",
+        "Capture → motion → detect → track → rules → alerts with snapshots, published "
+        "through a persistent outbox. Waits for the broker if it is not up yet.",
+    )
+    config_arg(e)
+    e.add_argument("--node", help="gateway node id (default: the only gateway in the file)")
+    e.add_argument("--connection", type=Path, help="connection file from 'provision'")
+
+    h = add(
+        "hub",
+        cmd_hub,
+        "run the community hub (ingest, store, API, officer page)",
+        "Subscribe to every node, validate and store alerts in SQLite, serve the "
+        "authenticated API and the officer page.",
+    )
+    config_arg(h)
+    h.add_argument("--connection", type=Path, help="the hub's connection file")
+
+    b = add(
+        "broker",
+        cmd_broker,
+        "run the MQTT broker for the site",
+        "Run Eclipse Mosquitto from a generated config (no anonymous access, per-node "
+        "passwords and ACL, persistence), or the embedded broker where mosquitto is absent.",
+    )
+    config_arg(b)
+
+    pv = add(
+        "provision",
+        cmd_provision,
+        "create a node's broker credentials",
+        "Generate a password for NODE (a gateway, a sensor or 'hub'), add its ACL entry "
+        "and write its connection file (mode 0600). Running it again rotates the password.",
+    )
+    config_arg(pv)
+    pv.add_argument("node", help="node id from the site file, or 'hub'")
+    pv.add_argument("--out", type=Path, help="where to write the connection file")
+    pv.add_argument("--host", help="broker address the node should use (e.g. the LAN address)")
+
+    c = add("check", cmd_check, "validate a site file", "Validate a site file and summarise it.")
+    c.add_argument("config", type=Path, help="site YAML file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
