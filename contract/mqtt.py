@@ -35,6 +35,10 @@ class LinkSettings:
     #: (topic, payload) the broker publishes retained if we vanish: the last will.
     will: tuple[str, bytes] | None = None
     subscriptions: list[tuple[str, int]] = field(default_factory=list)
+    #: Keep the session (subscriptions + queued QoS 1 messages) in the broker while we are
+    #: away. The hub needs this: alerts a gateway delivers while the hub is reconnecting are
+    #: queued for it instead of being dropped. Needs a stable ``client_id``.
+    persistent_session: bool = False
     keepalive: int = 15
     min_backoff_s: float = 0.5
     max_backoff_s: float = 10.0
@@ -61,7 +65,7 @@ class MqttLink:
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=paho.MQTTv311,
-            clean_session=True,
+            clean_session=not settings.persistent_session,
         )
         c.username_pw_set(settings.username, settings.password)
         if settings.will:
@@ -113,7 +117,7 @@ class MqttLink:
     # --- paho callbacks (network thread) --------------------------------------------------
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
+        if reason_code.is_failure:  # bad credentials: paho keeps retrying with backoff
             self.refused_reason = str(reason_code)
             log.warning(
                 "broker %s:%s refused %s: %s",
