@@ -60,6 +60,7 @@ class MqttLink:
         self._on_ack = on_ack
         self._on_connection_change = on_connection_change
         self.refused_reason: str | None = None
+        self._stopping = False
 
         c = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -89,6 +90,7 @@ class MqttLink:
     def stop(self, publish_offline: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
         """Disconnect cleanly. A clean disconnect suppresses the will, so pass the offline
         status here to tell subscribers we left on purpose."""
+        self._stopping = True
         if publish_offline and self.connected.is_set():
             info = self._client.publish(publish_offline[0], publish_offline[1], qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
@@ -145,10 +147,10 @@ class MqttLink:
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()
         self.connected.clear()
-        if was:
+        if was and not self._stopping:
             log.warning("lost broker connection (%s); reconnecting", reason_code)
-            if self._on_connection_change:
-                self._on_connection_change(False)
+        if was and self._on_connection_change:
+            self._on_connection_change(False)
 
     def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
         if self._on_message is None:
