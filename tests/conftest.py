@@ -63,6 +63,30 @@ class RunningBroker:
         self.broker.start()
 
 
+def require_sample(name: str) -> Path:
+    """An opencv-doc clip (vtest.avi, tree.avi), fetched through apt once. In CI a missing
+    clip fails the test: CI must never pass without having run it."""
+    from tests.footage import opencv_sample
+
+    path = opencv_sample(name)
+    if path is None:
+        message = f"{name} unavailable: needs Debian's opencv-doc (apt-get download opencv-doc)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def vtest_full() -> Path:
+    return require_sample("vtest.avi")
+
+
+@pytest.fixture(scope="session")
+def tree_clip() -> Path:
+    return require_sample("tree.avi")
+
+
 def require_mosquitto() -> None:
     if find_mosquitto() is None:
         message = "mosquitto is not installed (apt-get install mosquitto); .ci/run installs it"
