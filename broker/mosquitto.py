@@ -103,22 +103,33 @@ listener {self.port} {self.host}
 
     def start(self, timeout: float = 10.0) -> None:
         self.render()
+        log_file = self.data_dir / "mosquitto.log"
+        offset = log_file.stat().st_size if log_file.exists() else 0
         self.process = subprocess.Popen(
             [self.binary, "-c", str(self.conf_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        if not wait_for_port(self.host, self.port, timeout):
-            err = self.stop() or ""
-            raise RuntimeError(
-                f"mosquitto did not start on {self.host}:{self.port}: {err.strip()[-500:]}"
-            )
-        log.info(
-            "Eclipse Mosquitto (%s) listening on %s:%s, config %s",
-            self.binary,
-            self.host,
-            self.port,
-            self.conf_path,
+        # Wait for mosquitto's own "running" line, not just an open port: another program
+        # holding the port would answer while our mosquitto exits with "address in use".
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if _logged_since(log_file, offset, " running") and wait_for_port(
+                self.host, self.port, 0.5
+            ):
+                log.info(
+                    "Eclipse Mosquitto (%s) listening on %s:%s, config %s",
+                    self.binary,
+                    self.host,
+                    self.port,
+                    self.conf_path,
+                )
+                return
+            time.sleep(0.02)
+        err = self.stop() or ""
+        tail = _read_from(log_file, offset)[-500:]
+        raise RuntimeError(
+            f"mosquitto did not start on {self.host}:{self.port}: {(err + tail).strip()[-500:]}"
         )
 
     def reload(self) -> None:
@@ -143,6 +154,19 @@ listener {self.port} {self.host}
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _logged_since(path: Path, offset: int, needle: str) -> bool:
+    return needle in _read_from(path, offset)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -284,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    # amqtt logs every connection (and every port probe) at INFO/ERROR: too chatty for a site.
+    logging.getLogger("amqtt").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -1,0 +1,1 @@
+"""The community hub: ingest MQTT messages, store them, serve them to officers."""

@@ -1,0 +1,136 @@
+"""Give a node (or the hub) its broker identity: ``villagewatch provision``.
+
+Provisioning generates a fresh random password, stores only its hash in the site's
+credential store (``<broker data_dir>/identities.json``), and writes the clear password once,
+into the node's connection file (mode 0600). Provisioning a node again *rotates* its
+password: the old one stops working as soon as the broker reloads, which a running
+``villagewatch broker`` does by itself within a few seconds.
+
+There are no default passwords, and passwords never go to the site file or the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from broker.credentials import CredentialStore
+from contract.connection import NodeConnection
+from contract.protocol import NodeRole
+from contract.siteconfig import SiteConfig
+
+log = logging.getLogger(__name__)
+
+#: The hub's broker identity (username and node id).
+HUB_NODE = "hub"
+
+_ALL_INTERFACES = {"0.0.0.0", "::", ""}
+
+
+class ProvisionError(ValueError):
+    """Provisioning cannot proceed; ``str()`` says why and what to do."""
+
+
+def credential_store(config: SiteConfig) -> CredentialStore:
+    """The site's credential store: ``<broker data_dir>/identities.json``."""
+    data_dir = config.resolve(config.broker.data_dir)
+    return CredentialStore(data_dir / "identities.json", config.broker.topic_root)
+
+
+def node_role(config: SiteConfig, node: str) -> NodeRole:
+    """The role of ``node`` in this site, or ProvisionError naming the nodes that exist."""
+    gateways = [g.node for g in config.gateways]
+    sensors = [s.node for s in config.sensors]
+    if node == HUB_NODE:
+        if node in gateways or node in sensors:
+            raise ProvisionError(
+                f"node id {HUB_NODE!r} is reserved for the hub; rename that node in the site file"
+            )
+        return NodeRole.HUB
+    if node in gateways:
+        return NodeRole.CAMERA_GATEWAY
+    if node in sensors:
+        return NodeRole.SENSOR
+    known = [HUB_NODE, *gateways, *sensors]
+    raise ProvisionError(
+        f"no node {node!r} in site {config.site.id!r}; known: {', '.join(known)} "
+        "(add it under gateways: or sensors: first)"
+    )
+
+
+def connection_path(config: SiteConfig, node: str) -> Path:
+    """Where a node's connection file goes by default: ``<broker data_dir>/nodes/<node>.json``."""
+    return config.resolve(config.broker.data_dir) / "nodes" / f"{node}.json"
+
+
+def provision_node(
+    config: SiteConfig,
+    node: str,
+    out: Path | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> tuple[NodeConnection, Path]:
+    """Create (or rotate) ``node``'s credentials and write its connection file.
+
+    ``host`` overrides ``broker.host`` in the file — give the LAN address when the broker
+    listens on all interfaces or nodes reach it by another name; ``port`` overrides
+    ``broker.port`` (needed when that is 0, "pick a free port"). Returns the connection and
+    the file's path.
+    """
+    role = node_role(config, node)
+    settings = config.broker
+    target_host = host or settings.host
+    if target_host in _ALL_INTERFACES:
+        raise ProvisionError(
+            f"broker.host is {settings.host!r} (all interfaces), which nodes cannot dial; "
+            "pass the broker's LAN address with --host"
+        )
+    target_port = port or settings.port
+    if not target_port:
+        raise ProvisionError(
+            "broker.port is 0 (a free port picked at start); set a fixed port to provision nodes"
+        )
+
+    store = credential_store(config)
+    password = store.add(node, role, config.site.id)
+    conn = NodeConnection(
+        site=config.site.id,
+        node=node,
+        role=role,
+        host=target_host,
+        port=target_port,
+        username=node,
+        password=password,
+        topic_root=settings.topic_root,
+    )
+    path = Path(out) if out else connection_path(config, node)
+    _private_dir(path.parent)
+    conn.save(path)
+    log.info(
+        "provisioned %s (%s) for %s:%s; connection file %s",
+        node,
+        role,
+        target_host,
+        target_port,
+        path,
+    )
+    return conn, path
+
+
+def provision_all(
+    config: SiteConfig, host: str | None = None, port: int | None = None
+) -> dict[str, tuple[NodeConnection, Path]]:
+    """Provision the hub, every gateway and every sensor (the demo's one-step set-up).
+
+    Every identity gets a new password, so run it before starting the nodes.
+    """
+    nodes = [HUB_NODE, *(g.node for g in config.gateways), *(s.node for s in config.sensors)]
+    return {n: provision_node(config, n, host=host, port=port) for n in nodes}
+
+
+def _private_dir(path: Path) -> None:
+    """Create the folder for connection files readable by this user only."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)

@@ -1,0 +1,1 @@
+"""The hub's HTTP side: API, authentication and the officer page."""

@@ -1,0 +1,237 @@
+"""Test kit for the broker scenarios: either broker on a free port, and a raw MQTT probe.
+
+``start_broker("mosquitto" | "embedded", folder)`` starts the real thing with a ``hub``
+identity; :class:`Probe` is a bare paho client that records what it receives, never
+reconnects on its own, and can vanish without a DISCONNECT (so the broker fires its will).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from conftest import SITE, require_mosquitto
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from broker.credentials import CredentialStore
+from broker.embedded import EmbeddedBroker
+from broker.mosquitto import MosquittoBroker
+from contract.connection import NodeConnection
+from contract.mqtt import LinkSettings
+from contract.protocol import NodeRole, status_topic
+
+BROKER_KINDS = ["mosquitto", "embedded"]
+ROOT = "vw"
+WAIT_S = 10.0
+
+
+@dataclass
+class BrokerUnderTest:
+    broker: MosquittoBroker | EmbeddedBroker
+    store: CredentialStore
+    passwords: dict[str, str] = field(default_factory=dict)
+    probes: list[Probe] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.broker.kind
+
+    @property
+    def port(self) -> int:
+        return self.broker.port
+
+    def add(self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY) -> str:
+        """Provision ``node`` in the store and reload the broker; returns its password."""
+        self.passwords[node] = self.store.add(node, role, SITE)
+        self.broker.reload()
+        return self.passwords[node]
+
+    def connection(self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY) -> NodeConnection:
+        return NodeConnection(
+            site=SITE,
+            node=node,
+            role=role,
+            host="127.0.0.1",
+            port=self.port,
+            username=node,
+            password=self.passwords[node],
+        )
+
+    def link_settings(self, node: str, **kw) -> LinkSettings:
+        """MqttLink settings of a node with its online status and offline will."""
+        topic = status_topic(ROOT, SITE, node)
+        return LinkSettings(
+            host="127.0.0.1",
+            port=self.port,
+            username=node,
+            password=self.passwords[node],
+            client_id=node,
+            online=(topic, b"online"),
+            will=(topic, b"offline"),
+            keepalive=5,
+            min_backoff_s=0.2,
+            max_backoff_s=1.0,
+            **kw,
+        )
+
+    def probe(
+        self, node: str | None, client_id: str | None = None, password: str | None = None, **kw
+    ) -> Probe:
+        """A connected Probe as ``node`` (None: anonymous), closed by :meth:`shutdown`."""
+        if password is None and node is not None:
+            password = self.passwords[node]
+        p = Probe(self.port, node, password, client_id or f"{node}-probe", **kw)
+        self.probes.append(p)
+        return p
+
+    def shutdown(self) -> None:
+        for p in self.probes:
+            p.close()
+        self.broker.stop()
+
+
+def start_broker(kind: str, folder: Path) -> BrokerUnderTest:
+    if kind == "mosquitto":
+        require_mosquitto()
+    store = CredentialStore(folder / "identities.json", ROOT)
+    cls = MosquittoBroker if kind == "mosquitto" else EmbeddedBroker
+    running = BrokerUnderTest(cls(folder, store), store)
+    running.passwords["hub"] = store.add("hub", NodeRole.HUB, SITE)
+    running.broker.start()
+    return running
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = WAIT_S) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+class Probe:
+    """A plain MQTT 3.1.1 client that records messages and never reconnects by itself."""
+
+    def __init__(
+        self,
+        port: int,
+        username: str | None,
+        password: str | None,
+        client_id: str,
+        will: tuple[str, bytes] | None = None,
+        keepalive: int = 30,
+        clean_session: bool = True,
+    ) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.connack: paho.ReasonCode | None = None
+        self.disconnected = threading.Event()
+        self._lock = threading.Lock()
+        c = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv311,
+            clean_session=clean_session,
+        )
+        if username is not None:
+            c.username_pw_set(username, password)
+        if will:
+            c.will_set(will[0], will[1], qos=1, retain=True)
+        c.on_connect = self._on_connect
+        c.on_message = self._on_message
+        c.on_disconnect = lambda *a: self.disconnected.set()
+        self.client = c
+        self._connected = threading.Event()
+        self._running = True
+        c.connect("127.0.0.1", port, keepalive)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        wait_until(lambda: self.connack is not None or self.disconnected.is_set())
+
+    # paho callbacks
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connack = reason_code
+        self._connected.set()
+
+    def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
+
+    def _loop(self) -> None:
+        while self._running:
+            if self.client.loop(0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self.disconnected.set()
+                return
+
+    # API
+    @property
+    def accepted(self) -> bool:
+        return self.connack is not None and not self.connack.is_failure
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        """Subscribe and wait for the SUBACK (so later publishes are certainly matched)."""
+        done = threading.Event()
+        self.client.on_subscribe = lambda *a: done.set()
+        self.client.subscribe(topic, qos)
+        assert done.wait(WAIT_S), f"no SUBACK for {topic}"
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+        """Publish and wait for the broker's PUBACK; False if it never came."""
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        return wait_until(info.is_published, timeout=WAIT_S) if qos else True
+
+    def payloads(self, topic: str) -> list[bytes]:
+        with self._lock:
+            return [p for t, p, _ in self.messages if t == topic]
+
+    def wait_for(self, topic: str, payload: bytes | None = None, timeout: float = WAIT_S) -> bool:
+        return wait_until(lambda: any(payload in (None, p) for p in self.payloads(topic)), timeout)
+
+    def vanish(self) -> None:
+        """Drop the TCP connection without DISCONNECT, as a node losing power would."""
+        self._running = False
+        self._thread.join()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+
+    def go_silent(self) -> None:
+        """Stop talking (no PINGREQ) but keep the socket open: only the keepalive can tell."""
+        self._running = False
+        self._thread.join()
+
+    def close(self) -> None:
+        """A clean DISCONNECT (the broker discards the will)."""
+        if self._running:
+            self.client.disconnect()
+            self.disconnected.wait(2)
+            self._running = False
+            self._thread.join()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+
+
+def write_site(folder: Path, **broker_settings) -> Path:
+    """The example site file, copied into ``folder`` with its broker section overridden
+    (a free port and a broker data folder inside ``folder`` unless given)."""
+    import yaml
+    from conftest import REPO
+
+    from broker.mosquitto import free_port
+
+    data = yaml.safe_load((REPO / "config" / "site.example.yaml").read_text())
+    data["broker"] = {
+        "kind": "auto",
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "data_dir": str(folder / "broker"),
+        **broker_settings,
+    }
+    path = folder / "site.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
