@@ -1,0 +1,126 @@
+"""The composed hub service against a real mosquitto: its own status, durable delivery
+across a hub restart, dedupe of redelivered alerts, first admin, retention at start."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as paho
+import pytest
+from hub_helpers import NodeClient, example_config, make_alert, wait_for
+from paho.mqtt.enums import CallbackAPIVersion
+
+from broker.hub.service import HubService
+from contract.protocol import NodeRole, alert_topic, decode, encode, parse_topic, status_topic
+
+pytestmark = pytest.mark.mosquitto
+SITE = "riverside"
+
+
+def make_hub(mosquitto, data_dir: Path) -> HubService:
+    service = HubService(
+        example_config(), mosquitto.connection("hub", NodeRole.HUB), data_dir, "127.0.0.1", 0
+    )
+    service.start()
+    assert service.wait_ready(10), "hub never subscribed"
+    return service
+
+
+def retained_status(mosquitto, node: str) -> str:
+    """The retained status of ``node`` as a fresh subscriber sees it."""
+    got: list[bytes] = []
+    done = threading.Event()
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id="probe", protocol=paho.MQTTv311)
+    c.username_pw_set("hub", mosquitto.passwords["hub"])
+    topic = status_topic("vw", SITE, node)
+    c.on_connect = lambda client, *a: client.subscribe(topic, 1)
+    c.on_message = lambda client, userdata, msg: (got.append(msg.payload), done.set())
+    c.connect("127.0.0.1", mosquitto.port)
+    c.loop_start()
+    try:
+        assert done.wait(10), f"no retained status for {node}"
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    return decode(parse_topic(topic), got[0]).state
+
+
+def test_hub_announces_itself_and_says_goodbye(mosquitto, tmp_path):
+    hub = make_hub(mosquitto, tmp_path / "hub")
+    try:
+        assert hub.url.startswith("http://127.0.0.1:") and not hub.url.endswith(":0/")
+        me = wait_for(lambda: hub.store.nodes.get(SITE, "hub"), what="hub's own status")
+        assert (me["state"], me["role"]) == ("online", "hub")
+        assert retained_status(mosquitto, "hub") == "online"
+    finally:
+        hub.stop()
+    assert retained_status(mosquitto, "hub") == "offline"
+
+
+def test_alerts_sent_while_the_hub_is_down_arrive_when_it_returns(mosquitto, tmp_path):
+    hub = make_hub(mosquitto, tmp_path / "hub")
+    hub.stop()  # the broker keeps the hub's session and queues QoS 1 messages for it
+    gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
+    try:
+        missed = [make_alert(seq=i) for i in range(3)]
+        for alert in missed:
+            gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
+    finally:
+        gw.stop()
+    hub = make_hub(mosquitto, tmp_path / "hub")
+    try:
+        ids = [a.id for a in missed]
+        wait_for(lambda: set(ids) <= set(hub.store.alert_ids()), what="queued alerts")
+        assert hub.store.stats()["seq_gaps"] == 0
+    finally:
+        hub.stop()
+
+
+def test_a_redelivered_alert_is_stored_once_and_logged_once(mosquitto, tmp_path, caplog):
+    hub = make_hub(mosquitto, tmp_path / "hub")
+    gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
+    try:
+        alert = make_alert(seq=0)
+        with caplog.at_level(logging.INFO, logger="broker.hub.ingest"):
+            for _ in range(2):  # an edge outbox resending after a lost PUBACK
+                gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
+            wait_for(lambda: hub.store.stats()["duplicates"] == 1, what="the duplicate")
+        assert hub.store.alert_ids() == [alert.id]
+        lines = [r.getMessage() for r in caplog.records if r.name == "broker.hub.ingest"]
+        assert sum(alert.id in line for line in lines) == 1
+    finally:
+        gw.stop()
+        hub.stop()
+
+
+def test_first_admin_is_created_once_and_can_sign_in(mosquitto, tmp_path):
+    hub = make_hub(mosquitto, tmp_path / "hub")
+    try:
+        password = hub.ensure_admin()
+        assert password and hub.ensure_admin() is None
+        r = httpx.post(hub.url + "api/login", json={"username": "admin", "password": password})
+        assert r.status_code == 200 and r.json()["role"] == "admin"
+    finally:
+        hub.stop()
+
+
+def test_retention_purges_old_alerts_when_the_hub_starts(mosquitto, tmp_path):
+    service = HubService(
+        example_config(),
+        mosquitto.connection("hub", NodeRole.HUB),
+        tmp_path / "hub",
+        "127.0.0.1",
+        0,
+    )
+    old, recent = make_alert(seq=0), make_alert(seq=1)
+    service.store.insert_alert(old, received_at=datetime.now(UTC) - timedelta(days=31))
+    service.store.insert_alert(recent)
+    service.start()
+    try:
+        wait_for(lambda: service.store.alert_ids() == [recent.id], what="the purge")
+    finally:
+        service.stop()

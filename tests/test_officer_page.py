@@ -1,0 +1,161 @@
+"""The officer page in a real Chromium on a phone-sized screen, fed by a real hub and a real
+mosquitto: sign in, see an alert with its snapshot arrive live, see nodes come and go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hub_helpers import NodeClient, example_config, make_alert, snapshot_jpeg
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from broker.hub.service import HubService
+from contract.protocol import NodeRole, Severity, alert_topic, encode, snapshot_topic
+
+pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+SITE = "riverside"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed at /usr/bin/chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def hub(mosquitto, tmp_path: Path):
+    service = HubService(
+        example_config(),
+        mosquitto.connection("hub", NodeRole.HUB),
+        tmp_path / "hub",
+        "127.0.0.1",
+        0,
+    )
+    service.start()
+    assert service.wait_ready(10)
+    yield service
+    service.stop()
+
+
+def test_officer_sees_live_alerts_with_snapshots_and_node_status_on_a_phone(
+    mosquitto, hub, browser: Browser
+):
+    password = hub.store.accounts.create_user("officer1", "officer")
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(hub.url)
+        expect(page.locator("#login-form")).to_be_visible()
+        # A wrong password is refused with a message, and nothing else is shown.
+        page.fill("#login-username", "officer1")
+        page.fill("#login-password", "not-my-password")
+        page.click("#login-submit")
+        expect(page.locator("#login-error")).to_contain_text("Wrong username or password")
+        expect(page.locator("#main-view")).to_be_hidden()
+        problems.clear()  # the 401 above is logged by Chromium as a console error
+
+        page.fill("#login-password", password)
+        page.click("#login-submit")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        expect(page.locator("#site-name")).to_have_text("Riverside Compound")
+        expect(page.locator("#whoami")).to_contain_text("officer1")
+
+        gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
+        door = NodeClient(mosquitto.provision("gate-door", NodeRole.SENSOR), client_id="gate-door")
+        chip = page.locator('.node[data-node="gw-plaza"]')
+        expect(chip).to_have_attribute("data-state", "online")
+        expect(page.locator('.node[data-node="gate-door"]')).to_have_attribute(
+            "data-state", "online"
+        )
+
+        # An intrusion with its snapshot, through the broker, shows up live.
+        alert = make_alert(seq=0)
+        gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
+        card = page.locator(f'li.card[data-id="{alert.id}"]')
+        expect(card).to_contain_text("Central plaza and lawn")
+        expect(card).to_contain_text("zone lawn")
+        expect(card).to_contain_text("camera plaza on gw-plaza")
+        expect(card).to_have_attribute("data-severity", "major")
+        gw.publish(snapshot_topic("vw", SITE, "gw-plaza", alert.id), snapshot_jpeg())
+        thumb = card.locator(".thumb img")
+        expect(thumb).to_be_visible()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+        )
+        assert thumb.evaluate("img => img.naturalWidth") == 768
+
+        # A door alert without a photo lands on top of the list.
+        door_alert = make_alert(
+            node="gate-door",
+            seq=0,
+            kind="door",
+            severity=Severity.CRITICAL,
+            area="north-gate",
+            zone=None,
+            camera=None,
+            objects=[],
+            frame_size=None,
+            has_snapshot=False,
+            message="north gate opened",
+        )
+        door.publish(alert_topic("vw", SITE, "gate-door"), encode(door_alert))
+        first = page.locator("li.card").first
+        expect(first).to_have_attribute("data-id", door_alert.id)
+        expect(first).to_contain_text("North gate")
+        expect(first.locator(".thumb-note")).to_have_text("No photo")
+        expect(page.locator("#alert-count")).to_have_text("(2)")
+
+        page.click("#sound-toggle")  # the user gesture that allows WebAudio
+        expect(page.locator("#sound-toggle")).to_have_text("Sound on")
+        page.screenshot(path="/tmp/officer_page.png")
+
+        # Tapping the card opens the details pane with the full snapshot.
+        card.locator(".card-main").tap()
+        details = page.locator("#details")
+        expect(details).to_be_visible()
+        expect(page.locator("#details-fields")).to_contain_text("person 87%")
+        page.wait_for_function("() => document.getElementById('details-img').naturalWidth > 0")
+        page.screenshot(path="/tmp/officer_page_details.png")
+        page.click("#details-close")
+        expect(details).to_be_hidden()
+
+        # Nodes going away: the gateway says goodbye, the door sensor crashes (its will).
+        gw.stop()
+        expect(chip).to_have_attribute("data-state", "offline")
+        door.crash()
+        expect(page.locator('.node[data-node="gate-door"]')).to_have_attribute(
+            "data-state", "offline"
+        )
+
+        # Signing out drops the data from the page.
+        page.click("#logout")
+        expect(page.locator("#login-form")).to_be_visible()
+        assert page.locator("li.card").count() == 0
+        assert problems == []
+        audit = {(r["username"], r["action"], r["target"]) for r in hub.store.accounts.audit_rows()}
+        assert ("officer1", "snapshot.view", alert.id) in audit
+    finally:
+        context.close()
