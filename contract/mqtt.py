@@ -39,6 +39,10 @@ class LinkSettings:
     #: away. The hub needs this: alerts a gateway delivers while the hub is reconnecting are
     #: queued for it instead of being dropped. Needs a stable ``client_id``.
     persistent_session: bool = False
+    #: Send the PUBACK only when ``on_message`` returned True (paho's manual ack). A message
+    #: the handler could not persist stays unacknowledged, so the broker keeps it and resends
+    #: it after the next reconnect instead of it being lost.
+    ack_when_handled: bool = False
     keepalive: int = 15
     min_backoff_s: float = 0.5
     max_backoff_s: float = 10.0
@@ -50,7 +54,7 @@ class MqttLink:
     def __init__(
         self,
         settings: LinkSettings,
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[str, bytes], bool | None] | None = None,
         on_ack: Callable[[int], None] | None = None,
         on_connection_change: Callable[[bool], None] | None = None,
     ) -> None:
@@ -67,6 +71,7 @@ class MqttLink:
             client_id=settings.client_id,
             protocol=paho.MQTTv311,
             clean_session=not settings.persistent_session,
+            manual_ack=settings.ack_when_handled,
         )
         c.username_pw_set(settings.username, settings.password)
         if settings.will:
@@ -153,12 +158,15 @@ class MqttLink:
             self._on_connection_change(False)
 
     def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
-        if self._on_message is None:
-            return
-        try:
-            self._on_message(message.topic, message.payload)
-        except Exception:  # a bad message must never kill the network thread
-            log.exception("message handler failed for %s", message.topic)
+        handled = True
+        if self._on_message is not None:
+            try:
+                handled = self._on_message(message.topic, message.payload) is not False
+            except Exception:  # a bad message must never kill the network thread
+                log.exception("message handler failed for %s", message.topic)
+                handled = False
+        if self.settings.ack_when_handled and handled and message.qos > 0:
+            client.ack(message.mid, message.qos)
 
     def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
         if self._on_ack is not None:

@@ -124,3 +124,25 @@ def test_retention_purges_old_alerts_when_the_hub_starts(mosquitto, tmp_path):
         wait_for(lambda: service.store.alert_ids() == [recent.id], what="the purge")
     finally:
         service.stop()
+
+
+def test_an_alert_the_hub_cannot_persist_is_not_acknowledged_and_arrives_later(mosquitto, tmp_path):
+    """Persisted before acknowledged: with the database refusing writes (a full or failing
+    disk), the hub withholds the PUBACK, so the broker keeps the alert and redelivers it to
+    the hub's persistent session once the hub is back on its feet."""
+    hub = make_hub(mosquitto, tmp_path / "hub")
+    gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
+    alert = make_alert(seq=0)
+    try:
+        hub.store.db.execute("PRAGMA query_only = 1")  # real SQLite, refusing every write
+        gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
+        wait_for(lambda: hub.link.connected.is_set(), what="hub still connected")
+        assert hub.store.alert_ids() == []
+    finally:
+        gw.stop()
+        hub.stop()
+    hub = make_hub(mosquitto, tmp_path / "hub")
+    try:
+        wait_for(lambda: hub.store.alert_ids() == [alert.id], what="the redelivered alert")
+    finally:
+        hub.stop()

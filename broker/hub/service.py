@@ -108,16 +108,20 @@ class HubService:
                 subscriptions=hub_subscriptions(root),
                 # The broker queues alerts for us while we restart instead of dropping them.
                 persistent_session=True,
+                # PUBACK only after the alert is committed: persisted before acknowledged.
+                ack_when_handled=True,
             ),
             on_message=self._on_message,
             on_connection_change=lambda up: None if up else self._ready.clear(),
         )
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
-        self.ingestor.handle(topic, payload)
+    def _on_message(self, topic: str, payload: bytes) -> bool:
+        """Returns False (withhold the PUBACK) when the message could not be persisted."""
+        result = self.ingestor.handle(topic, payload)
         if topic == self._own_status_topic:
             # Our own retained status comes back only after our subscriptions are active.
             self._ready.set()
+        return result.reason != "internal_error"
 
     @property
     def url(self) -> str:
