@@ -285,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     # amqtt logs every connection (and every port probe) at INFO/ERROR: too chatty for a site.
-    logging.getLogger("amqtt").setLevel(max(logging.WARNING, logging.getLogger().level))
+    for chatty in ("amqtt", "transitions"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return args.func(args)
     except ConfigError as exc:

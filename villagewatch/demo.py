@@ -1,0 +1,179 @@
+"""``villagewatch demo``: the whole system on one machine, from recorded footage.
+
+Broker (embedded by default) → hub with the officer page → an edge agent replaying the
+committed excerpt in a loop at real-time speed → a simulated door sensor that opens now and
+then. Every identity is provisioned with a generated password; the officer login is printed
+once. Alerts are printed in the terminal as the hub stores them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import socket
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from broker.hub.service import HubService
+from broker.provision import credential_store, provision_all
+from broker.service import describe, open_broker
+from contract.connection import NodeConnection
+from contract.siteconfig import SiteConfig
+from edge.agent import EdgeAgent
+from firmware_stubs.door_node import DoorNode
+from firmware_stubs.host_pins import SimulatedPin
+
+log = logging.getLogger("villagewatch.demo")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def demo_config(config: SiteConfig, data_dir: Path, broker_kind: str, http_port: int) -> SiteConfig:
+    """The site file with every data folder under ``data_dir`` and ports chosen for this run."""
+    host = config.broker.host
+    with socket.socket() as s:
+        s.bind((host, 0))
+        mqtt_port = s.getsockname()[1]
+    if http_port and not port_is_free(config.hub.http_host, http_port):
+        log.warning("port %s is busy; the officer page takes a free port instead", http_port)
+        http_port = 0
+    gateways = [
+        g.model_copy(update={"data_dir": str(data_dir / "edge" / g.node)}) for g in config.gateways
+    ]
+    return config.model_copy(
+        update={
+            "gateways": gateways,
+            "broker": config.broker.model_copy(
+                update={
+                    "kind": broker_kind,
+                    "port": mqtt_port,
+                    "data_dir": str(data_dir / "broker"),
+                }
+            ),
+            "hub": config.hub.model_copy(
+                update={"http_port": http_port, "data_dir": str(data_dir / "hub")}
+            ),
+        }
+    )
+
+
+class SimulatedDoorSensor:
+    """Runs the real door-node firmware against a pin that a 'visitor' opens now and then."""
+
+    def __init__(self, conn: NodeConnection, area: str, state_dir: Path, seed: int = 7) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.pin = SimulatedPin(0)
+        self.node = DoorNode(conn.model_dump(mode="json"), self.pin, str(state_dir), area=area)
+        self.random = random.Random(seed)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"sensor-{conn.node}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(5)
+
+    def _run(self) -> None:
+        next_open = 6.0  # the first visitor comes soon, so a short demo shows one
+        elapsed = 0.0
+        while not self.stop_event.is_set():
+            if elapsed >= next_open:
+                self.pin.value(1)
+            if elapsed >= next_open + 2.0:
+                self.pin.value(0)
+                next_open = elapsed + self.random.uniform(20, 45)
+            self.node.poll()
+            self.node.flush()
+            self.stop_event.wait(0.05)
+            elapsed += 0.05
+        self.node.shutdown()
+
+
+def print_event(event: dict) -> None:
+    """Terminal view of what the hub just stored."""
+    now = datetime.now().strftime("%H:%M:%S")
+    if event.get("type") == "alert":
+        where = "/".join(p for p in (event.get("area"), event.get("zone")) if p)
+        objects = ", ".join(f"{o['label']} {o['score']:.2f}" for o in event.get("objects") or [])
+        print(
+            f"{now}  ALERT {event['severity'].upper():8} {event['kind']:10} {where:18} "
+            f"from {event['node']}  {objects}",
+            flush=True,
+        )
+    elif event.get("type") == "node":
+        print(f"{now}  node  {event['node']} is {event['state']}", flush=True)
+
+
+def run_demo(
+    config: SiteConfig,
+    data_dir: Path,
+    duration: float | None,
+    http_port: int,
+    broker_kind: str,
+    stop: threading.Event,
+) -> int:
+    data_dir = data_dir.resolve()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    config = demo_config(config, data_dir, broker_kind, http_port)
+    connections = {node: conn for node, (conn, _path) in provision_all(config).items()}
+
+    broker = open_broker(
+        config.broker, config.resolve(config.broker.data_dir), credential_store(config)
+    )
+    broker.start()
+    started: list = [broker]
+    try:
+        hub = HubService(
+            config,
+            connections["hub"],
+            config.resolve(config.hub.data_dir),
+            config.hub.http_host,
+            config.hub.http_port,
+        )
+        hub.ingestor.listeners.append(print_event)
+        logging.getLogger("broker.hub.ingest").setLevel(logging.WARNING)  # print_event says it
+        hub.start()
+        started.append(hub)
+        password = hub.ensure_admin()
+        hub.wait_ready(10)
+        for gateway in config.gateways:
+            agent = EdgeAgent(config, gateway.node, connections[gateway.node])
+            agent.start()
+            started.append(agent)
+        for sensor in config.sensors:
+            sim = SimulatedDoorSensor(
+                connections[sensor.node], sensor.area, data_dir / "sensors" / sensor.node
+            )
+            sim.start()
+            started.append(sim)
+
+        print(
+            f"\nVillageWatch demo — site {config.site.name!r}\n"
+            f"  broker:       {describe(broker)}\n"
+            f"  officer page: {hub.url}\n"
+            f"  login:        admin / {password}   (generated for this run; shown once)\n"
+            f"  data:         {data_dir}\n"
+            f"Alerts appear below and on the page. Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        stop.wait(duration)
+    finally:
+        for part in reversed(started):
+            try:
+                part.stop()
+            except Exception:  # keep stopping the rest
+                log.exception("while stopping %s", type(part).__name__)
+        print("demo stopped", file=sys.stderr)
+    return 0
