@@ -185,9 +185,13 @@ class SiteConfig(_Section):
         return self
 
     def resolve(self, path: str) -> Path:
-        """A path from the config, made absolute against the config file's folder."""
+        """A file path from the config, made absolute against the config file's folder."""
         p = Path(path)
-        return p if p.is_absolute() or re.match(r"^[a-z]+://", path) else self.base_dir / p
+        return p if p.is_absolute() else self.base_dir / p
+
+    def resolve_source(self, source: str) -> str:
+        """A camera source: URLs (rtsp://, http://) as they are, file paths made absolute."""
+        return source if re.match(r"^[a-z][a-z0-9+.-]*://", source) else str(self.resolve(source))
 
     def gateway(self, node: str) -> Gateway:
         for g in self.gateways:

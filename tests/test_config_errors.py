@@ -149,3 +149,13 @@ def test_every_service_command_refuses_a_bad_config_with_exit_2(command, tmp_pat
 def test_the_example_site_file_is_valid(capsys):
     assert main(["check", str(DEFAULT_CONFIG)]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_camera_sources_resolve_files_against_the_config_and_keep_urls(tmp_path):
+    from contract.siteconfig import load_site_config
+
+    config = load_site_config(DEFAULT_CONFIG)
+    url = "rtsp://viewer:secret@192.0.2.10:554/stream1"
+    assert config.resolve_source(url) == url
+    local = config.resolve_source("footage/vtest_lawn_excerpt.mp4")
+    assert Path(local).is_file() and Path(local).is_absolute()

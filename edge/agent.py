@@ -1,0 +1,124 @@
+"""``EdgeAgent``: everything one camera gateway runs — its cameras, outbox and publisher.
+
+::
+
+    agent = EdgeAgent(config, "gw-plaza", NodeConnection.load(path), on_alert=print)
+    agent.start()      # returns at once; works even while the broker is still down
+    ...
+    agent.stop()
+
+Each camera gets its own :class:`~edge.pipeline.CameraPipeline` (and its own detector
+session); all of them queue alerts in one :class:`~edge.outbox.Outbox` under the gateway's
+``data_dir``, which one :class:`~edge.publisher.Publisher` drains to the broker whenever it
+is reachable. The broker may not exist yet when the agent starts, and may restart at any
+time: alerts wait in the outbox and are delivered once it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from contract.connection import NodeConnection
+from contract.protocol import Alert, NodeRole, NodeStats, utc_now
+from contract.siteconfig import SiteConfig
+from edge.detector import CenterNetDetector
+from edge.outbox import Outbox
+from edge.pipeline import CameraPipeline
+from edge.publisher import Publisher
+from edge.snapshot import PrivacyFilter
+
+log = logging.getLogger(__name__)
+
+OUTBOX_FILE = "outbox.sqlite"
+
+
+class EdgeAgent:
+    """A camera gateway. Construct, :meth:`start`, later :meth:`stop`."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        gateway_node: str,
+        connection: NodeConnection,
+        data_dir: Path | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
+        *,
+        stats_interval_s: float = 30.0,
+        privacy_filter: PrivacyFilter | None = None,
+    ) -> None:
+        try:
+            gateway = config.gateway(gateway_node)
+        except KeyError as exc:
+            raise ValueError(str(exc).strip("'\"")) from None
+        if connection.site != config.site.id or connection.node != gateway_node:
+            raise ValueError(
+                f"connection file is for {connection.site}/{connection.node}, "
+                f"but this agent is {config.site.id}/{gateway_node}"
+            )
+        if connection.role is not NodeRole.CAMERA_GATEWAY:
+            raise ValueError(f"connection file role is {connection.role}, not camera_gateway")
+        self.config = config
+        self.gateway = gateway
+        self.connection = connection
+        self.data_dir = Path(data_dir) if data_dir else config.resolve(gateway.data_dir)
+        self._outbox = Outbox(self.data_dir / OUTBOX_FILE)
+        self._started_at: float | None = None
+        self.publisher = Publisher(
+            connection, self._outbox, stats=self.stats, stats_interval_s=stats_interval_s
+        )
+        self.pipelines: list[CameraPipeline] = []
+        for camera in gateway.cameras:
+            source = config.resolve_source(camera.source)
+            self.pipelines.append(
+                CameraPipeline(
+                    camera,
+                    source,
+                    CenterNetDetector(camera.detect),
+                    self._outbox,
+                    site=connection.site,
+                    node=connection.node,
+                    topic_root=connection.topic_root,
+                    timezone=config.site.timezone,
+                    on_alert=on_alert,
+                    on_queued=self.publisher.kick,
+                    privacy_filter=privacy_filter,
+                )
+            )
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._outbox
+
+    def start(self) -> None:
+        """Start publishing and all cameras; returns at once (nothing here waits for the broker)."""
+        self._started_at = time.monotonic()
+        self.publisher.start()
+        for p in self.pipelines:
+            p.start()
+        log.info(
+            "edge agent %s started with %d camera(s)", self.connection.node, len(self.pipelines)
+        )
+
+    def stop(self) -> None:
+        """Stop the cameras first (no new alerts), then the publisher, then close the outbox.
+
+        Alerts still in the outbox are kept on disk and sent after the next start.
+        """
+        for p in self.pipelines:
+            p.stop()
+        self.publisher.stop()
+        self._outbox.close()
+
+    def stats(self) -> NodeStats:
+        uptime = time.monotonic() - self._started_at if self._started_at else 0.0
+        return NodeStats(
+            site=self.connection.site,
+            node=self.connection.node,
+            ts=utc_now(),
+            uptime_s=round(uptime, 1),
+            outbox_pending=self._outbox.pending_count(),
+            cameras={p.camera.name: p.stats.snapshot() for p in self.pipelines},
+        )

@@ -1,0 +1,258 @@
+"""``CameraPipeline``: one live camera, from its stream to alerts in the outbox.
+
+Two threads per camera, as in Frigate:
+
+* the **capture** thread reads frames as fast as the source delivers them and leaves only the
+  newest one in a one-frame slot. When processing falls behind a live source, the frame
+  waiting in the slot is replaced and counted as *skipped*: the pipeline stays real-time
+  instead of lagging further and further behind the camera;
+* the **process** thread takes the newest frame through the shared
+  :class:`~edge.processor.FrameProcessor` and turns each rule hit into an ``Alert`` plus its
+  snapshot, queued in the outbox in one transaction.
+
+Unpaced file sources (``realtime: false``) are not live: nothing is dropped there, the capture
+thread simply waits for the processor.
+
+Frigate's per-camera figures are kept in :class:`PipelineStats`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from contract.protocol import Alert, CameraStats, alert_topic, encode, new_alert_id, snapshot_topic
+from contract.siteconfig import Camera
+from edge.capture import Frame, FrameSource, SourceError
+from edge.detector import Detector
+from edge.outbox import Outbox
+from edge.processor import FrameProcessor, ProcessedFrame, build_alert
+from edge.rules import RuleHit
+from edge.snapshot import PrivacyFilter, render_snapshot
+
+log = logging.getLogger(__name__)
+
+
+class _Rate:
+    """Events per second over a sliding window (monotonic clock)."""
+
+    def __init__(self, window_s: float = 10.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+        self._started = time.monotonic()
+
+    def tick(self) -> None:
+        self._times.append(time.monotonic())
+
+    def rate(self) -> float:
+        now = time.monotonic()
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+        span = min(self.window_s, max(now - self._started, 1e-3))
+        return len(self._times) / span
+
+
+class PipelineStats:
+    """Frigate-style counters of one camera; :meth:`snapshot` gives the wire form."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.camera = _Rate()
+        self.process = _Rate()
+        self.detect = _Rate()
+        self.skipped = _Rate()
+        self.skipped_frames = 0
+        self._inference: deque[float] = deque(maxlen=50)
+        self._motion: deque[bool] = deque(maxlen=100)
+        self.connected = False
+
+    def frame_read(self) -> None:
+        with self._lock:
+            self.camera.tick()
+
+    def frame_skipped(self) -> None:
+        with self._lock:
+            self.skipped.tick()
+            self.skipped_frames += 1
+
+    def frame_processed(self, result: ProcessedFrame) -> None:
+        with self._lock:
+            self.process.tick()
+            if result.motion is not None:
+                self._motion.append(result.motion.has_motion)
+            if result.detected:
+                self.detect.tick()
+                self._inference.append(result.inference_ms)
+
+    def snapshot(self) -> CameraStats:
+        with self._lock:
+            inf = sum(self._inference) / len(self._inference) if self._inference else 0.0
+            motion = sum(self._motion) / len(self._motion) if self._motion else 0.0
+            return CameraStats(
+                camera_fps=round(self.camera.rate(), 2),
+                process_fps=round(self.process.rate(), 2),
+                detect_fps=round(self.detect.rate(), 2),
+                skipped_fps=round(self.skipped.rate(), 2),
+                skipped_frames=self.skipped_frames,
+                inference_ms=round(inf, 1),
+                motion_ratio=round(motion, 3),
+                connected=self.connected,
+            )
+
+
+class _LatestFrame:
+    """A one-frame mailbox. ``put`` replaces an unread frame (live) or waits (unpaced)."""
+
+    def __init__(self, drop_when_full: bool) -> None:
+        self.drop_when_full = drop_when_full
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+
+    def put(self, frame: Frame, stop: threading.Event) -> bool:
+        """Store ``frame``; returns True if an unread frame was dropped to make room."""
+        with self._cond:
+            if not self.drop_when_full:
+                while self._frame is not None and not stop.is_set():
+                    self._cond.wait(0.2)
+            dropped = self._frame is not None
+            # Never lose a "restarted" mark: it tells the processor to reset its history.
+            if dropped and self._frame.restarted:
+                frame = Frame(frame.index, frame.timestamp, frame.image, restarted=True)
+            self._frame = frame
+            self._cond.notify_all()
+            return dropped
+
+    def take(self, timeout: float) -> Frame | None:
+        with self._cond:
+            if self._frame is None:
+                self._cond.wait(timeout)
+            frame, self._frame = self._frame, None
+            self._cond.notify_all()
+            return frame
+
+
+class CameraPipeline:
+    """One camera's capture and processing threads. ``start()`` / ``stop()``."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        source: str,
+        detector: Detector,
+        outbox: Outbox,
+        *,
+        site: str,
+        node: str,
+        topic_root: str,
+        timezone: str = "UTC",
+        on_alert: Callable[[Alert], None] | None = None,
+        on_queued: Callable[[], None] | None = None,
+        privacy_filter: PrivacyFilter | None = None,
+        retry_s: float = 10.0,
+    ) -> None:
+        self.camera = camera
+        self.source = FrameSource(source, realtime=camera.realtime, loop=camera.loop)
+        self.processor = FrameProcessor(camera, detector, timezone)
+        self.outbox = outbox
+        self.site, self.node, self.topic_root = site, node, topic_root
+        self.on_alert = on_alert
+        self.on_queued = on_queued
+        self.privacy_filter = privacy_filter
+        self.retry_s = retry_s
+        self.stats = PipelineStats()
+        self.alerts = 0
+        live = self.source.stream or camera.realtime
+        self._slot = _LatestFrame(drop_when_full=live)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        #: Set when a file source has played to its end (not looping).
+        self.finished = threading.Event()
+
+    def start(self) -> None:
+        for name, target in (("capture", self._capture), ("process", self._process)):
+            t = threading.Thread(target=target, name=f"vw-{self.camera.name}-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    # --- capture thread -------------------------------------------------------------------
+
+    def _capture(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for frame in self.source.frames(self._stop):
+                    self.stats.connected = True
+                    self.stats.frame_read()
+                    if self._slot.put(frame, self._stop):
+                        self.stats.frame_skipped()
+                if not self.camera.loop and not self.source.stream:
+                    self.finished.set()
+                    return
+            except SourceError as exc:
+                # A missing file (unplugged USB disk, typo) must not kill the gateway: say so
+                # and look again later.
+                log.error("camera %s: %s; retrying in %.0f s", self.camera.name, exc, self.retry_s)
+            except Exception:
+                log.exception("camera %s: capture failed; retrying", self.camera.name)
+            self.stats.connected = False
+            self._stop.wait(self.retry_s)
+
+    # --- process thread -------------------------------------------------------------------
+
+    def _process(self) -> None:
+        while not self._stop.is_set():
+            frame = self._slot.take(timeout=0.5)
+            if frame is None:
+                continue
+            try:
+                result = self.processor.process(frame)
+                self.stats.frame_processed(result)
+                for hit in result.hits:
+                    self._raise(result, hit)
+            except Exception:  # one bad frame must not stop the camera
+                log.exception("camera %s: frame %d failed", self.camera.name, frame.index)
+
+    def _raise(self, result: ProcessedFrame, hit: RuleHit) -> None:
+        """Snapshot + alert into the outbox (one transaction, seq included), then tell."""
+        alert_id = new_alert_id()
+        jpeg = render_snapshot(
+            result.frame.image,
+            hit.objects,
+            zone=self.processor.zone_polygon(hit.rule),
+            privacy_filter=self.privacy_filter,
+        )
+        alerts: list[Alert] = []
+
+        def messages(seq: int) -> list[tuple[str, bytes, int]]:
+            alert = build_alert(
+                hit,
+                alert_id=alert_id,
+                seq=seq,
+                site=self.site,
+                node=self.node,
+                camera=self.camera,
+                frame_size=result.frame.size,
+                has_snapshot=True,
+            )
+            alerts.append(alert)
+            return [
+                (alert_topic(self.topic_root, self.site, self.node), encode(alert), 1),
+                (snapshot_topic(self.topic_root, self.site, self.node, alert_id), jpeg, 1),
+            ]
+
+        self.outbox.put_numbered(messages)
+        self.alerts += 1
+        if self.on_queued:
+            self.on_queued()
+        if self.on_alert:
+            try:
+                self.on_alert(alerts[0])
+            except Exception:
+                log.exception("on_alert callback failed")
