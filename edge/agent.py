@@ -112,6 +112,16 @@ class EdgeAgent:
         self.publisher.stop()
         self._outbox.close()
 
+    def wait_played(self, timeout: float | None = None) -> bool:
+        """For file sources that do not loop: wait until every frame has been processed and
+        every alert queued (replays of recorded footage, tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for p in self.pipelines:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not p.drained.wait(left):
+                return False
+        return True
+
     def stats(self) -> NodeStats:
         uptime = time.monotonic() - self._started_at if self._started_at else 0.0
         return NodeStats(

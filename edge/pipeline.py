@@ -170,6 +170,8 @@ class CameraPipeline:
         self._threads: list[threading.Thread] = []
         #: Set when a file source has played to its end (not looping).
         self.finished = threading.Event()
+        #: Set once the last frame of a finished file has been processed too.
+        self.drained = threading.Event()
 
     def start(self) -> None:
         for name, target in (("capture", self._capture), ("process", self._process)):
@@ -210,6 +212,8 @@ class CameraPipeline:
         while not self._stop.is_set():
             frame = self._slot.take(timeout=0.5)
             if frame is None:
+                if self.finished.is_set():  # capture ended and nothing is left to process
+                    self.drained.set()
                 continue
             try:
                 result = self.processor.process(frame)

@@ -17,6 +17,10 @@ import threading
 log = logging.getLogger(__name__)
 
 
+#: The event that ends every stream when the hub stops.
+SHUTDOWN = {"type": "shutdown"}
+
+
 class Subscription:
     """One subscriber's queue. Create with :meth:`LiveFeed.subscribe` inside the loop."""
 
@@ -73,6 +77,11 @@ class LiveFeed:
     def subscriber_count(self) -> int:
         with self._lock:
             return len(self._subscribers)
+
+    def close(self) -> None:
+        """Tell every stream to end (the hub is stopping): browsers reconnect by themselves
+        once it is back, and the web server need not wait for open streams."""
+        self.publish(SHUTDOWN)
 
     def publish(self, event: dict) -> None:
         """Send ``event`` to every subscriber; callable from any thread, never blocks."""

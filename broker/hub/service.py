@@ -147,6 +147,7 @@ class HubService:
             return
         self._started = False
         self.link.stop(publish_offline=self._offline)
+        self.live.close()  # end open SSE streams so the web server stops at once
         self.web.stop()
         self.retention.stop()
         self.store.close()

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from broker.hub.accounts import Role
 from broker.hub.ingest import alert_summary
-from broker.hub.live import LiveFeed
+from broker.hub.live import SHUTDOWN, LiveFeed
 from broker.hub.store import HubStore
 from broker.web import schemas
 from broker.web.auth import (
@@ -282,6 +282,8 @@ def create_app(
                     yield ": keepalive\n\n"
                     continue
                 yield f"event: {event['type']}\ndata: {json.dumps(event, default=str)}\n\n"
+                if event["type"] == SHUTDOWN["type"]:
+                    return
 
     # --- admin ----------------------------------------------------------------------------
 
