@@ -19,10 +19,10 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contract.camera_settings import HealthSettings, Point, PrivacySettings
 from contract.protocol import DEFAULT_TOPIC_ROOT, ID_PATTERN, Severity
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
-Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
 
 #: Labels the default detector reports; rules may only name these.
 KNOWN_LABELS = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
@@ -111,6 +111,8 @@ class Camera(_Section):
     motion: MotionSettings = MotionSettings()
     detect: DetectSettings = DetectSettings()
     zones: list[ZoneRule] = Field(default_factory=list)
+    privacy: PrivacySettings = PrivacySettings()
+    health: HealthSettings = HealthSettings()
 
     @model_validator(mode="after")
     def _unique_zone_names(self) -> Camera:

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
+from contract.camera_settings import HealthSettings
 from contract.protocol import Severity
 from edge.camera_view import ReferenceView, ViewMeasures, measure_view, small_grey
 
@@ -54,55 +54,6 @@ class HealthKind(StrEnum):
 class HealthState(StrEnum):
     RAISED = "raised"
     CLEARED = "cleared"
-
-
-class HealthSettings(BaseModel):
-    """Thresholds and hold times of the camera health checks (``Camera.health`` in a site file).
-
-    Grey levels are 0..255 on a small grey copy of the frame; fractions are of the frame.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = Field(True, description="watch this camera's health at all")
-    check_interval_s: float = Field(
-        1.0, gt=0, le=60, description="measure the picture at most this often"
-    )
-    frame_width: int = Field(160, ge=64, le=640, description="measure on a grey copy this wide")
-    warmup_s: float = Field(
-        20.0, ge=0, le=3600, description="learn the camera's normal view for this long first"
-    )
-    lost_after_s: float = Field(20.0, gt=0, le=3600, description="no frame this long: lost")
-    frozen_after_s: float = Field(
-        30.0, gt=0, le=3600, description="identical pictures this long: frozen"
-    )
-    raise_after_s: float = Field(
-        10.0, ge=0, le=3600, description="covered or blinded this long before an alert"
-    )
-    view_raise_after_s: float = Field(
-        30.0, ge=0, le=3600, description="defocused or moved this long before an alert"
-    )
-    clear_after_s: float = Field(
-        30.0, ge=0, le=3600, description="a condition must be gone this long to clear"
-    )
-    min_contrast: float = Field(
-        10.0, ge=0, le=128, description="grey-level std below which the picture is blank"
-    )
-    blown_out_share: float = Field(
-        0.5, gt=0, le=1, description="share of near-white pixels that means blinded"
-    )
-    defocus_ratio: float = Field(
-        0.5, gt=0, lt=1, description="sharpness below this share of normal: defocused"
-    )
-    moved_shift: float = Field(
-        0.04, gt=0, lt=1, description="view shift (fraction of width) that means moved"
-    )
-    moved_match: float = Field(
-        0.7, gt=0, lt=1, description="view match below this share of normal: moved"
-    )
-    reference_half_life_s: float = Field(
-        600.0, gt=0, description="how slowly the reference view follows a healthy scene"
-    )
 
 
 @dataclass(frozen=True)

@@ -18,57 +18,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Annotated
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contract.siteconfig import Point
+from contract.camera_settings import PrivacySettings
 from edge.detections import Detections
 from edge.faces import FaceBlurrer
-
-Polygon = Annotated[list[Point], Field(min_length=3)]
-
-
-class PrivacySettings(BaseModel):
-    """Per-camera privacy: what is blanked, blurred and cropped before a snapshot is stored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    blur_faces: bool = Field(
-        True, description="blur every face found in stored and published snapshots"
-    )
-    blur_heads_fallback: bool = Field(
-        True,
-        description="also blur the head (top ~18%) of every person box in which no face was "
-        "found; the face detector misses small and turned-away faces",
-    )
-    masks: list[Polygon] = Field(
-        default_factory=list,
-        description="polygons [[x, y], ...] in frame fractions blanked black before detection "
-        "and in every snapshot (e.g. a neighbour's window)",
-    )
-    crop: bool = Field(True, description="crop snapshots to the triggering objects plus context")
-    crop_context: float = Field(
-        0.5,
-        ge=0.0,
-        le=5.0,
-        description="context kept around each object, as a fraction of its size",
-    )
-
-    @field_validator("masks")
-    @classmethod
-    def _masks_have_area(cls, masks: list[list[tuple[float, float]]]) -> list:
-        # Plain Python (shoelace formula), so this model can move into ``contract`` as is.
-        for i, poly in enumerate(masks):
-            twice_area = sum(
-                x0 * y1 - x1 * y0
-                for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1], strict=True)
-            )
-            if abs(twice_area) < 1e-9:
-                raise ValueError(f"mask {i} has no area (its points are on one line)")
-        return masks
 
 
 class PrivacyMask:
