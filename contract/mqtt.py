@@ -20,7 +20,26 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from contract.connection import NodeConnection
+from contract.protocol import NodeStatus, encode, status_topic, utc_now
+
 log = logging.getLogger(__name__)
+
+
+Message = tuple[str, bytes]
+
+
+def node_status(connection: NodeConnection, state: str, software: str = "") -> Message:
+    """(topic, payload) of a node's retained status; ``online`` carries the time it is made."""
+    status = NodeStatus(
+        site=connection.site,
+        node=connection.node,
+        role=connection.role,
+        state=state,
+        ts=utc_now() if state == "online" else None,
+        software=software,
+    )
+    return status_topic(connection.topic_root, connection.site, connection.node), encode(status)
 
 
 @dataclass(frozen=True)
@@ -30,8 +49,9 @@ class LinkSettings:
     username: str
     password: str
     client_id: str
-    #: (topic, payload) published retained on every connect, e.g. the node's online status.
-    online: tuple[str, bytes] | None = None
+    #: (topic, payload) published retained on every connect, e.g. the node's online status;
+    #: a callable is asked afresh at each connect (so its timestamp is current).
+    online: Message | Callable[[], Message] | None = None
     #: (topic, payload) the broker publishes retained if we vanish: the last will.
     will: tuple[str, bytes] | None = None
     subscriptions: list[tuple[str, int]] = field(default_factory=list)
@@ -46,6 +66,23 @@ class LinkSettings:
     keepalive: int = 15
     min_backoff_s: float = 0.5
     max_backoff_s: float = 10.0
+
+    @classmethod
+    def for_node(
+        cls, connection: NodeConnection, client_id: str | None = None, software: str = "", **options
+    ) -> LinkSettings:
+        """Settings for ``connection``'s identity, announcing its status: ``online`` at every
+        connect and ``offline`` as its last will (and on a clean :meth:`MqttLink.stop`)."""
+        return cls(
+            host=connection.host,
+            port=connection.port,
+            username=connection.username,
+            password=connection.password,
+            client_id=client_id or f"vw-{connection.site}-{connection.node}",
+            online=lambda: node_status(connection, "online", software),
+            will=node_status(connection, "offline", software),
+            **options,
+        )
 
 
 class MqttLink:
@@ -92,12 +129,13 @@ class MqttLink:
         self._client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
         self._client.loop_start()
 
-    def stop(self, publish_offline: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
-        """Disconnect cleanly. A clean disconnect suppresses the will, so pass the offline
-        status here to tell subscribers we left on purpose."""
+    def stop(self, announce_offline: bool = True, timeout: float = 2.0) -> None:
+        """Disconnect cleanly. A clean disconnect suppresses the last will, so the will is
+        published here first: subscribers learn we left on purpose."""
         self._stopping = True
-        if publish_offline and self.connected.is_set():
-            info = self._client.publish(publish_offline[0], publish_offline[1], qos=1, retain=True)
+        will = self.settings.will
+        if announce_offline and will and self.connected.is_set():
+            info = self._client.publish(will[0], will[1], qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout)
         self._client.disconnect()
@@ -143,8 +181,10 @@ class MqttLink:
         )
         for topic, qos in self.settings.subscriptions:
             client.subscribe(topic, qos)
-        if self.settings.online:
-            client.publish(self.settings.online[0], self.settings.online[1], qos=1, retain=True)
+        online = self.settings.online
+        if online:
+            topic, payload = online() if callable(online) else online
+            client.publish(topic, payload, qos=1, retain=True)
         self.connected.set()
         if self._on_connection_change:
             self._on_connection_change(True)

@@ -24,30 +24,15 @@ from collections.abc import Callable
 from contract.connection import NodeConnection
 from contract.mqtt import LinkSettings, MqttLink
 from contract.protocol import (
-    NodeRole,
     NodeStats,
-    NodeStatus,
     encode,
     stats_topic,
-    status_topic,
-    utc_now,
 )
 from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 SOFTWARE = "villagewatch-edge/0.1"
-
-
-def status_payloads(connection: NodeConnection) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
-    """(topic, payload) of the retained ``online`` status and of the ``offline`` last will."""
-    topic = status_topic(connection.topic_root, connection.site, connection.node)
-    common = dict(
-        site=connection.site, node=connection.node, role=NodeRole.CAMERA_GATEWAY, software=SOFTWARE
-    )
-    online = NodeStatus(state="online", ts=utc_now(), **common)
-    offline = NodeStatus(state="offline", **common)
-    return (topic, encode(online)), (topic, encode(offline))
 
 
 class Publisher:
@@ -67,17 +52,8 @@ class Publisher:
         self.max_inflight = max_inflight
         self.stats_interval_s = stats_interval_s
         self._stats = stats
-        online, self._offline = status_payloads(connection)
         self.link = MqttLink(
-            LinkSettings(
-                host=connection.host,
-                port=connection.port,
-                username=connection.username,
-                password=connection.password,
-                client_id=f"vw-{connection.site}-{connection.node}",
-                online=online,
-                will=self._offline,
-            ),
+            LinkSettings.for_node(connection, software=SOFTWARE),
             on_ack=self._on_ack,
             on_connection_change=self._on_connection_change,
         )
@@ -103,7 +79,7 @@ class Publisher:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout)
-        self.link.stop(publish_offline=self._offline)
+        self.link.stop()
 
     def kick(self) -> None:
         """Something was put in the outbox: send it now rather than at the next poll."""

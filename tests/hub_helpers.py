@@ -17,11 +17,8 @@ from contract.mqtt import LinkSettings, MqttLink
 from contract.protocol import (
     Alert,
     DetectedObject,
-    NodeStatus,
     Severity,
-    encode,
     new_alert_id,
-    status_topic,
 )
 from contract.siteconfig import SiteConfig, load_site_config
 
@@ -85,28 +82,11 @@ class NodeClient:
     will, and a publish that waits for the broker's acknowledgement."""
 
     def __init__(self, conn: NodeConnection, client_id: str | None = None) -> None:
-        topic = status_topic(conn.topic_root, conn.site, conn.node)
-
-        def status(state: str) -> bytes:
-            ts = datetime.now(UTC) if state == "online" else None
-            return encode(
-                NodeStatus(site=conn.site, node=conn.node, state=state, role=conn.role, ts=ts)
-            )
-
         self.conn = conn
-        self.offline = (topic, status("offline"))
         self._acked: set[int] = set()
         self._cond = threading.Condition()
         self.link = MqttLink(
-            LinkSettings(
-                host=conn.host,
-                port=conn.port,
-                username=conn.username,
-                password=conn.password,
-                client_id=client_id or f"test-{conn.node}",
-                online=(topic, status("online")),
-                will=self.offline,
-            ),
+            LinkSettings.for_node(conn, client_id=client_id or f"test-{conn.node}"),
             on_ack=self._on_ack,
         )
         self.link.start()
@@ -129,7 +109,7 @@ class NodeClient:
             assert self._cond.wait_for(lambda: mid in self._acked, timeout), f"no PUBACK: {topic}"
 
     def stop(self, say_offline: bool = True) -> None:
-        self.link.stop(publish_offline=self.offline if say_offline else None)
+        self.link.stop(announce_offline=say_offline)
 
     def crash(self) -> None:
         """Die like a crashed process: the socket closes without an MQTT DISCONNECT, so the

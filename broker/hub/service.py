@@ -24,7 +24,7 @@ from broker.web.api import create_app
 from broker.web.server import WebServer
 from contract.connection import NodeConnection
 from contract.mqtt import LinkSettings, MqttLink
-from contract.protocol import NodeRole, NodeStatus, encode, hub_subscriptions, status_topic, utc_now
+from contract.protocol import hub_subscriptions, status_topic
 from contract.siteconfig import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -81,30 +81,13 @@ class HubService:
         self.web = WebServer(self.app, http_host, http_port)
         self.retention = RetentionWorker(self.store, config.hub.retention_days, purge_interval_s)
 
-        def status(state: str) -> tuple[str, bytes]:
-            message = NodeStatus(
-                site=hub_connection.site,
-                node=hub_connection.node,
-                state=state,
-                role=NodeRole.HUB,
-                ts=utc_now() if state == "online" else None,
-            )
-            topic = status_topic(root, hub_connection.site, hub_connection.node)
-            return topic, encode(message)
-
-        self._offline = status("offline")
-        self._own_status_topic = self._offline[0]
+        self._own_status_topic = status_topic(root, hub_connection.site, hub_connection.node)
         self._ready = threading.Event()
         self._started = False
         self.link = MqttLink(
-            LinkSettings(
-                host=hub_connection.host,
-                port=hub_connection.port,
-                username=hub_connection.username,
-                password=hub_connection.password,
+            LinkSettings.for_node(
+                hub_connection,
                 client_id=f"vw-hub-{hub_connection.site}-{hub_connection.node}",
-                online=status("online"),
-                will=self._offline,
                 subscriptions=hub_subscriptions(root),
                 # The broker queues alerts for us while we restart instead of dropping them.
                 persistent_session=True,
@@ -146,7 +129,7 @@ class HubService:
         if not self._started:
             return
         self._started = False
-        self.link.stop(publish_offline=self._offline)
+        self.link.stop()
         self.live.close()  # end open SSE streams so the web server stops at once
         self.web.stop()
         self.retention.stop()
