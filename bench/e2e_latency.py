@@ -17,14 +17,13 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-import cv2  # noqa: E402
 from e2e_kit import SseCollector  # noqa: E402
+from hub_helpers import make_alert, snapshot_jpeg  # noqa: E402
 
 from broker.credentials import CredentialStore  # noqa: E402
 from broker.embedded import EmbeddedBroker  # noqa: E402
@@ -32,10 +31,7 @@ from broker.hub.service import HubService  # noqa: E402
 from broker.mosquitto import MosquittoBroker  # noqa: E402
 from contract.connection import NodeConnection  # noqa: E402
 from contract.protocol import (  # noqa: E402
-    Alert,
-    DetectedObject,
     NodeRole,
-    Severity,
     alert_topic,
     encode,
     new_alert_id,
@@ -46,13 +42,6 @@ from edge.outbox import Outbox  # noqa: E402
 from edge.publisher import Publisher  # noqa: E402
 
 SITE, NODE = "riverside", "gw-plaza"
-
-
-def snapshot() -> bytes:
-    cap = cv2.VideoCapture(str(REPO / "config" / "footage" / "vtest_lawn_excerpt.mp4"))
-    _, frame = cap.read()
-    cap.release()
-    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -103,7 +92,7 @@ def main() -> int:
     publisher = Publisher(conn(NODE, NodeRole.CAMERA_GATEWAY), outbox)
     publisher.start()
     assert publisher.link.wait_connected(10)
-    jpeg = None if args.no_snapshot else snapshot()
+    jpeg = None if args.no_snapshot else snapshot_jpeg()
 
     emitted: dict[str, float] = {}
     interval = 1.0 / args.rate
@@ -112,22 +101,7 @@ def main() -> int:
         alert_id = new_alert_id()
 
         def build(seq: int, alert_id: str = alert_id) -> list[tuple[str, bytes, int]]:
-            alert = Alert(
-                id=alert_id,
-                site=SITE,
-                node=NODE,
-                seq=seq,
-                ts=datetime.now(UTC),
-                kind="intrusion",
-                severity=Severity.MAJOR,
-                area="plaza",
-                zone="lawn",
-                camera="plaza",
-                message="bench",
-                objects=[DetectedObject(label="person", score=0.8, box=(1, 2, 30, 90))],
-                frame_size=(768, 576),
-                has_snapshot=jpeg is not None,
-            )
+            alert = make_alert(NODE, seq, id=alert_id, has_snapshot=jpeg is not None)
             out = [(alert_topic("vw", SITE, NODE), encode(alert), 1)]
             if jpeg is not None:
                 out.append((snapshot_topic("vw", SITE, NODE, alert_id), jpeg, 1))
