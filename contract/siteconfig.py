@@ -12,20 +12,28 @@ right when a camera's resolution changes.
 from __future__ import annotations
 
 import re
-from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from contract.camera_settings import HealthSettings, Point, PrivacySettings
+from contract.camera_settings import HealthSettings, PrivacySettings
+from contract.detect_settings import DetectSettings as DetectSettings
 from contract.protocol import DEFAULT_TOPIC_ROOT, ID_PATTERN, Severity
+from contract.rule_settings import KNOWN_LABELS as KNOWN_LABELS
+from contract.rule_settings import (
+    CrowdRule,
+    GroundCalibration,
+    LineRule,
+    LoiterRule,
+    NoParkingRule,
+    check_camera_rules,
+)
+from contract.rule_settings import Schedule as Schedule
+from contract.rule_settings import ZoneRule as ZoneRule
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
-
-#: Labels the default detector reports; rules may only name these.
-KNOWN_LABELS = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
 
 
 class _Section(BaseModel):
@@ -55,51 +63,10 @@ class Area(_Section):
     name: str
 
 
-class Schedule(_Section):
-    """Active between ``start`` and ``end`` local time; wraps midnight when end < start."""
-
-    start: time
-    end: time
-
-    def contains(self, moment: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-
-class ZoneRule(_Section):
-    """Raise an alert when a listed object stands inside the polygon (its feet: box bottom)."""
-
-    name: Identifier
-    polygon: list[Point] = Field(min_length=3, description="[[x, y], ...] as frame fractions")
-    objects: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
-    severity: Severity = Severity.MAJOR
-    schedule: Schedule | None = Field(None, description="only alert within this time window")
-    cooldown_s: float = Field(30.0, ge=0, description="quiet time per track after an alert")
-
-    @field_validator("objects")
-    @classmethod
-    def _known_objects(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(KNOWN_LABELS))
-        if unknown:
-            raise ValueError(f"unknown object labels {unknown}; choose from {list(KNOWN_LABELS)}")
-        return value
-
-
 class MotionSettings(_Section):
     threshold: int = Field(25, ge=1, le=255, description="grey-level change that counts")
     min_area: float = Field(0.0005, ge=0, le=1, description="smallest moving blob, frame share")
     frame_height: int = Field(120, ge=32, le=720, description="motion runs on a frame this high")
-
-
-class DetectSettings(_Section):
-    model: Literal["centernet"] = "centernet"
-    fps: float = Field(5.0, gt=0, le=30, description="detector runs per second at most")
-    min_score: dict[str, float] = Field(
-        default_factory=lambda: {"person": 0.45, "car": 0.35, "truck": 0.35, "bus": 0.35},
-        description="per-label minimum score; labels not listed use 0.45",
-    )
-    threads: int = Field(1, ge=1, le=8)
 
 
 class Camera(_Section):
@@ -111,15 +78,19 @@ class Camera(_Section):
     motion: MotionSettings = MotionSettings()
     detect: DetectSettings = DetectSettings()
     zones: list[ZoneRule] = Field(default_factory=list)
+    lines: list[LineRule] = Field(default_factory=list, description="counting lines")
+    loitering: list[LoiterRule] = Field(default_factory=list)
+    crowd: list[CrowdRule] = Field(default_factory=list, description="nested crowd rings")
+    no_parking: list[NoParkingRule] = Field(default_factory=list, description="stopped vehicles")
+    calibration: GroundCalibration | None = Field(None, description="ground plane, for /m²")
     privacy: PrivacySettings = PrivacySettings()
     health: HealthSettings = HealthSettings()
 
     @model_validator(mode="after")
-    def _unique_zone_names(self) -> Camera:
-        names = [z.name for z in self.zones]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"zone names must be unique per camera; repeated: {dupes}")
+    def _consistent_rules(self) -> Camera:
+        check_camera_rules(
+            self.zones, self.lines, self.loitering, self.crowd, self.no_parking, self.calibration
+        )
         return self
 
 

@@ -1,4 +1,5 @@
-"""The edge camera agent: capture → motion gate → detector → tracker → rules → outbox → MQTT.
+"""The edge camera agent: capture → privacy mask → motion gate → detector → filters →
+tracker → rules → privacy-filtered snapshot → outbox → MQTT, with camera health alongside.
 
 Each stage is its own module with one small class; :mod:`edge.pipeline` chains them for a live
 camera and :mod:`edge.replay` drives the very same chain over a recorded file.

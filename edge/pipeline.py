@@ -7,11 +7,16 @@ Two threads per camera, as in Frigate:
   waiting in the slot is replaced and counted as *skipped*: the pipeline stays real-time
   instead of lagging further and further behind the camera;
 * the **process** thread takes the newest frame through the shared
-  :class:`~edge.processor.FrameProcessor` and turns each rule hit into an ``Alert`` plus its
-  snapshot, queued in the outbox in one transaction.
+  :class:`~edge.processor.FrameProcessor` (privacy mask, motion, detection, tracking, rules)
+  and turns each rule hit into an ``Alert`` plus its privacy-filtered snapshot
+  (:func:`edge.snapshot.make_snapshot`), queued in the outbox in one transaction. It also
+  shows every frame to the camera's :class:`~edge.camera_health.CameraHealth` and, while no
+  frame comes, ticks it every half second, so a lost, covered or moved camera becomes an
+  alert too (:mod:`edge.health_alerts`).
 
 Unpaced file sources (``realtime: false``) are not live: nothing is dropped there, the capture
-thread simply waits for the processor.
+thread simply waits for the processor; and a file that has played to its end is finished,
+not a lost stream.
 
 Frigate's per-camera figures are kept in :class:`PipelineStats`.
 """
@@ -24,14 +29,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from contract.protocol import Alert, CameraStats, alert_topic, encode, new_alert_id, snapshot_topic
+from contract.protocol import (
+    Alert,
+    CameraStats,
+    alert_topic,
+    encode,
+    new_alert_id,
+    snapshot_topic,
+    utc_now,
+)
 from contract.siteconfig import Camera
+from edge.camera_health import CameraHealth, HealthEvent
 from edge.capture import Frame, FrameSource, SourceError
-from edge.detector import Detector
+from edge.detectors import Detector
+from edge.faces import FaceBlurrer
+from edge.health_alerts import build_health_alert, health_snapshot, wants_snapshot
 from edge.outbox import Outbox
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
 from edge.rules import RuleHit
-from edge.snapshot import PrivacyFilter, render_snapshot
+from edge.snapshot import make_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -150,20 +166,24 @@ class CameraPipeline:
         timezone: str = "UTC",
         on_alert: Callable[[Alert], None] | None = None,
         on_queued: Callable[[], None] | None = None,
-        privacy_filter: PrivacyFilter | None = None,
+        blurrer: FaceBlurrer | None = None,
         retry_s: float = 10.0,
     ) -> None:
+        """``blurrer``: the gateway's one :class:`FaceBlurrer` (thread-safe), shared by its
+        cameras; by default this camera makes its own (the model loads on the first alert)."""
         self.camera = camera
         self.source = FrameSource(source, realtime=camera.realtime, loop=camera.loop)
         self.processor = FrameProcessor(camera, detector, timezone)
+        self.health = CameraHealth(camera.health)
         self.outbox = outbox
         self.site, self.node, self.topic_root = site, node, topic_root
         self.on_alert = on_alert
         self.on_queued = on_queued
-        self.privacy_filter = privacy_filter
+        self.blurrer = blurrer if blurrer is not None else FaceBlurrer()
         self.retry_s = retry_s
         self.stats = PipelineStats()
         self.alerts = 0
+        self._last_frame: ProcessedFrame | None = None
         live = self.source.stream or camera.realtime
         self._slot = _LatestFrame(drop_when_full=live)
         self._stop = threading.Event()
@@ -214,28 +234,38 @@ class CameraPipeline:
             if frame is None:
                 if self.finished.is_set():  # capture ended and nothing is left to process
                     self.drained.set()
+                else:  # no frame for half a second: is the stream lost?
+                    self._health(self.health.tick(time.monotonic()))
                 continue
             try:
                 result = self.processor.process(frame)
                 self.stats.frame_processed(result)
+                self._last_frame = result
                 for hit in result.hits:
                     self._raise(result, hit)
+                self._health(self.health.observe(frame.image, time.monotonic()))
             except Exception:  # one bad frame must not stop the camera
                 log.exception("camera %s: frame %d failed", self.camera.name, frame.index)
 
+    def _snapshot(self, result: ProcessedFrame, objects, outline) -> bytes | None:
+        people = result.detections[result.detections.label == "person"]
+        return make_snapshot(
+            result.frame.image,
+            objects,
+            people,
+            self.camera.privacy,
+            mask=self.processor.privacy_mask,
+            blurrer=self.blurrer,
+            outline=outline,
+        )
+
     def _raise(self, result: ProcessedFrame, hit: RuleHit) -> None:
         """Snapshot + alert into the outbox (one transaction, seq included), then tell."""
-        alert_id = new_alert_id()
-        jpeg = render_snapshot(
-            result.frame.image,
-            hit.objects,
-            zone=self.processor.zone_polygon(hit.rule),
-            privacy_filter=self.privacy_filter,
-        )
-        alerts: list[Alert] = []
+        outline = hit.outline if hit.outline is not None else self.processor.zone_polygon(hit.rule)
+        jpeg = self._snapshot(result, hit.objects, outline)
 
-        def messages(seq: int) -> list[tuple[str, bytes, int]]:
-            alert = build_alert(
+        def alert(alert_id: str, seq: int) -> Alert:
+            return build_alert(
                 hit,
                 alert_id=alert_id,
                 seq=seq,
@@ -243,13 +273,57 @@ class CameraPipeline:
                 node=self.node,
                 camera=self.camera,
                 frame_size=result.frame.size,
-                has_snapshot=True,
+                has_snapshot=jpeg is not None,
             )
+
+        self._queue(alert, jpeg)
+
+    def _health(self, events: list[HealthEvent]) -> None:
+        for event in events:
+            self._raise_health(event)
+
+    def _raise_health(self, event: HealthEvent) -> None:
+        """A health event becomes an alert (with a snapshot for a moved or defocused view)."""
+        log.warning("camera %s: %s", self.camera.name, event.message)
+        last = self._last_frame
+        jpeg = None
+        if wants_snapshot(event) and last is not None:
+            jpeg = health_snapshot(
+                last.frame.image,
+                self.processor.detector,
+                self.camera.privacy,
+                mask=self.processor.privacy_mask,
+                blurrer=self.blurrer,
+            )
+
+        def alert(alert_id: str, seq: int) -> Alert:
+            return build_health_alert(
+                event,
+                alert_id=alert_id,
+                seq=seq,
+                site=self.site,
+                node=self.node,
+                camera=self.camera,
+                when=utc_now(),
+                frame_size=last.frame.size if last is not None else None,
+                has_snapshot=jpeg is not None,
+            )
+
+        self._queue(alert, jpeg)
+
+    def _queue(self, make: Callable[[str, int], Alert], jpeg: bytes | None) -> None:
+        """Alert (+ snapshot) into the outbox in one transaction, seq included; then tell."""
+        alert_id = new_alert_id()
+        alerts: list[Alert] = []
+
+        def messages(seq: int) -> list[tuple[str, bytes, int]]:
+            alert = make(alert_id, seq)
             alerts.append(alert)
-            return [
-                (alert_topic(self.topic_root, self.site, self.node), encode(alert), 1),
-                (snapshot_topic(self.topic_root, self.site, self.node, alert_id), jpeg, 1),
-            ]
+            out = [(alert_topic(self.topic_root, self.site, self.node), encode(alert), 1)]
+            if jpeg is not None:
+                topic = snapshot_topic(self.topic_root, self.site, self.node, alert_id)
+                out.append((topic, jpeg, 1))
+            return out
 
         self.outbox.put_numbered(messages)
         self.alerts += 1

@@ -14,9 +14,11 @@ It writes into ``out_dir``:
     ``{"frame": 12, "t": 1.2, "objects": [{"label", "score", "box": [x1,y1,x2,y2], "track_id"}]}``
     where ``frame`` counts from 0 as OpenCV reads the file and ``t = frame / fps``.
 ``events.jsonl``
-    the alerts it would publish, one protocol JSON object per line.
+    the alerts it would publish, one protocol JSON object per line: rule hits, and camera
+    health events (:mod:`edge.camera_health`, judged on the video's own time).
 ``snapshots/<alert_id>.jpg``
-    their snapshots.
+    their snapshots, privacy-filtered exactly as the gateway publishes them (masks, crop,
+    faces blurred); an alert whose snapshot could not be made safe has none.
 
 A replay is deterministic — same file, same settings, same bytes out: time is the video's own
 (event time = ``start_time + t``, by default counted from the Unix epoch), alert ids are
@@ -38,12 +40,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from contract.protocol import encode
+from contract.protocol import Alert, encode
 from contract.siteconfig import Camera, ConfigError, SiteConfig, ZoneRule, load_site_config
+from edge.camera_health import CameraHealth, HealthEvent
 from edge.capture import FrameSource
-from edge.detector import CenterNetDetector
+from edge.detectors import choose_model, make_detector
+from edge.faces import FaceBlurrer
+from edge.health_alerts import build_health_alert, health_snapshot, wants_snapshot
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
-from edge.snapshot import render_snapshot
+from edge.snapshot import make_snapshot
 
 _REPLAY_NS = uuid.UUID("6f1c1f3e-5b1a-4c53-9a43-2f0b7d9a0c11")
 _WHOLE_FRAME = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
@@ -106,8 +111,12 @@ def replay(
     progress: bool = True,
     *,
     start_time: datetime | None = None,
+    blurrer: FaceBlurrer | None = None,
 ) -> ReplaySummary:
-    """Process ``video`` and write detections, events and snapshots into ``out_dir``."""
+    """Process ``video`` and write detections, events and snapshots into ``out_dir``.
+
+    Raises ``ValueError`` when the camera's ``detect.model`` cannot see what its rules watch.
+    """
     video = Path(video)
     if not video.is_file():
         raise FileNotFoundError(f"video not found: {video}")
@@ -129,10 +138,30 @@ def replay(
     snap_dir = out_dir / "snapshots"
     snap_dir.mkdir(parents=True, exist_ok=True)
     sha = _video_sha(video)
+    detector = make_detector(cam.detect, choose_model(cam))
     processor = FrameProcessor(
-        cam, CenterNetDetector(cam.detect), tz, gate_motion=not every_frame, cap_fps=not every_frame
+        cam, detector, tz, gate_motion=not every_frame, cap_fps=not every_frame
     )
+    health = CameraHealth(cam.health)
+    blurrer = blurrer if blurrer is not None else FaceBlurrer()
     source = FrameSource(video, realtime=False, loop=False, start_time=epoch)
+
+    def snapshot(result: ProcessedFrame, objects, outline) -> bytes | None:
+        people = result.detections[result.detections.label == "person"]
+        return make_snapshot(
+            result.frame.image,
+            objects,
+            people,
+            cam.privacy,
+            mask=processor.privacy_mask,
+            blurrer=blurrer,
+            outline=outline,
+        )
+
+    def write(alert: Alert, jpeg: bytes | None) -> None:
+        if jpeg is not None:
+            (snap_dir / f"{alert.id}.jpg").write_bytes(jpeg)
+        ev_f.write(encode(alert).decode() + "\n")
 
     frames = detected = alerts = 0
     inference_total = 0.0
@@ -152,10 +181,10 @@ def replay(
             for hit in result.hits:
                 tracks = ",".join(str(int(t)) for t in hit.objects.track_id)
                 alert_id = uuid.uuid5(_REPLAY_NS, f"{sha}/{frame.index}/{hit.rule}/{tracks}").hex
-                jpeg = render_snapshot(
-                    frame.image, hit.objects, zone=processor.zone_polygon(hit.rule)
-                )
-                (snap_dir / f"{alert_id}.jpg").write_bytes(jpeg)
+                outline = hit.outline
+                if outline is None:
+                    outline = processor.zone_polygon(hit.rule)
+                jpeg = snapshot(result, hit.objects, outline)
                 alert = build_alert(
                     hit,
                     alert_id=alert_id,
@@ -164,9 +193,35 @@ def replay(
                     node=node,
                     camera=cam,
                     frame_size=frame.size,
-                    has_snapshot=True,
+                    has_snapshot=jpeg is not None,
                 )
-                ev_f.write(encode(alert).decode() + "\n")
+                write(alert, jpeg)
+                alerts += 1
+            for event in health.observe(frame.image, frame.timestamp):
+                alert_id = uuid.uuid5(_REPLAY_NS, _health_key(sha, frame.index, event)).hex
+                jpeg = None
+                if wants_snapshot(event):
+                    jpeg = health_snapshot(
+                        frame.image,
+                        detector,
+                        cam.privacy,
+                        mask=processor.privacy_mask,
+                        blurrer=blurrer,
+                    )
+                write(
+                    build_health_alert(
+                        event,
+                        alert_id=alert_id,
+                        seq=alerts,
+                        site=site,
+                        node=node,
+                        camera=cam,
+                        when=datetime.fromtimestamp(frame.timestamp, UTC),
+                        frame_size=frame.size,
+                        has_snapshot=jpeg is not None,
+                    ),
+                    jpeg,
+                )
                 alerts += 1
             now = time.perf_counter()
             if progress and now - last_draw >= 0.2:
@@ -185,6 +240,10 @@ def replay(
         seconds,
         inference_total / detected if detected else 0.0,
     )
+
+
+def _health_key(sha: str, frame: int, event: HealthEvent) -> str:
+    return f"{sha}/{frame}/health/{event.kind}/{event.state}"
 
 
 def _detection_line(result: ProcessedFrame, fps: float) -> str:

@@ -1,29 +1,61 @@
-"""Alert snapshots: the frame that raised an alert, as a JPEG an officer can read on a phone.
+"""Alert snapshots: the part of the frame that raised an alert, as a JPEG safe to publish.
 
-The triggering boxes are drawn in, the zone outline too, and the image is shrunk to at most
-``max_width`` pixels wide at JPEG quality 80 (a 768x576 frame is ~60 KB) — small enough to
-travel over a village's uplink and far below the hub's ``MAX_SNAPSHOT_BYTES``.
+Privacy first (:func:`edge.privacy.prepare_snapshot`, per ``Camera.privacy``): the camera's
+privacy masks are blanked, the image is cropped to the triggering objects plus context, and
+every face CenterFace finds — plus, as a fallback, the head of every person in whom it found
+none — is irreversibly blurred. Only then are the triggering boxes and the rule's outline
+drawn in, and the image shrunk to at most ``max_width`` pixels wide at JPEG quality 80.
 
-Privacy: the snapshot is the only image that ever leaves the gateway. ``privacy_filter`` is
-the hook where face blurring plugs in (a later issue); it gets the clean frame, before any
-drawing, and returns the frame to publish.
+This is the only image that ever leaves the gateway, and the one a replay stores. When the
+blurring fails (model missing, onnxruntime error), :func:`make_snapshot` returns None: the
+alert then goes out with ``has_snapshot=False`` and no image — never an unblurred face.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 
 import cv2
 import numpy as np
 
+from contract.camera_settings import PrivacySettings
 from contract.protocol import MAX_SNAPSHOT_BYTES
 from edge.detections import Detections
+from edge.faces import FaceBlurrer
+from edge.privacy import PrivacyMask, prepare_snapshot, shifted
 
-#: Takes a BGR frame, returns the frame that may leave the gateway (e.g. with faces blurred).
-PrivacyFilter = Callable[[np.ndarray], np.ndarray]
+log = logging.getLogger(__name__)
 
 _BOX = (0, 0, 255)  # red, BGR
 _ZONE = (0, 215, 255)  # amber
+
+
+def make_snapshot(
+    frame: np.ndarray,
+    objects: Detections,
+    people: Detections | None,
+    settings: PrivacySettings,
+    *,
+    mask: PrivacyMask | None = None,
+    blurrer: FaceBlurrer | None = None,
+    outline: np.ndarray | None = None,
+) -> bytes | None:
+    """The JPEG of an alert raised by ``objects`` on ``frame`` (BGR, frame pixels), privacy
+    filtered, or None when it cannot be made safe.
+
+    ``people``: every person box in the frame, so bystanders' faces are blurred too.
+    ``outline``: the rule's pixel geometry (a polygon, or a line's two points) to draw in.
+    ``frame`` is not modified.
+    """
+    try:
+        prepared = prepare_snapshot(frame, objects, people, settings, mask=mask, blurrer=blurrer)
+    except Exception:
+        log.exception("snapshot privacy filter failed; the alert goes out without an image")
+        return None
+    dx, dy = prepared.offset
+    if outline is not None:
+        outline = np.asarray(outline, dtype=np.float32).reshape(-1, 2) - np.float32([dx, dy])
+    return render_snapshot(prepared.image, shifted(objects, (dx, dy)), zone=outline)
 
 
 def render_snapshot(
@@ -31,21 +63,22 @@ def render_snapshot(
     objects: Detections,
     *,
     zone: np.ndarray | None = None,
-    privacy_filter: PrivacyFilter | None = None,
     quality: int = 80,
     max_width: int = 1280,
 ) -> bytes:
     """JPEG bytes of ``image`` with ``objects`` boxed and labelled and ``zone`` outlined.
 
-    ``zone`` is a pixel polygon ([N,1,2] or [N,2]). Raises ``ValueError`` when the result would
-    exceed the protocol's snapshot limit even at low quality (it never does for sane frames).
+    ``image`` must already be fit to publish (see :func:`make_snapshot`); it is not modified.
+    ``zone`` is a pixel polygon ([N,1,2] or [N,2]; two points draw a line). Raises
+    ``ValueError`` when the result would exceed the protocol's snapshot limit even at low
+    quality (it never does for sane frames).
     """
-    frame = privacy_filter(image.copy()) if privacy_filter else image.copy()
+    frame = image.copy()
     h, w = frame.shape[:2]
     thick = max(1, round(w / 400))
     if zone is not None:
         pts = np.round(np.asarray(zone, dtype=np.float32).reshape(-1, 1, 2)).astype(np.int32)
-        cv2.polylines(frame, [pts], isClosed=True, color=_ZONE, thickness=thick)
+        cv2.polylines(frame, [pts], isClosed=len(pts) > 2, color=_ZONE, thickness=thick)
     for box, label, score, track in zip(
         objects.xyxy, objects.label, objects.score, objects.track_id, strict=True
     ):

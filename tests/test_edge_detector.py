@@ -1,4 +1,5 @@
-"""The CenterNet detector on real frames of the committed excerpt (real onnxruntime).
+"""The two detectors, CenterNet and SSDLite, on real frames of the committed excerpt (real
+onnxruntime).
 
 Expected person counts were labelled by looking at the frames: people fully or mostly
 visible, the partly hidden man behind the sign on frame 199 included. Frame 0 is not used:
@@ -18,6 +19,7 @@ from conftest import EXCERPT
 from contract.siteconfig import DetectSettings
 from edge.detections import box_iou
 from edge.detector import CenterNetDetector
+from edge.detectors import SsdLiteDetector
 
 LABELLED_PEOPLE = {50: 5, 100: 6, 150: 6, 199: 8}
 #: The white van parked at the top right, labelled by hand (x1, y1, x2, y2).
@@ -98,3 +100,44 @@ def test_matches_the_model_builders_counts_on_the_full_clip(detector, vtest_full
     frames = read_frames(vtest_full, {0, 100, 200})
     counts = [int((detector.detect(frames[i]).label == "person").sum()) for i in (0, 100, 200)]
     assert counts == [3, 6, 7]
+
+
+@pytest.fixture(scope="module")
+def ssdlite() -> SsdLiteDetector:
+    return SsdLiteDetector(DetectSettings())
+
+
+def test_ssdlite_finds_the_woman_on_the_lawn_and_reports_only_people(ssdlite, frames):
+    found = ssdlite.detect(frames[150])
+    assert set(found.label) == {"person"}
+    assert box_iou(found.xyxy, np.array([LAWN_WOMAN_150])).max() > 0.6
+    assert found.score.min() >= 0.4  # the model's default min_score
+    assert ssdlite.input_size == 300 and ssdlite.last_inference_ms > 0
+
+
+def test_ssdlite_regions_go_through_as_one_batch_and_map_back_to_frame_pixels(ssdlite, frames):
+    left, right = (100.0, 276.0, 400.0, 576.0), (400.0, 0.0, 700.0, 300.0)
+    both = ssdlite.detect(frames[150], [left, right])
+    one_by_one = [ssdlite.detect(frames[150], [r]) for r in (left, right)]
+    assert sorted(both.score.round(3).tolist()) == sorted(
+        np.concatenate([d.score for d in one_by_one]).round(3).tolist()
+    )
+    assert box_iou(one_by_one[0].xyxy, np.array([LAWN_WOMAN_150])).max() > 0.6
+    x1, y1, x2, y2 = right
+    inside = one_by_one[1].xyxy
+    assert (inside[:, 0] >= x1 - 1).all() and (inside[:, 2] <= x2 + 1).all()
+    assert (inside[:, 1] >= y1 - 1).all() and (inside[:, 3] <= y2 + 1).all()
+
+
+@pytest.mark.parametrize("make", [CenterNetDetector, SsdLiteDetector])
+def test_asking_for_weak_rows_adds_them_without_touching_the_strong_ones(make, frames):
+    detector = make(DetectSettings())
+    strong = detector.detect(frames[199])
+    everything = detector.detect(frames[199], low_score=0.1)
+    assert len(everything) > len(strong)
+    assert everything.score.min() >= 0.1
+    # Every strong row is still there, with the same box and score.
+    iou = box_iou(strong.xyxy, everything.xyxy)
+    for i in range(len(strong)):
+        j = int(iou[i].argmax())
+        assert iou[i, j] > 0.99 and everything.score[j] == pytest.approx(strong.score[i])

@@ -1,0 +1,117 @@
+"""What every detector shares: the ``Detector`` interface, model files, the onnxruntime
+session and the post-processing of raw boxes (per-label scores, clipping, NMS).
+
+A detector reports, per label, the rows scoring at least that label's ``min_score``
+(:class:`contract.detect_settings.ObjectFilter`). Asked for ``low_score``, it also reports
+weaker rows down to that score: the tracker uses them only to continue tracks it already has
+(ByteTrack's second stage), never to start one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from contract.detect_settings import DetectSettings
+from edge.detections import Detections
+
+Region = tuple[float, float, float, float]
+
+MODEL_FILES = {
+    "centernet": "centernet_mobilenetv3_coco.onnx",
+    "ssdlite": "ssdlite_mobilenetv2_person.onnx",
+}
+
+
+def models_dir() -> Path:
+    """Where model files live: ``$VILLAGEWATCH_MODELS`` or the repository's ``models/``."""
+    env = os.environ.get("VILLAGEWATCH_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
+
+
+def model_path(name: str = "centernet") -> Path:
+    return models_dir() / MODEL_FILES[name]
+
+
+class Detector(Protocol):
+    """Anything that finds objects in a BGR frame."""
+
+    #: ``centernet`` or ``ssdlite``: selects the model's score defaults.
+    model: str
+    #: The labels it can report.
+    labels: tuple[str, ...]
+    #: Side of the square the model looks at; regions smaller than this are not worth cropping.
+    input_size: int
+    #: Milliseconds the last :meth:`detect` call spent in the network (all regions).
+    last_inference_ms: float
+
+    def detect(
+        self,
+        image: np.ndarray,
+        regions: Sequence[Region] | None = None,
+        *,
+        low_score: float | None = None,
+    ) -> Detections:
+        """Objects in ``image`` (whole frame when ``regions`` is None), boxes in frame pixels."""
+        ...
+
+
+def onnx_session(path: Path, threads: int):
+    """A CPU onnxruntime session with fixed threads and sequential execution: predictable
+    latency on a 2-core gateway and identical results between runs (replays are
+    deterministic)."""
+    import onnxruntime as ort  # imported here so the other edge modules load without it
+
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"detector model not found: {path} (build it with models/build_models.py "
+            "or set VILLAGEWATCH_MODELS to the folder holding it)"
+        )
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+class ScoreFloor:
+    """Per-label minimum scores of one camera under one model."""
+
+    def __init__(self, settings: DetectSettings, model: str, labels: Sequence[str]) -> None:
+        self.min_score = {lab: float(settings.filter_for(lab, model).min_score) for lab in labels}
+        self.lowest = min(self.min_score.values())
+
+    def floor(self, low_score: float | None) -> float:
+        """The lowest score worth any per-row work when ``low_score`` rows are wanted too."""
+        return self.lowest if low_score is None else min(self.lowest, low_score)
+
+    def keep(self, found: Detections, low_score: float | None) -> Detections:
+        """Rows reaching their label's ``min_score`` (or ``low_score``, when lower)."""
+        if not len(found):
+            return found
+        need = np.array([self.min_score.get(lab, 1.0) for lab in found.label], dtype=np.float32)
+        if low_score is not None:
+            need = np.minimum(need, np.float32(low_score))
+        return found[found.score >= need]
+
+
+def finish(
+    found: Detections,
+    frame_size: tuple[int, int],
+    label_iou: float,
+    cross_label_iou: float,
+) -> Detections:
+    """Clip to the frame, then NMS per label and (looser) across labels; highest score first.
+
+    Weak rows never suppress strong ones (NMS goes by score), so asking a detector for
+    ``low_score`` rows leaves its strong rows exactly as they were.
+    """
+    w, h = frame_size
+    found = found.clipped(w, h).nms(label_iou, per_label=True)
+    return found.nms(cross_label_iou, per_label=False)

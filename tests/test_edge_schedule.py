@@ -1,0 +1,118 @@
+"""When the detector runs: the fps cap, and the back-off on motion where nothing is ever found.
+
+The rules are checked on synthetic motion boxes; the saving on real footage of a tree in the
+wind (tree.avi) through the real processor and SSDLite.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from contract.detect_settings import DetectSettings
+from contract.rule_settings import ZoneRule
+from contract.siteconfig import Camera
+from edge.capture import Frame
+from edge.detect_schedule import DetectSchedule
+from edge.detectors import make_detector
+from edge.processor import FrameProcessor
+
+SIZE = (640, 480)
+BRANCH = np.array([[400.0, 40.0, 520.0, 160.0]])  # the tree that sways all day
+STREET = np.array([[40.0, 300.0, 100.0, 460.0]])  # someone walking in, elsewhere
+
+
+def schedule(**settings) -> DetectSchedule:
+    return DetectSchedule(DetectSettings(fps=5, idle_fps=1, **settings))
+
+
+def fruitless(s: DetectSchedule, seconds: float, boxes=BRANCH, start: float = 0.0) -> float:
+    """Motion at ``boxes`` for ``seconds``, 10 frames a second; the detector finds nothing.
+    Returns the event time after the last frame."""
+    t = start
+    while t < start + seconds:
+        if s.due(t, boxes, SIZE):
+            s.ran(t, False, boxes, SIZE)
+        t = round(t + 0.1, 6)
+    return t
+
+
+def test_the_detector_runs_at_most_fps_times_a_second_of_event_time():
+    s = schedule()
+    runs = []
+    for i in range(20):  # 2 s of 10 fps footage with someone in it
+        t = i * 0.1
+        if s.due(t, STREET, SIZE):
+            runs.append(i)
+            s.ran(t, True, STREET, SIZE)
+    assert runs == list(range(0, 20, 2))
+
+
+def test_fruitless_motion_backs_off_to_idle_fps_after_two_seconds():
+    s = schedule()
+    t = fruitless(s, 2.5)
+    assert s.idle
+    runs = []
+    for i in range(30):  # 3 more seconds of the branch swaying
+        now = round(t + i * 0.1, 6)
+        if s.due(now, BRANCH, SIZE):
+            runs.append(now)
+            s.ran(now, False, BRANCH, SIZE)
+    assert len(runs) == 3 and np.diff(runs).min() >= 0.99
+
+
+def test_motion_somewhere_new_runs_the_detector_at_once_even_when_idle():
+    s = schedule()
+    t = fruitless(s, 3.0)
+    s.ran(t, False, BRANCH, SIZE)  # a run just happened: the idle timer is not due
+    assert not s.due(t + 0.2, BRANCH, SIZE)
+    assert s.due(t + 0.2, np.concatenate([BRANCH, STREET]), SIZE)
+
+
+def test_finding_something_ends_the_back_off():
+    s = schedule()
+    t = fruitless(s, 3.0)
+    s.ran(t, True, BRANCH, SIZE)  # someone is there after all
+    assert not s.idle
+    assert s.due(t + 0.2, BRANCH, SIZE)
+
+
+def test_idle_fps_equal_to_fps_turns_the_back_off_off():
+    s = DetectSchedule(DetectSettings(fps=5, idle_fps=5))
+    t = fruitless(s, 3.0)
+    assert s.due(t + 0.2, BRANCH, SIZE)
+
+
+def test_a_tree_in_the_wind_costs_about_one_detector_run_a_second(tree_clip):
+    cap = cv2.VideoCapture(str(tree_clip))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(image)
+    cap.release()
+    cycle = frames + frames[-2:0:-1]  # forward and back: 15 s of continuous swaying
+    clip = [cycle[i % len(cycle)] for i in range(round(15 * fps))]
+    whole = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
+    runs = {}
+    for idle_fps in (5.0, 1.0):
+        camera = Camera(
+            name="garden",
+            source="tree.avi",
+            area="garden",
+            detect=DetectSettings(idle_fps=idle_fps),
+            zones=[ZoneRule(name="garden", polygon=whole)],
+        )
+        processor = FrameProcessor(camera, make_detector(camera.detect, "ssdlite"))
+        times = []
+        for i, image in enumerate(clip):
+            result = processor.process(Frame(i, i / fps, image.copy(), restarted=i == 0))
+            assert not result.hits
+            if result.detected:
+                times.append(i / fps)
+        runs[idle_fps] = [t for t in times if t >= 5.0]  # after the back-off has settled
+    # The branches move on most frames: without the back-off the detector runs ~4x a second.
+    assert len(runs[5.0]) > 3 * 10
+    assert len(runs[1.0]) <= 1.5 * 10
