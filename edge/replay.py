@@ -19,6 +19,17 @@ It writes into ``out_dir``:
 ``snapshots/<alert_id>.jpg``
     their snapshots, privacy-filtered exactly as the gateway publishes them (masks, crop,
     faces blurred); an alert whose snapshot could not be made safe has none.
+``summary.json``
+    the :class:`~edge.replay_output.ReplaySummary`: frames read / detected / skipped (no
+    motion, fps cap), events by kind, confirmed tracks by label, each rule's final ``state()``
+    with its peaks, wall time, fps, mean inference ms. The command prints it as a table.
+``heatmap.png``
+    where people stood over the replay (time-decayed), over the last frame: the camera's crowd
+    heatmap if it has crowd rings, else one built from the people the rules saw.
+``--annotate OUT.mp4`` (optional)
+    every frame with boxes, track ids, scores, rule geometry and counts, the crowd heatmap and
+    a red border on events (:mod:`edge.annotated_video`). Drawing only reads the pipeline's
+    results: detections and events are byte-identical with or without it.
 
 A replay is deterministic — same file, same settings, same bytes out: time is the video's own
 (event time = ``start_time + t``, by default counted from the Unix epoch), alert ids are
@@ -36,46 +47,24 @@ import json
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 from contract.protocol import Alert, encode
 from contract.siteconfig import Camera, ConfigError, SiteConfig, ZoneRule, load_site_config
+from edge.annotated_video import AnnotatedVideo
 from edge.camera_health import CameraHealth, HealthEvent
 from edge.capture import FrameSource
 from edge.detectors import choose_model, make_detector
 from edge.faces import FaceBlurrer
 from edge.health_alerts import build_health_alert, health_snapshot, wants_snapshot
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
+from edge.replay_output import ReplaySummary, ReplayTally
 from edge.snapshot import make_snapshot
 
 _REPLAY_NS = uuid.UUID("6f1c1f3e-5b1a-4c53-9a43-2f0b7d9a0c11")
 _WHOLE_FRAME = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
-
-
-@dataclass(frozen=True)
-class ReplaySummary:
-    video: Path
-    out_dir: Path
-    frames: int  # frames read from the file
-    detected_frames: int  # frames the detector ran on (= lines in detections.jsonl)
-    alerts: int  # lines in events.jsonl
-    seconds: float  # wall time of the whole replay
-    inference_ms: float  # mean detector latency per run
-
-    @property
-    def fps(self) -> float:
-        """Frames of video processed per wall-clock second."""
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    def table(self) -> str:
-        """A short human summary, as the command line prints it."""
-        return (
-            f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps); detector ran on "
-            f"{self.detected_frames} ({self.inference_ms:.0f} ms each); {self.alerts} alert(s)"
-            f" -> {self.out_dir}"
-        )
 
 
 def _video_sha(path: Path) -> str:
@@ -112,8 +101,10 @@ def replay(
     *,
     start_time: datetime | None = None,
     blurrer: FaceBlurrer | None = None,
+    annotate: Path | None = None,
 ) -> ReplaySummary:
-    """Process ``video`` and write detections, events and snapshots into ``out_dir``.
+    """Process ``video`` and write detections, events, snapshots, ``summary.json`` and
+    ``heatmap.png`` into ``out_dir``; with ``annotate``, also the annotated video at that path.
 
     Raises ``ValueError`` when the camera's ``detect.model`` cannot see what its rules watch.
     """
@@ -158,22 +149,29 @@ def replay(
             outline=outline,
         )
 
+    tally = ReplayTally()
+    video_out: AnnotatedVideo | None = None
+    fired: list[str] = []  # this frame's events, for the annotated video
+
     def write(alert: Alert, jpeg: bytes | None) -> None:
         if jpeg is not None:
             (snap_dir / f"{alert.id}.jpg").write_bytes(jpeg)
         ev_f.write(encode(alert).decode() + "\n")
+        tally.event(alert.kind)
+        fired.append(f"{alert.kind} {alert.zone or ''}".strip())
 
     frames = detected = alerts = 0
     inference_total = 0.0
     t0 = time.perf_counter()
     last_draw = 0.0
-    with (
-        (out_dir / "detections.jsonl").open("w") as det_f,
-        (out_dir / "events.jsonl").open("w") as ev_f,
-    ):
+    with ExitStack() as files:
+        det_f = files.enter_context((out_dir / "detections.jsonl").open("w"))
+        ev_f = files.enter_context((out_dir / "events.jsonl").open("w"))
         for frame in source.frames():
             frames += 1
+            fired.clear()
             result = processor.process(frame)
+            tally.frame(result, processor.rules)
             if result.detected:
                 detected += 1
                 inference_total += result.inference_ms
@@ -223,6 +221,11 @@ def replay(
                     jpeg,
                 )
                 alerts += 1
+            if annotate is not None:
+                if video_out is None:
+                    video_out = AnnotatedVideo(annotate, source.fps or 25.0, frame.size)
+                    files.enter_context(video_out)
+                video_out.add(result, processor.rules, fired)
             now = time.perf_counter()
             if progress and now - last_draw >= 0.2:
                 last_draw = now
@@ -231,7 +234,7 @@ def replay(
     if progress:
         _draw(frames, source.frame_count, seconds, alerts)
         sys.stderr.write("\n")
-    return ReplaySummary(
+    summary = ReplaySummary(
         video,
         out_dir,
         frames,
@@ -239,7 +242,16 @@ def replay(
         alerts,
         seconds,
         inference_total / detected if detected else 0.0,
+        skipped_no_motion=tally.no_motion,
+        skipped_fps_cap=tally.fps_cap,
+        events_by_kind=dict(sorted(tally.events.items())),
+        tracks_by_label=tally.tracks_by_label(),
+        rules=tally.rule_states(processor.rules),
+        heatmap=tally.write_heatmap(out_dir / "heatmap.png", processor.rules),
+        annotated=video_out.path if video_out is not None else None,
     )
+    summary.write_json(out_dir / "summary.json")
+    return summary
 
 
 def _health_key(sha: str, frame: int, event: HealthEvent) -> str:
@@ -282,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, help="site file (zones, thresholds); default: none")
     ap.add_argument("--camera", help="camera name in the config (default: the one using VIDEO)")
     ap.add_argument("--every-frame", action="store_true", help="detector on every frame, no gate")
+    ap.add_argument("--annotate", type=Path, metavar="OUT.mp4", help="write an annotated video")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     try:
@@ -293,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             args.camera,
             args.every_frame,
             progress=not args.no_progress,
+            annotate=args.annotate,
         )
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"replay: {exc}", file=sys.stderr)

@@ -193,3 +193,187 @@ def test_a_camera_knocked_sideways_is_a_health_alert_with_a_blurred_view_of_it(t
     jpeg = (tmp_path / "out" / "snapshots" / f"{alert.id}.jpg").read_bytes()
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape[:2] == (480, 640)  # the whole new view, not a crop
+
+
+# --- replay for maintainers: annotated video, summary, heatmap --------------------------------
+
+
+@pytest.fixture(scope="module")
+def annotated_run(tmp_path_factory) -> ReplaySummary:
+    """The excerpt replayed like ``lawn_runs`` but with ``annotate``."""
+    config = load_site_config(REPO / "config" / "site.example.yaml")
+    out = tmp_path_factory.mktemp("annotated")
+    return replay(
+        EXCERPT, out, config, camera="plaza", progress=False, annotate=out / "video" / "lawn.mp4"
+    )
+
+
+def read_video(path: Path) -> tuple[list[np.ndarray], float]:
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), path
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    images = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        images.append(image)
+    cap.release()
+    return images, fps
+
+
+def test_the_annotated_video_has_every_input_frame_at_its_size_and_rate(annotated_run):
+    assert annotated_run.annotated == annotated_run.out_dir / "video" / "lawn.mp4"
+    images, fps = read_video(annotated_run.annotated)
+    assert len(images) == EXCERPT_FRAMES
+    assert fps == pytest.approx(EXCERPT_FPS)
+    assert {im.shape for im in images} == {(576, 768, 3)}
+
+
+def test_a_tracked_person_is_drawn_around_in_the_annotated_video(annotated_run):
+    rows = lines(annotated_run.out_dir / "detections.jsonl")
+    row = next(r for r in rows[len(rows) // 2 :] if any(o["track_id"] for o in r["objects"]))
+    person = next(o for o in row["objects"] if o["track_id"])
+    source, _ = read_video(EXCERPT)
+    drawn, _ = read_video(annotated_run.annotated)
+    before = source[row["frame"]].astype(int)
+    after = drawn[row["frame"]].astype(int)
+    x1, y1, _, y2 = (round(v) for v in person["box"])
+    # The box's left edge is painted over; the building's windows, far from any box or
+    # label, are only touched by the codec.
+    edge = np.abs(
+        after[y1 + 5 : y2 - 5, max(x1 - 1, 0) : x1 + 2]
+        - before[y1 + 5 : y2 - 5, max(x1 - 1, 0) : x1 + 2]
+    )
+    assert edge.mean() > 40, edge.mean()
+    untouched = np.abs(after[60:100, 330:560] - before[60:100, 330:560])
+    assert untouched.mean() < 10, untouched.mean()
+
+
+def test_annotating_changes_no_detection_or_event(annotated_run, lawn_runs):
+    plain = lawn_runs[0]
+    for name in ("detections.jsonl", "events.jsonl"):
+        assert (annotated_run.out_dir / name).read_bytes() == (plain.out_dir / name).read_bytes()
+    assert plain.annotated is None
+
+
+def test_the_summary_file_counts_what_the_output_files_hold(lawn_runs):
+    summary = lawn_runs[0]
+    data = json.loads((summary.out_dir / "summary.json").read_text())
+    assert {
+        "frames",
+        "detected_frames",
+        "skipped_no_motion",
+        "skipped_fps_cap",
+        "alerts",
+        "events_by_kind",
+        "tracks_by_label",
+        "seconds",
+        "fps",
+        "inference_ms",
+        "rules",
+        "heatmap",
+    } <= set(data)
+    events = lines(summary.out_dir / "events.jsonl")
+    kinds: dict[str, int] = {}
+    for e in events:
+        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+    assert data["events_by_kind"] == kinds and data["alerts"] == len(events)
+    rows = lines(summary.out_dir / "detections.jsonl")
+    assert data["frames"] == EXCERPT_FRAMES and data["detected_frames"] == len(rows)
+    assert data["detected_frames"] + data["skipped_no_motion"] + data["skipped_fps_cap"] == (
+        EXCERPT_FRAMES
+    )
+    tracks = {o["track_id"] for r in rows for o in r["objects"] if o["track_id"]}
+    assert data["tracks_by_label"] == {"person": len(tracks)}
+    lawn = data["rules"]["lawn"]
+    assert lawn["kind"] == "intrusion" and lawn["alerts"] == kinds["intrusion"]
+    assert lawn["peak_inside"] >= 1  # someone crossed the lawn: that is the alert
+    table = summary.table()
+    assert "skipped: fps cap" in table and "intrusion" in table and "rule lawn" in table
+
+
+def test_the_heatmap_is_hot_where_people_stood_and_cold_elsewhere(lawn_runs):
+    summary = lawn_runs[0]
+    heat = cv2.imdecode(
+        np.frombuffer(summary.heatmap.read_bytes(), np.uint8), cv2.IMREAD_COLOR
+    ).astype(int)
+    last = read_video(EXCERPT)[0][-1].astype(int)
+    assert heat.shape == last.shape  # over the last frame, at its size
+    change = np.abs(heat - last).sum(axis=2)
+    # Cold areas show the scene unchanged: the building (top 15% of the frame) nobody stood on.
+    assert change[: 576 * 15 // 100].max() < 30
+    # The hottest spot is at someone's feet (within a few heatmap cells).
+    rows = lines(summary.out_dir / "detections.jsonl")
+    feet = np.array(
+        [
+            ((o["box"][0] + o["box"][2]) / 2, o["box"][3])
+            for r in rows
+            for o in r["objects"]
+            if o["track_id"]
+        ]
+    )
+    y, x = np.unravel_index(np.argmax(change), change.shape)
+    assert np.hypot(feet[:, 0] - x, feet[:, 1] - y).min() < 24
+
+
+def test_crowd_rings_and_lines_report_their_counts_and_draw_the_crowd_heatmap(tmp_path: Path):
+    from test_rules_config import uncommented_example
+
+    from contract.siteconfig import parse_site_config
+
+    config = parse_site_config(uncommented_example(), REPO / "config" / "site.example.yaml")
+    clip = excerpt_slice(tmp_path / "clip.avi", 40)
+    summary = replay(clip, tmp_path / "out", config, camera="plaza", progress=False)
+    rules = summary.rules
+    assert [rules[n]["kind"] for n in ("lawn", "path-west", "plaza-event")] == [
+        "intrusion",
+        "line_crossing",
+        "crowd",
+    ]
+    assert {"in", "out"} <= set(rules["path-west"])
+    rings = rules["plaza-event"]["rings"]
+    assert set(rings) == {"diversion", "control", "core"}
+    assert max(r["peak"] for r in rings.values()) >= 1  # people walk across the plaza
+    assert rules["plaza-event"]["heat_person_s"] > 0
+    assert summary.heatmap is not None and summary.heatmap.stat().st_size > 1000
+
+
+def excerpt_slice(path: Path, frames: int) -> Path:
+    """The first ``frames`` frames of the excerpt, as a small MJPG file."""
+    cap = cv2.VideoCapture(str(EXCERPT))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), EXCERPT_FPS, (768, 576))
+    for _ in range(frames):
+        ok, image = cap.read()
+        assert ok
+        writer.write(image)
+    cap.release()
+    writer.release()
+    return path
+
+
+def test_the_replay_command_writes_the_annotated_video_and_prints_the_table(tmp_path: Path, capsys):
+    from villagewatch.cli import main as cli_main
+
+    clip = excerpt_slice(tmp_path / "clip.avi", 40)
+    out, video = tmp_path / "out", tmp_path / "annotated.mp4"
+    code = cli_main(["replay", str(clip), "--out", str(out), "--annotate", str(video), "--quiet"])
+    assert code == 0
+    images, _ = read_video(video)
+    assert len(images) == 40 and images[0].shape == (576, 768, 3)
+    printed = capsys.readouterr().out
+    assert "40 frames" in printed and "annotated video" in printed and str(video) in printed
+    data = json.loads((out / "summary.json").read_text())
+    assert data["frames"] == 40 and data["annotated"] == str(video)
+    assert (out / "heatmap.png").is_file()
+
+
+def test_an_unwritable_annotated_video_is_a_clear_error(tmp_path: Path, capsys):
+    from villagewatch.cli import main as cli_main
+
+    clip = excerpt_slice(tmp_path / "clip.avi", 5)
+    (tmp_path / "file").write_text("not a folder")
+    bad = tmp_path / "file" / "video.mp4"
+    code = cli_main(["replay", str(clip), "--out", str(tmp_path / "out"), "--annotate", str(bad)])
+    assert code == 2
+    assert "error:" in capsys.readouterr().err

@@ -78,14 +78,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else None
     from edge.replay import replay
 
-    summary = replay(
-        args.video,
-        args.out,
-        config=config,
-        camera=args.camera,
-        every_frame=args.every_frame,
-        progress=not args.quiet,
-    )
+    try:
+        summary = replay(
+            args.video,
+            args.out,
+            config=config,
+            camera=args.camera,
+            every_frame=args.every_frame,
+            progress=not args.quiet,
+            annotate=args.annotate,
+        )
+    except ValueError as exc:  # unknown camera, a model blind to a rule, an unwritable video
+        raise UsageError(str(exc)) from None
     print(summary.table() if hasattr(summary, "table") else summary)
     return 0
 
@@ -217,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run the camera pipeline over a recorded video",
         "Process a recorded video as fast as the machine allows. Writes "
         "OUT/detections.jsonl (one line per processed frame), OUT/events.jsonl (the alerts "
-        "it would publish) and OUT/snapshots/. Same input, same output.",
+        "it would publish), OUT/snapshots/, OUT/summary.json (also printed as a table) and "
+        "OUT/heatmap.png (where people stood). Same input, same detections and events.",
     )
     r.add_argument("video", type=Path, help="video file (anything OpenCV reads)")
     r.add_argument("--out", type=Path, required=True, help="output folder")
@@ -227,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--every-frame",
         action="store_true",
         help="run the detector on every frame (no motion gate, no fps cap)",
+    )
+    r.add_argument(
+        "--annotate",
+        type=Path,
+        metavar="OUT.mp4",
+        help="also write the video annotated: boxes, track ids, zones, lines, ring counts, "
+        "heatmap, a red border on events",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
