@@ -76,10 +76,10 @@ def test_bad_filter_settings_are_refused_with_the_reason(detect, message):
 def test_auto_picks_ssdlite_only_when_every_rule_watches_only_people():
     people = ZoneRule(name="lawn", polygon=WHOLE, objects=["person"])
     cars = ZoneRule(name="drive", polygon=WHOLE, objects=["car", "person"])
-    assert choose_model(camera(people)) == "ssdlite"
-    assert choose_model(camera(people, cars)) == "centernet"
-    assert choose_model(camera()) == "centernet"  # no rules: report every label
-    assert choose_model(camera(people, model="centernet")) == "centernet"
+    assert choose_model(camera(people, model="auto")) == "ssdlite"
+    assert choose_model(camera(people, cars, model="auto")) == "centernet"
+    assert choose_model(camera(model="auto")) == "centernet"  # no rules: report every label
+    assert choose_model(camera(people)) == "centernet"  # the default is the accurate model
 
 
 def test_a_people_only_model_for_a_rule_about_cars_is_refused():
