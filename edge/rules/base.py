@@ -96,6 +96,47 @@ class Scheduled:
         return self.schedule.covers(aware.astimezone(self.tz))
 
 
+class TimedRule(Scheduled):
+    """Mixin for rules that fire once a track has stayed long enough (loitering, stopped
+    vehicles): each keeps a clock per track with an ``alerted`` flag and a start time."""
+
+    kind: str
+    rule: Any
+    gate: Any  # cooldown.AlertGate
+    polygon: np.ndarray
+    alerts: int
+
+    def _fire(
+        self,
+        tracked: Detections,
+        due: np.ndarray,
+        clocks: dict,
+        started: str,
+        now: float,
+        when: datetime,
+        doing: str,
+    ) -> list[RuleHit]:
+        """One hit for the ``due`` tracks the alert gate admits; marks their clocks alerted.
+
+        ``started`` names the clock attribute the duration is measured from; ``doing`` words
+        the message: "<2 people> <loitering in> 'bins' for 75 s"."""
+        if not due.any():
+            return []
+        for t in tracked.track_id[due]:
+            clocks[int(t)].alerted = True
+        admitted = self.gate.admit(tracked[due], now)
+        if not len(admitted):
+            return []
+        self.alerts += 1
+        longest = max(now - getattr(clocks[int(t)], started) for t in admitted.track_id)
+        message = f"{describe(admitted)} {doing} {self.rule.name!r} for {longest:.0f} s"
+        return [
+            RuleHit(
+                self.kind, self.rule.name, self.rule.severity, when, admitted, message, self.polygon
+            )
+        ]
+
+
 def tracked_rows(detections: Detections, labels: Iterable[str]) -> Detections:
     """Rows of confirmed tracks (``track_id >= 0``) with one of ``labels``.
 

@@ -30,9 +30,8 @@ from edge.rules.base import (
     FORGET_S,
     Region,
     RuleHit,
-    Scheduled,
+    TimedRule,
     box_heights,
-    describe,
     tracked_rows,
 )
 from edge.rules.cooldown import AlertGate, near
@@ -49,7 +48,7 @@ class _Visit:
     alerted: bool = False
 
 
-class Loitering(Scheduled):
+class Loitering(TimedRule):
     """A :class:`~contract.rule_settings.LoiterRule` applied to frames of one size."""
 
     kind = "loitering"
@@ -135,26 +134,7 @@ class Loitering(Scheduled):
             ],
             dtype=bool,
         ).reshape(len(tracked))
-        if not due.any():
-            return []
-        for t in tracked.track_id[due]:
-            self._visits[int(t)].alerted = True
-        admitted = self.gate.admit(tracked[due], now)
-        if not len(admitted):
-            return []
-        self.alerts += 1
-        longest = max(now - self._visits[int(t)].started for t in admitted.track_id)
-        return [
-            RuleHit(
-                self.kind,
-                self.rule.name,
-                self.rule.severity,
-                when,
-                admitted,
-                f"{describe(admitted)} loitering in {self.rule.name!r} for {longest:.0f} s",
-                self.polygon,
-            )
-        ]
+        return self._fire(tracked, due, self._visits, "started", now, when, "loitering in")
 
     def state(self) -> dict[str, Any]:
         dwell = {

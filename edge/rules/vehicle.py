@@ -22,7 +22,7 @@ import numpy as np
 
 from contract.rule_settings import NoParkingRule
 from edge.detections import Detections
-from edge.rules.base import FORGET_S, Region, RuleHit, Scheduled, describe, tracked_rows
+from edge.rules.base import FORGET_S, Region, RuleHit, TimedRule, tracked_rows
 from edge.rules.cooldown import AlertGate
 
 
@@ -37,7 +37,7 @@ class _Stop:
     alerted: bool = False
 
 
-class StoppedVehicle(Scheduled):
+class StoppedVehicle(TimedRule):
     """A :class:`~contract.rule_settings.NoParkingRule` applied to frames of one size."""
 
     kind = "stopped_vehicle"
@@ -112,26 +112,7 @@ class StoppedVehicle(Scheduled):
             ],
             dtype=bool,
         ).reshape(len(tracked))
-        if not due.any():
-            return []
-        for t in tracked.track_id[due]:
-            self._stops[int(t)].alerted = True
-        admitted = self.gate.admit(tracked[due], now)
-        if not len(admitted):
-            return []
-        self.alerts += 1
-        longest = max(now - self._stops[int(t)].since for t in admitted.track_id)
-        return [
-            RuleHit(
-                self.kind,
-                self.rule.name,
-                self.rule.severity,
-                when,
-                admitted,
-                f"{describe(admitted)} stopped in {self.rule.name!r} for {longest:.0f} s",
-                self.polygon,
-            )
-        ]
+        return self._fire(tracked, due, self._stops, "since", now, when, "stopped in")
 
     def state(self) -> dict[str, Any]:
         still = {
