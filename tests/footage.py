@@ -13,6 +13,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "opencv-doc"
 INSTALLED = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -20,6 +23,20 @@ SHA256 = {
     "vtest.avi": "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf",
     "tree.avi": "4666099d0f704e310047b2f0a5ec9f936cb76a7271de9a2e70a0c57f82ac82dc",
 }
+
+
+def read_frames(path: Path, indices: set[int]) -> dict[int, np.ndarray]:
+    """The frames at ``indices`` (0-based, as OpenCV reads the file)."""
+    cap = cv2.VideoCapture(str(path))
+    frames, i = {}, 0
+    while len(frames) < len(indices):
+        ok, image = cap.read()
+        assert ok, f"{path} ended before frame {max(indices)}"
+        if i in indices:
+            frames[i] = image
+        i += 1
+    cap.release()
+    return frames
 
 
 def opencv_sample(name: str) -> Path | None:

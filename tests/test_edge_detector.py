@@ -9,9 +9,6 @@ of a 512-px single-shot model on 768x576 footage, reported by the edge helper).
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 from conftest import EXCERPT
@@ -20,25 +17,13 @@ from contract.siteconfig import DetectSettings
 from edge.detections import box_iou
 from edge.detector import CenterNetDetector
 from edge.detectors import SsdLiteDetector
+from tests.footage import read_frames
 
 LABELLED_PEOPLE = {50: 5, 100: 6, 150: 6, 199: 8}
 #: The white van parked at the top right, labelled by hand (x1, y1, x2, y2).
 VAN_BOX = (645.0, 40.0, 725.0, 100.0)
 #: The woman on the lawn in frame 150, labelled by hand.
 LAWN_WOMAN_150 = (330.0, 372.0, 384.0, 514.0)
-
-
-def read_frames(path: Path, indices: set[int]) -> dict[int, np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames, i = {}, 0
-    while len(frames) < len(indices):
-        ok, image = cap.read()
-        assert ok, f"{path} ended before frame {max(indices)}"
-        if i in indices:
-            frames[i] = image
-        i += 1
-    cap.release()
-    return frames
 
 
 @pytest.fixture(scope="module")

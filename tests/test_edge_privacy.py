@@ -26,6 +26,7 @@ from edge.privacy import (
     prepare_snapshot,
     shifted,
 )
+from tests.footage import read_frames
 
 PHOTO = Path(__file__).parent / "data" / "basketball1.jpg"
 #: The face of the man on the left, who looks at the camera (x1, y1, x2, y2).
@@ -35,19 +36,6 @@ PHOTO_PEOPLE = [(34.0, 80.0, 168.0, 475.0), (450.0, 20.0, 640.0, 473.0)]
 #: The woman on the lawn in excerpt frame 150 (same label as tests/test_edge_detector.py).
 LAWN_WOMAN_150 = (330.0, 372.0, 384.0, 514.0)
 EXCERPT_FRAMES = (0, 100, 150, 199)
-
-
-def read_frames(path: Path, indices: set[int]) -> dict[int, np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames, i = {}, 0
-    while len(frames) < len(indices):
-        ok, image = cap.read()
-        assert ok, f"{path} ended before frame {max(indices)}"
-        if i in indices:
-            frames[i] = image
-        i += 1
-    cap.release()
-    return frames
 
 
 def sharpness(image: np.ndarray, box) -> float:
