@@ -101,6 +101,35 @@ class ScoreFloor:
         return found[found.score >= need]
 
 
+class OnnxDetector:
+    """What every onnxruntime detector sets up the same way: settings, model file, session,
+    NMS thresholds and score floors. Subclasses set ``model`` and ``labels``."""
+
+    model: str
+    labels: tuple[str, ...]
+
+    def __init__(
+        self,
+        settings: DetectSettings | None = None,
+        path: Path | None = None,
+        *,
+        label_iou: float = 0.4,
+        cross_label_iou: float = 0.7,
+    ) -> None:
+        self.settings = settings or DetectSettings()
+        self.path = Path(path) if path else model_path(self.model)
+        self._session = onnx_session(self.path, self.settings.threads)
+        self._input_name = self._session.get_inputs()[0].name
+        self.label_iou = label_iou
+        self.cross_label_iou = cross_label_iou
+        self.last_inference_ms = 0.0
+        self.scores = ScoreFloor(self.settings, self.model, self.labels)
+        self._setup()
+
+    def _setup(self) -> None:
+        """Model-specific set-up once the session exists (output names, label maps)."""
+
+
 def finish(
     found: Detections,
     frame_size: tuple[int, int],

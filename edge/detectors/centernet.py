@@ -12,49 +12,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from contract.detect_settings import DetectSettings
 from edge.detections import Detections
-from edge.detectors.base import Region, ScoreFloor, finish, model_path, onnx_session
+from edge.detectors.base import OnnxDetector, Region, finish
 
 #: COCO-80 class ids (0-based, as the model emits them) of the labels we report.
 COCO_IDS = {"person": 0, "bicycle": 1, "car": 2, "motorcycle": 3, "bus": 5, "truck": 7}
 _PAD_GREY = (114, 114, 114)
 
 
-class CenterNetDetector:
+class CenterNetDetector(OnnxDetector):
     """CenterNet MobileNetV3 (COCO) through onnxruntime on the CPU."""
 
     model = "centernet"
     labels = tuple(COCO_IDS)
 
-    def __init__(
-        self,
-        settings: DetectSettings | None = None,
-        path: Path | None = None,
-        *,
-        label_iou: float = 0.4,
-        cross_label_iou: float = 0.7,
-    ) -> None:
-        self.settings = settings or DetectSettings()
-        self.path = Path(path) if path else model_path(self.model)
-        self._session = onnx_session(self.path, self.settings.threads)
-        inp = self._session.get_inputs()[0]
-        self._input_name = inp.name
-        self.input_size = int(inp.shape[1])
+    def _setup(self) -> None:
+        self.input_size = int(self._session.get_inputs()[0].shape[1])
         self._output_name = next(
             o.name for o in self._session.get_outputs() if "detections" in o.name
         )
-        self.label_iou = label_iou
-        self.cross_label_iou = cross_label_iou
-        self.last_inference_ms = 0.0
         self._class_to_label = {cid: label for label, cid in COCO_IDS.items()}
         self._class_ids = np.array(list(self._class_to_label), dtype=np.int64)
-        self.scores = ScoreFloor(self.settings, self.model, self.labels)
 
     def _blob(self, crop: np.ndarray) -> tuple[np.ndarray, float]:
         """The network input for a crop, and the factor from input pixels back to crop pixels.

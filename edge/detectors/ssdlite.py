@@ -16,42 +16,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from contract.detect_settings import DetectSettings
 from edge.detections import Detections
-from edge.detectors.base import Region, ScoreFloor, finish, model_path, onnx_session
+from edge.detectors.base import OnnxDetector, Region, finish
 
 INPUT_SIDE = 300
 
 
-class SsdLiteDetector:
+class SsdLiteDetector(OnnxDetector):
     """SSDLite MobileNetV2 (people) through onnxruntime on the CPU."""
 
     model = "ssdlite"
     labels = ("person",)
     input_size = INPUT_SIDE
 
-    def __init__(
-        self,
-        settings: DetectSettings | None = None,
-        path: Path | None = None,
-        *,
-        label_iou: float = 0.4,
-        cross_label_iou: float = 0.7,
-    ) -> None:
-        self.settings = settings or DetectSettings()
-        self.path = Path(path) if path else model_path(self.model)
-        self._session = onnx_session(self.path, self.settings.threads)
-        self._input_name = self._session.get_inputs()[0].name
+    def _setup(self) -> None:
         self._outputs = ["num_detections:0", "detection_boxes:0", "detection_scores:0"]
-        self.label_iou = label_iou
-        self.cross_label_iou = cross_label_iou
-        self.last_inference_ms = 0.0
-        self.scores = ScoreFloor(self.settings, self.model, self.labels)
 
     def detect(
         self,
