@@ -48,9 +48,11 @@ def opencv_sample(name: str) -> Path | None:
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        got = subprocess.run(
-            ["apt-get", "download", "opencv-doc"], cwd=tmp, capture_output=True, timeout=600
-        )
+        download = ["apt-get", "download", "opencv-doc"]
+        got = subprocess.run(download, cwd=tmp, capture_output=True, timeout=600)
+        if got.returncode != 0:  # a fresh machine may have no package lists yet
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600)
+            got = subprocess.run(download, cwd=tmp, capture_output=True, timeout=600)
         debs = glob.glob(f"{tmp}/opencv-doc_*.deb")
         if got.returncode != 0 or not debs:
             return None
