@@ -9,10 +9,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
-Polygon = Annotated[list[Point], Field(min_length=3)]
+
+
+def polygon_area(poly: list[Point]) -> float:
+    """Unsigned area in frame fractions squared (shoelace formula)."""
+    pairs = zip(poly, poly[1:] + poly[:1], strict=True)
+    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in pairs)) / 2
+
+
+def _has_area(poly: list[Point]) -> list[Point]:
+    if polygon_area(poly) < 1e-6:
+        raise ValueError("has no area (its points are on one line); spread them out")
+    return poly
+
+
+#: A polygon in frame fractions: at least three points that enclose some area.
+Polygon = Annotated[
+    list[Point],
+    Field(min_length=3, description="[[x, y], ...] as frame fractions"),
+    AfterValidator(_has_area),
+]
 
 
 class PrivacySettings(BaseModel):
@@ -40,19 +59,6 @@ class PrivacySettings(BaseModel):
         le=5.0,
         description="context kept around each object, as a fraction of its size",
     )
-
-    @field_validator("masks")
-    @classmethod
-    def _masks_have_area(cls, masks: list[list[tuple[float, float]]]) -> list:
-        # Plain Python (shoelace formula), so this model can move into ``contract`` as is.
-        for i, poly in enumerate(masks):
-            twice_area = sum(
-                x0 * y1 - x1 * y0
-                for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1], strict=True)
-            )
-            if abs(twice_area) < 1e-9:
-                raise ValueError(f"mask {i} has no area (its points are on one line)")
-        return masks
 
 
 class HealthSettings(BaseModel):

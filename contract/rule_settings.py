@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contract.camera_settings import Point
+from contract.camera_settings import Point, Polygon
 from contract.protocol import ID_PATTERN, Severity
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -81,14 +81,6 @@ def _cross(o: Point, a: Point, b: Point) -> float:
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
 
-def polygon_area(poly: list[Point]) -> float:
-    """Unsigned area (shoelace formula)."""
-    return (
-        abs(sum(_cross((0.0, 0.0), p, q) for p, q in zip(poly, poly[1:] + poly[:1], strict=True)))
-        / 2
-    )
-
-
 def _on_segment(p: Point, a: Point, b: Point, eps: float = 1e-9) -> bool:
     return abs(_cross(a, b, p)) <= eps and (
         min(a[0], b[0]) - eps <= p[0] <= max(a[0], b[0]) + eps
@@ -131,11 +123,6 @@ def polygon_outside_part(inner: list[Point], outer: list[Point]) -> str | None:
         ):
             return f"the outer ring's point {_fmt(p)} reaches into it"
     return None
-
-
-def _check_area(poly: list[Point], what: str) -> None:
-    if polygon_area(poly) < 1e-6:
-        raise ValueError(f"{what} has no area (its points are on one line); spread them out")
 
 
 def _fmt(p: tuple[float, float]) -> str:
@@ -185,7 +172,7 @@ class _GroupedRule(_Rule):
 class ZoneRule(_GroupedRule):
     """Raise an alert when a listed object stands inside the polygon (its feet: box bottom)."""
 
-    polygon: list[Point] = Field(min_length=3, description="[[x, y], ...] as frame fractions")
+    polygon: Polygon
     inertia: int = Field(
         1,
         ge=1,
@@ -193,12 +180,6 @@ class ZoneRule(_GroupedRule):
         description="detector frames in a row a track's feet must be inside before it counts "
         "(Frigate's inertia; 3 ignores a box that flickers over the edge)",
     )
-
-    @field_validator("polygon")
-    @classmethod
-    def _has_area(cls, value: list[Point]) -> list[Point]:
-        _check_area(value, "polygon")
-        return value
 
 
 class LineRule(_GroupedRule):
@@ -245,7 +226,7 @@ class LineRule(_GroupedRule):
 class LoiterRule(_GroupedRule):
     """Alert when one track stays in the polygon for ``threshold_s`` (once per visit)."""
 
-    polygon: list[Point] = Field(min_length=3, description="[[x, y], ...] as frame fractions")
+    polygon: Polygon
     threshold_s: float = Field(60.0, gt=0, le=86400, description="dwell time that alerts")
     grace_s: float = Field(
         3.0,
@@ -254,17 +235,11 @@ class LoiterRule(_GroupedRule):
         description="absence (left the zone, or hidden) shorter than this does not end a visit",
     )
 
-    @field_validator("polygon")
-    @classmethod
-    def _has_area(cls, value: list[Point]) -> list[Point]:
-        _check_area(value, "polygon")
-        return value
-
 
 class NoParkingRule(_GroupedRule):
     """Alert when a vehicle stands still inside the polygon for ``after_s`` (once per stop)."""
 
-    polygon: list[Point] = Field(min_length=3, description="[[x, y], ...] as frame fractions")
+    polygon: Polygon
     objects: list[str] = Field(default_factory=lambda: list(VEHICLE_LABELS), min_length=1)
     after_s: float = Field(30.0, gt=0, le=86400, description="standing still this long alerts")
     still_fraction: float = Field(
@@ -274,24 +249,12 @@ class NoParkingRule(_GroupedRule):
         description="'still' = box centre moved less than this share of the box size",
     )
 
-    @field_validator("polygon")
-    @classmethod
-    def _has_area(cls, value: list[Point]) -> list[Point]:
-        _check_area(value, "polygon")
-        return value
-
 
 class Ring(_Section):
     """One crowd ring: its outline and the most people it may hold."""
 
-    polygon: list[Point] = Field(min_length=3, description="[[x, y], ...] as frame fractions")
+    polygon: Polygon
     limit: int | None = Field(None, ge=1, description="occupancy that alerts; none = count only")
-
-    @field_validator("polygon")
-    @classmethod
-    def _has_area(cls, value: list[Point]) -> list[Point]:
-        _check_area(value, "polygon")
-        return value
 
 
 class CrowdRule(_Rule):
