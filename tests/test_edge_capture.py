@@ -131,23 +131,35 @@ def camera() -> Iterator[MjpegCamera]:
     cam.drop()
 
 
-def test_a_stream_that_drops_off_the_network_is_reconnected(camera):
-    source = FrameSource(camera.url, stall_s=1.0, min_backoff_s=0.2, max_backoff_s=0.5)
+def play(source: FrameSource, act, done) -> tuple[list[int], int, object]:
+    """Read frames until ``done(n, restarts)``, calling ``act(n)`` on each; 30 s at most.
+
+    Returns the positions of the frames marked ``restarted``, the last position and frame."""
     stop = threading.Event()
-    restarts = []
+    restarts: list[int] = []
     watchdog = threading.Timer(30, stop.set)  # a source that never recovers ends the test
     watchdog.daemon = True
     watchdog.start()
     for n, frame in enumerate(source.frames(stop)):
         if frame.restarted:
             restarts.append(n)
-        if n == 10:
-            camera.drop()
-            threading.Timer(1.5, camera.start).start()
-        if len(restarts) == 2 and n >= restarts[1] + 5:
+        act(n)
+        if done(n, restarts):
             break
     stop.set()
     watchdog.cancel()
+    return restarts, n, frame
+
+
+def test_a_stream_that_drops_off_the_network_is_reconnected(camera):
+    source = FrameSource(camera.url, stall_s=1.0, min_backoff_s=0.2, max_backoff_s=0.5)
+
+    def unplug_at_10(n: int) -> None:
+        if n == 10:
+            camera.drop()
+            threading.Timer(1.5, camera.start).start()
+
+    restarts, n, frame = play(source, unplug_at_10, lambda n, r: len(r) == 2 and n >= r[1] + 5)
     assert restarts[0] == 0 and restarts[1] > 10
     assert source.reconnects >= 1
     assert frame.index == n - restarts[1]  # indices count again from 0 after a reconnect
@@ -155,19 +167,8 @@ def test_a_stream_that_drops_off_the_network_is_reconnected(camera):
 
 def test_a_stream_that_stalls_is_reconnected(camera):
     source = FrameSource(camera.url, stall_s=1.0, min_backoff_s=0.2, max_backoff_s=0.5)
-    stop = threading.Event()
-    restarts = []
-    watchdog = threading.Timer(30, stop.set)  # a source that never recovers ends the test
-    watchdog.daemon = True
-    watchdog.start()
-    for n, frame in enumerate(source.frames(stop)):
-        if frame.restarted:
-            restarts.append(n)
-        if n == 5:
-            camera.silence()
-        if len(restarts) == 2:
-            break
-    stop.set()
-    watchdog.cancel()
+    restarts, _, _ = play(
+        source, lambda n: camera.silence() if n == 5 else None, lambda n, r: len(r) == 2
+    )
     assert restarts[0] == 0 and restarts[1] > 5
     assert source.reconnects >= 1
