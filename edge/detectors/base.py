@@ -129,6 +129,25 @@ class OnnxDetector:
     def _setup(self) -> None:
         """Model-specific set-up once the session exists (output names, label maps)."""
 
+    def detect(
+        self,
+        image: np.ndarray,
+        regions: Sequence[Region] | None = None,
+        *,
+        low_score: float | None = None,
+    ) -> Detections:
+        """Objects in ``image`` (whole frame when ``regions`` is None), boxes in frame pixels,
+        scored at least the label's floor (or ``low_score`` for the tracker's second stage)."""
+        h, w = image.shape[:2]
+        regions = list(regions) if regions else [(0.0, 0.0, float(w), float(h))]
+        found = self._infer(image, regions, self.scores.floor(low_score))
+        found = self.scores.keep(found, low_score)
+        return finish(found, (w, h), self.label_iou, self.cross_label_iou)
+
+    def _infer(self, image: np.ndarray, regions: list[Region], floor: float) -> Detections:
+        """Run the network on the regions; set ``last_inference_ms``. Per model."""
+        raise NotImplementedError
+
 
 def finish(
     found: Detections,

@@ -11,13 +11,12 @@ looser cross-label NMS (a van is sometimes both "car" and "truck").
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from edge.detections import Detections
-from edge.detectors.base import OnnxDetector, Region, finish
+from edge.detectors.base import OnnxDetector, Region
 
 #: COCO-80 class ids (0-based, as the model emits them) of the labels we report.
 COCO_IDS = {"person": 0, "bicycle": 1, "car": 2, "motorcycle": 3, "bus": 5, "truck": 7}
@@ -73,18 +72,8 @@ class CenterNetDetector(OnnxDetector):
         labels = [self._class_to_label[int(c)] for c in classes]
         return Detections.from_arrays(boxes, rows[:, 4], labels)
 
-    def detect(
-        self,
-        image: np.ndarray,
-        regions: Sequence[Region] | None = None,
-        *,
-        low_score: float | None = None,
-    ) -> Detections:
-        h, w = image.shape[:2]
-        regions = list(regions) if regions else [(0.0, 0.0, float(w), float(h))]
-        floor = self.scores.floor(low_score)
+    def _infer(self, image: np.ndarray, regions: list[Region], floor: float) -> Detections:
         t0 = time.perf_counter()
         found = Detections.concat([self._run(image, r, floor) for r in regions])
         self.last_inference_ms = (time.perf_counter() - t0) * 1000.0
-        found = self.scores.keep(found, low_score)
-        return finish(found, (w, h), self.label_iou, self.cross_label_iou)
+        return found

@@ -15,13 +15,12 @@ the network as one batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from edge.detections import Detections
-from edge.detectors.base import OnnxDetector, Region, finish
+from edge.detectors.base import OnnxDetector, Region
 
 INPUT_SIDE = 300
 
@@ -36,15 +35,8 @@ class SsdLiteDetector(OnnxDetector):
     def _setup(self) -> None:
         self._outputs = ["num_detections:0", "detection_boxes:0", "detection_scores:0"]
 
-    def detect(
-        self,
-        image: np.ndarray,
-        regions: Sequence[Region] | None = None,
-        *,
-        low_score: float | None = None,
-    ) -> Detections:
-        h, w = image.shape[:2]
-        regions = list(regions) if regions else [(0.0, 0.0, float(w), float(h))]
+    def _infer(self, image: np.ndarray, regions: list[Region], floor: float) -> Detections:
+        """All regions go through the network as one batch."""
         corners = []
         blobs = []
         for region in regions:
@@ -63,7 +55,6 @@ class SsdLiteDetector(OnnxDetector):
         t0 = time.perf_counter()
         num, boxes, scores = self._session.run(self._outputs, {self._input_name: np.stack(blobs)})
         self.last_inference_ms = (time.perf_counter() - t0) * 1000.0
-        floor = self.scores.floor(low_score)
         parts = []
         for i, (x1, y1, x2, y2) in enumerate(corners):
             n = int(num[i])
@@ -72,5 +63,4 @@ class SsdLiteDetector(OnnxDetector):
             cw, ch = x2 - x1, y2 - y1
             xyxy = np.stack([x1 + xmin * cw, y1 + ymin * ch, x1 + xmax * cw, y1 + ymax * ch], 1)
             parts.append(Detections.from_arrays(xyxy, scores[i, :n][keep], ["person"] * len(xyxy)))
-        found = self.scores.keep(Detections.concat(parts), low_score)
-        return finish(found, (w, h), self.label_iou, self.cross_label_iou)
+        return Detections.concat(parts)
