@@ -22,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from conftest import loopback_connection  # noqa: E402
 from e2e_kit import SseCollector  # noqa: E402
 from hub_helpers import make_alert, snapshot_jpeg  # noqa: E402
 
@@ -66,15 +67,7 @@ def main() -> int:
     broker.start()
 
     def conn(node: str, role: NodeRole) -> NodeConnection:
-        return NodeConnection(
-            site=SITE,
-            node=node,
-            role=role,
-            host="127.0.0.1",
-            port=broker.port,
-            username=node,
-            password=passwords[node],
-        )
+        return loopback_connection(node, passwords[node], broker.port, role, SITE)
 
     hub = HubService(
         load_site_config(REPO / "config" / "site.example.yaml"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as paho
-from conftest import SITE, require_mosquitto
+from conftest import SITE, loopback_connection, require_mosquitto
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from broker.credentials import CredentialStore
@@ -51,15 +51,7 @@ class BrokerUnderTest:
         return self.passwords[node]
 
     def connection(self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY) -> NodeConnection:
-        return NodeConnection(
-            site=SITE,
-            node=node,
-            role=role,
-            host="127.0.0.1",
-            port=self.port,
-            username=node,
-            password=self.passwords[node],
-        )
+        return loopback_connection(node, self.passwords[node], self.port, role, SITE)
 
     def link_settings(self, node: str, **kw) -> LinkSettings:
         """MqttLink settings of a node with its online status and offline will."""

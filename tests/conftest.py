@@ -24,6 +24,25 @@ EXCERPT = REPO / "config" / "footage" / "vtest_lawn_excerpt.mp4"
 SITE = "riverside"
 
 
+def loopback_connection(
+    node: str,
+    password: str,
+    port: int,
+    role: NodeRole = NodeRole.CAMERA_GATEWAY,
+    site: str = SITE,
+) -> NodeConnection:
+    """A node's connection file for a broker on 127.0.0.1 (its username is its node id)."""
+    return NodeConnection(
+        site=site,
+        node=node,
+        role=role,
+        host="127.0.0.1",
+        port=port,
+        username=node,
+        password=password,
+    )
+
+
 @dataclass
 class RunningBroker:
     """A mosquitto on loopback plus the identities provisioned on it."""
@@ -46,15 +65,7 @@ class RunningBroker:
     def connection(
         self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY, site: str = SITE
     ) -> NodeConnection:
-        return NodeConnection(
-            site=site,
-            node=node,
-            role=role,
-            host="127.0.0.1",
-            port=self.port,
-            username=node,
-            password=self.passwords[node],
-        )
+        return loopback_connection(node, self.passwords[node], self.port, role, site)
 
     def stop(self) -> None:
         self.broker.stop()
