@@ -83,10 +83,16 @@ class Region:
 
 
 class Scheduled:
-    """Mixin: ``active_at(when)`` from a rule's optional schedule, in site-local time."""
+    """What every rule class shares: its ``name`` (from its config) and ``active_at(when)``
+    from its optional schedule, in site-local time."""
 
+    rule: Any
     schedule: Schedule | None
     tz: ZoneInfo
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
 
     def active_at(self, when: datetime) -> bool:
         """True when the schedule (site-local time) covers ``when``; no schedule = always."""

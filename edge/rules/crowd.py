@@ -87,10 +87,6 @@ class CrowdRings(Scheduled):
         self.alerts = 0
 
     @property
-    def name(self) -> str:
-        return self.rule.name
-
-    @property
     def outline(self) -> np.ndarray:
         """The outermost ring (a hit carries the outline of the ring that fired)."""
         return self.rings[0].region.polygon

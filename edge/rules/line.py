@@ -74,10 +74,6 @@ class LineCrossing(Scheduled):
         self.alerts = 0
 
     @property
-    def name(self) -> str:
-        return self.rule.name
-
-    @property
     def outline(self) -> np.ndarray:
         return self.points
 

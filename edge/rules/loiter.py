@@ -68,10 +68,6 @@ class Loitering(TimedRule):
         self.alerts = 0
 
     @property
-    def name(self) -> str:
-        return self.rule.name
-
-    @property
     def outline(self) -> np.ndarray:
         return self.polygon
 

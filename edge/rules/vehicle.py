@@ -58,10 +58,6 @@ class StoppedVehicle(TimedRule):
         self.alerts = 0
 
     @property
-    def name(self) -> str:
-        return self.rule.name
-
-    @property
     def outline(self) -> np.ndarray:
         return self.polygon
 

@@ -52,10 +52,6 @@ class ZoneIntrusion(Scheduled):
         self.alerts = 0
 
     @property
-    def name(self) -> str:
-        return self.rule.name
-
-    @property
     def outline(self) -> np.ndarray:
         return self.polygon
 
