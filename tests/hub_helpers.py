@@ -12,11 +12,13 @@ from pathlib import Path
 import cv2
 import httpx
 
+from broker.hub.service import HubService
 from contract.connection import NodeConnection
 from contract.mqtt import LinkSettings, MqttLink
 from contract.protocol import (
     Alert,
     DetectedObject,
+    NodeRole,
     Severity,
     new_alert_id,
 )
@@ -63,6 +65,16 @@ def snapshot_jpeg() -> bytes:
 
 def example_config() -> SiteConfig:
     return load_site_config(REPO / "config" / "site.example.yaml")
+
+
+def start_hub(mosquitto, data_dir: Path) -> HubService:
+    """The example site's hub on the ``mosquitto`` fixture, HTTP on a free port, subscribed."""
+    service = HubService(
+        example_config(), mosquitto.connection("hub", NodeRole.HUB), data_dir, "127.0.0.1", 0
+    )
+    service.start()
+    assert service.wait_ready(10), "hub never subscribed"
+    return service
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"):

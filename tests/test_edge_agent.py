@@ -10,20 +10,18 @@ import pytest
 import yaml
 from broker_kit import Probe, wait_until
 from conftest import REPO, SITE
+from hub_helpers import make_alert
 
 from contract.protocol import (
     Alert,
     Channel,
     NodeStats,
     NodeStatus,
-    Severity,
     alert_topic,
     check_snapshot,
     decode,
     encode,
-    new_alert_id,
     parse_topic,
-    utc_now,
 )
 from contract.siteconfig import SiteConfig, parse_site_config
 from edge.agent import EdgeAgent
@@ -140,18 +138,7 @@ def queue_alert(agent: EdgeAgent) -> Alert:
     made: list[Alert] = []
 
     def build(seq: int):
-        made.append(
-            Alert(
-                id=new_alert_id(),
-                site=SITE,
-                node=NODE,
-                seq=seq,
-                ts=utc_now(),
-                kind="intrusion",
-                severity=Severity.MAJOR,
-                area="plaza",
-            )
-        )
+        made.append(make_alert(NODE, seq, has_snapshot=False))
         return [(alert_topic("vw", SITE, NODE), encode(made[0]), 1)]
 
     agent.outbox.put_numbered(build)

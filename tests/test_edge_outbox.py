@@ -13,27 +13,13 @@ from pathlib import Path
 import pytest
 from broker_kit import Probe, wait_until
 from conftest import REPO, SITE
+from hub_helpers import make_alert
 
-from contract.protocol import Alert, Severity, alert_topic, encode, new_alert_id, utc_now
+from contract.protocol import Alert, alert_topic, encode
 from edge.outbox import Outbox
 from edge.publisher import Publisher
 
 NODE = "gw-plaza"
-
-
-def alert(seq: int) -> Alert:
-    return Alert(
-        id=new_alert_id(),
-        site=SITE,
-        node=NODE,
-        seq=seq,
-        ts=utc_now(),
-        kind="intrusion",
-        severity=Severity.MAJOR,
-        area="plaza",
-        zone="lawn",
-        camera="plaza",
-    )
 
 
 def queue_alerts(outbox: Outbox, n: int, root: str = "vw") -> list[Alert]:
@@ -41,7 +27,7 @@ def queue_alerts(outbox: Outbox, n: int, root: str = "vw") -> list[Alert]:
     for _ in range(n):
 
         def build(seq: int) -> list[tuple[str, bytes, int]]:
-            made.append(alert(seq))
+            made.append(make_alert(NODE, seq, has_snapshot=False))
             return [(alert_topic(root, SITE, NODE), encode(made[-1]), 1)]
 
         outbox.put_numbered(build)

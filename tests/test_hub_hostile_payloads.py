@@ -11,13 +11,11 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as paho
 import pytest
-from hub_helpers import NodeClient, example_config, make_alert, snapshot_jpeg, wait_for
+from hub_helpers import NodeClient, make_alert, snapshot_jpeg, start_hub, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker.hub.service import HubService
 from contract.protocol import (
     MAX_SNAPSHOT_BYTES,
-    NodeRole,
     alert_topic,
     encode,
     snapshot_topic,
@@ -29,15 +27,7 @@ SITE = "riverside"
 
 @pytest.fixture
 def hub(mosquitto, tmp_path: Path):
-    service = HubService(
-        example_config(),
-        mosquitto.connection("hub", NodeRole.HUB),
-        tmp_path / "hub",
-        "127.0.0.1",
-        0,
-    )
-    service.start()
-    assert service.wait_ready(10), "hub never subscribed"
+    service = start_hub(mosquitto, tmp_path / "hub")
     yield service
     service.stop()
 

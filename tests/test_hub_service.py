@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import paho.mqtt.client as paho
 import pytest
-from hub_helpers import NodeClient, example_config, make_alert, wait_for
+from hub_helpers import NodeClient, example_config, make_alert, start_hub, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.hub.service import HubService
@@ -19,15 +18,6 @@ from contract.protocol import NodeRole, alert_topic, decode, encode, parse_topic
 
 pytestmark = pytest.mark.mosquitto
 SITE = "riverside"
-
-
-def make_hub(mosquitto, data_dir: Path) -> HubService:
-    service = HubService(
-        example_config(), mosquitto.connection("hub", NodeRole.HUB), data_dir, "127.0.0.1", 0
-    )
-    service.start()
-    assert service.wait_ready(10), "hub never subscribed"
-    return service
 
 
 def retained_status(mosquitto, node: str) -> str:
@@ -50,7 +40,7 @@ def retained_status(mosquitto, node: str) -> str:
 
 
 def test_hub_announces_itself_and_says_goodbye(mosquitto, tmp_path):
-    hub = make_hub(mosquitto, tmp_path / "hub")
+    hub = start_hub(mosquitto, tmp_path / "hub")
     try:
         assert hub.url.startswith("http://127.0.0.1:") and not hub.url.endswith(":0/")
         me = wait_for(lambda: hub.store.nodes.get(SITE, "hub"), what="hub's own status")
@@ -62,7 +52,7 @@ def test_hub_announces_itself_and_says_goodbye(mosquitto, tmp_path):
 
 
 def test_alerts_sent_while_the_hub_is_down_arrive_when_it_returns(mosquitto, tmp_path):
-    hub = make_hub(mosquitto, tmp_path / "hub")
+    hub = start_hub(mosquitto, tmp_path / "hub")
     hub.stop()  # the broker keeps the hub's session and queues QoS 1 messages for it
     gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
     try:
@@ -71,7 +61,7 @@ def test_alerts_sent_while_the_hub_is_down_arrive_when_it_returns(mosquitto, tmp
             gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
     finally:
         gw.stop()
-    hub = make_hub(mosquitto, tmp_path / "hub")
+    hub = start_hub(mosquitto, tmp_path / "hub")
     try:
         ids = [a.id for a in missed]
         wait_for(lambda: set(ids) <= set(hub.store.alert_ids()), what="queued alerts")
@@ -81,7 +71,7 @@ def test_alerts_sent_while_the_hub_is_down_arrive_when_it_returns(mosquitto, tmp
 
 
 def test_a_redelivered_alert_is_stored_once_and_logged_once(mosquitto, tmp_path, caplog):
-    hub = make_hub(mosquitto, tmp_path / "hub")
+    hub = start_hub(mosquitto, tmp_path / "hub")
     gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
     try:
         alert = make_alert(seq=0)
@@ -98,7 +88,7 @@ def test_a_redelivered_alert_is_stored_once_and_logged_once(mosquitto, tmp_path,
 
 
 def test_first_admin_is_created_once_and_can_sign_in(mosquitto, tmp_path):
-    hub = make_hub(mosquitto, tmp_path / "hub")
+    hub = start_hub(mosquitto, tmp_path / "hub")
     try:
         password = hub.ensure_admin()
         assert password and hub.ensure_admin() is None
@@ -130,7 +120,7 @@ def test_an_alert_the_hub_cannot_persist_is_not_acknowledged_and_arrives_later(m
     """Persisted before acknowledged: with the database refusing writes (a full or failing
     disk), the hub withholds the PUBACK, so the broker keeps the alert and redelivers it to
     the hub's persistent session once the hub is back on its feet."""
-    hub = make_hub(mosquitto, tmp_path / "hub")
+    hub = start_hub(mosquitto, tmp_path / "hub")
     gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
     alert = make_alert(seq=0)
     try:
@@ -141,7 +131,7 @@ def test_an_alert_the_hub_cannot_persist_is_not_acknowledged_and_arrives_later(m
     finally:
         gw.stop()
         hub.stop()
-    hub = make_hub(mosquitto, tmp_path / "hub")
+    hub = start_hub(mosquitto, tmp_path / "hub")
     try:
         wait_for(lambda: hub.store.alert_ids() == [alert.id], what="the redelivered alert")
     finally:

@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from hub_helpers import NodeClient, example_config, make_alert, snapshot_jpeg
+from hub_helpers import NodeClient, make_alert, snapshot_jpeg, start_hub
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from broker.hub.service import HubService
 from contract.protocol import NodeRole, Severity, alert_topic, encode, snapshot_topic
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
@@ -48,15 +47,7 @@ def browser():
 
 @pytest.fixture
 def hub(mosquitto, tmp_path: Path):
-    service = HubService(
-        example_config(),
-        mosquitto.connection("hub", NodeRole.HUB),
-        tmp_path / "hub",
-        "127.0.0.1",
-        0,
-    )
-    service.start()
-    assert service.wait_ready(10)
+    service = start_hub(mosquitto, tmp_path / "hub")
     yield service
     service.stop()
 
