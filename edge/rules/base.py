@@ -90,6 +90,14 @@ class Scheduled:
     schedule: Schedule | None
     tz: ZoneInfo
 
+    def _bind(self, rule: Any, frame_size: tuple[int, int], timezone: str) -> None:
+        """Keep the rule's config, frame size, schedule and site time zone (every rule's
+        constructor starts here)."""
+        self.rule = rule
+        self.frame_size = frame_size
+        self.schedule = rule.schedule
+        self.tz = ZoneInfo(timezone)
+
     @property
     def name(self) -> str:
         return self.rule.name

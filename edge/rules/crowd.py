@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -67,10 +66,7 @@ class CrowdRings(Scheduled):
         timezone: str = "UTC",
         ground: GroundPlane | None = None,
     ) -> None:
-        self.rule = rule
-        self.frame_size = frame_size
-        self.schedule = rule.schedule
-        self.tz = ZoneInfo(timezone)
+        self._bind(rule, frame_size, timezone)
         self.ground = ground
         self.rings: list[RingState] = []  # outermost first
         present = [(n, r) for n, r in rule.rings() if r is not None]

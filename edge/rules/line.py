@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -53,10 +52,7 @@ class LineCrossing(Scheduled):
     kind = "line_crossing"
 
     def __init__(self, rule: LineRule, frame_size: tuple[int, int], timezone: str = "UTC") -> None:
-        self.rule = rule
-        self.frame_size = frame_size
-        self.schedule = rule.schedule
-        self.tz = ZoneInfo(timezone)
+        self._bind(rule, frame_size, timezone)
         w, h = frame_size
         self.points = np.asarray([[x * w, y * h] for x, y in rule.points], dtype=np.float32)
         self._a = self.points[0].astype(np.float64)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -56,10 +55,7 @@ class Loitering(TimedRule):
     def __init__(
         self, rule: LoiterRule, frame_size: tuple[int, int], timezone: str = "UTC"
     ) -> None:
-        self.rule = rule
-        self.frame_size = frame_size
-        self.schedule = rule.schedule
-        self.tz = ZoneInfo(timezone)
+        self._bind(rule, frame_size, timezone)
         self.region = Region(rule.polygon, frame_size)
         self.polygon = self.region.polygon
         self.gate = AlertGate(rule.cooldown_s, rule.group_s, rule.group_distance)

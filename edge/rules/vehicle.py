@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -45,10 +44,7 @@ class StoppedVehicle(TimedRule):
     def __init__(
         self, rule: NoParkingRule, frame_size: tuple[int, int], timezone: str = "UTC"
     ) -> None:
-        self.rule = rule
-        self.frame_size = frame_size
-        self.schedule = rule.schedule
-        self.tz = ZoneInfo(timezone)
+        self._bind(rule, frame_size, timezone)
         self.region = Region(rule.polygon, frame_size)
         self.polygon = self.region.polygon
         # Parked vehicles do not walk: grouping uses no walking allowance.

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -40,10 +39,7 @@ class ZoneIntrusion(Scheduled):
     kind = "intrusion"
 
     def __init__(self, rule: ZoneRule, frame_size: tuple[int, int], timezone: str = "UTC") -> None:
-        self.rule = rule
-        self.frame_size = frame_size
-        self.schedule = rule.schedule
-        self.tz = ZoneInfo(timezone)
+        self._bind(rule, frame_size, timezone)
         self.region = Region(rule.polygon, frame_size)
         self.polygon = self.region.polygon  # [N,1,2] float32 pixels
         self.gate = AlertGate(rule.cooldown_s, rule.group_s, rule.group_distance)
