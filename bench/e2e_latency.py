@@ -28,7 +28,6 @@ from hub_helpers import make_alert, snapshot_jpeg  # noqa: E402
 
 from broker.credentials import CredentialStore  # noqa: E402
 from broker.embedded import EmbeddedBroker  # noqa: E402
-from broker.hub.service import HubService  # noqa: E402
 from broker.mosquitto import MosquittoBroker  # noqa: E402
 from contract.connection import NodeConnection  # noqa: E402
 from contract.protocol import (  # noqa: E402
@@ -41,6 +40,7 @@ from contract.protocol import (  # noqa: E402
 from contract.siteconfig import load_site_config  # noqa: E402
 from edge.outbox import Outbox  # noqa: E402
 from edge.publisher import Publisher  # noqa: E402
+from hub.service import HubService  # noqa: E402
 
 SITE, NODE = "riverside", "gw-plaza"
 

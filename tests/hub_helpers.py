@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import httpx
 
-from broker.hub.service import HubService
 from contract.connection import NodeConnection
 from contract.mqtt import LinkSettings, MqttLink
 from contract.protocol import (
@@ -23,6 +22,7 @@ from contract.protocol import (
     new_alert_id,
 )
 from contract.siteconfig import SiteConfig, load_site_config
+from hub.service import HubService
 
 REPO = Path(__file__).resolve().parents[1]
 EXCERPT = REPO / "config" / "footage" / "vtest_lawn_excerpt.mp4"

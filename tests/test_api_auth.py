@@ -12,11 +12,11 @@ from fastapi.routing import APIRoute
 from hub_helpers import example_config, login, make_alert, snapshot_jpeg
 from starlette.routing import Mount
 
-from broker.hub.accounts import Role
-from broker.hub.live import LiveFeed
-from broker.hub.store import HubStore
-from broker.web.api import PUBLIC_MOUNTS, PUBLIC_ROUTES, create_app
-from broker.web.server import WebServer
+from hub.accounts import Role
+from hub.api.api import PUBLIC_MOUNTS, PUBLIC_ROUTES, create_app
+from hub.api.server import WebServer
+from hub.live import LiveFeed
+from hub.store import HubStore
 
 
 @dataclass

@@ -13,9 +13,9 @@ import pytest
 from e2e_kit import SseCollector, fast_site_config
 from hub_helpers import wait_for
 
-from broker.hub.service import HubService
 from contract.protocol import Alert, NodeRole
 from edge.agent import EdgeAgent
+from hub.service import HubService
 
 pytestmark = pytest.mark.mosquitto
 GATEWAY = "gw-plaza"

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from hub_helpers import make_alert, snapshot_jpeg
 
-from broker.hub.ingest import Ingestor
-from broker.hub.store import EXCERPT_BYTES, HubStore
 from contract.protocol import (
     MAX_JSON_BYTES,
     NodeRole,
@@ -23,6 +21,8 @@ from contract.protocol import (
     stats_topic,
     status_topic,
 )
+from hub.ingest import Ingestor
+from hub.store import EXCERPT_BYTES, HubStore
 
 SITE, NODE = "riverside", "gw-plaza"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from broker.hub.live import LiveFeed
+from hub.live import LiveFeed
 
 
 def test_events_from_another_thread_reach_every_subscriber():

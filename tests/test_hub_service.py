@@ -13,8 +13,8 @@ import pytest
 from hub_helpers import NodeClient, example_config, make_alert, start_hub, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker.hub.service import HubService
 from contract.protocol import NodeRole, alert_topic, decode, encode, parse_topic, status_topic
+from hub.service import HubService
 
 pytestmark = pytest.mark.mosquitto
 SITE = "riverside"
@@ -75,12 +75,12 @@ def test_a_redelivered_alert_is_stored_once_and_logged_once(mosquitto, tmp_path,
     gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
     try:
         alert = make_alert(seq=0)
-        with caplog.at_level(logging.INFO, logger="broker.hub.ingest"):
+        with caplog.at_level(logging.INFO, logger="hub.ingest"):
             for _ in range(2):  # an edge outbox resending after a lost PUBACK
                 gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
             wait_for(lambda: hub.store.stats()["duplicates"] == 1, what="the duplicate")
         assert hub.store.alert_ids() == [alert.id]
-        lines = [r.getMessage() for r in caplog.records if r.name == "broker.hub.ingest"]
+        lines = [r.getMessage() for r in caplog.records if r.name == "hub.ingest"]
         assert sum(alert.id in line for line in lines) == 1
     finally:
         gw.stop()

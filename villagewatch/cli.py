@@ -109,7 +109,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
 def cmd_hub(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    from broker.hub.service import HubService
+    from hub.service import HubService
 
     hub = HubService(
         config,

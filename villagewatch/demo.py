@@ -17,7 +17,6 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from broker.hub.service import HubService
 from broker.provision import credential_store, provision_all
 from broker.service import describe, open_broker
 from contract.connection import NodeConnection
@@ -25,6 +24,7 @@ from contract.siteconfig import SiteConfig
 from edge.agent import EdgeAgent
 from firmware_stubs.door_node import DoorNode
 from firmware_stubs.host_pins import SimulatedPin
+from hub.service import HubService
 
 log = logging.getLogger("villagewatch.demo")
 
@@ -143,7 +143,7 @@ def run_demo(
             config.hub.http_port,
         )
         hub.ingestor.listeners.append(print_event)
-        logging.getLogger("broker.hub.ingest").setLevel(logging.WARNING)  # print_event says it
+        logging.getLogger("hub.ingest").setLevel(logging.WARNING)  # print_event says it
         hub.start()
         started.append(hub)
         password = hub.ensure_admin()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from broker.hub.migrations import migrate
+from hub.migrations import migrate
 
 log = logging.getLogger(__name__)
 

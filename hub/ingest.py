@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from broker.hub.store import HubStore, utc_now
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
     Alert,
@@ -25,6 +24,7 @@ from contract.protocol import (
     decode,
     parse_topic,
 )
+from hub.store import HubStore, utc_now
 
 log = logging.getLogger(__name__)
 

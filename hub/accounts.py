@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from sqlite_utils import Database
 
-from broker.hub.db import iso
+from hub.db import iso
 
 #: scrypt cost: 16 MiB of memory and ~50 ms per check on a small board; slows guessing.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}

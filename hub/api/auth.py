@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, status
 
-from broker.hub.accounts import Accounts, Role, User
+from hub.accounts import Accounts, Role, User
 
 COOKIE_NAME = "vw_session"
 

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from broker.hub.accounts import Accounts
-from broker.hub.db import first_row, iso, open_database, utc_now
-from broker.hub.nodes import NodeBook
 from contract.protocol import Alert, ProtocolError
+from hub.accounts import Accounts
+from hub.db import first_row, iso, open_database, utc_now
+from hub.nodes import NodeBook
 
 log = logging.getLogger(__name__)
 

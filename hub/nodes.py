@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from broker.hub.db import first_row, iso, utc_now
 from contract.protocol import Alert, NodeStats, NodeStatus
+from hub.db import first_row, iso, utc_now
 
 _NODE_FIELDS = ("site", "node", "state", "role", "software", "ts", "received_at")
 _NODE_FIELDS += ("last_seq", "seq_gaps")

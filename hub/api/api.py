@@ -27,24 +27,24 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from broker.hub.accounts import Role
-from broker.hub.ingest import alert_summary
-from broker.hub.live import SHUTDOWN, LiveFeed
-from broker.hub.store import HubStore
-from broker.web import schemas
-from broker.web.auth import (
+from contract.protocol import ID_PATTERN
+from contract.siteconfig import SiteConfig
+from hub.accounts import Role
+from hub.api import schemas
+from hub.api.auth import (
     COOKIE_NAME,
     Authenticator,
     LoginThrottle,
     Principal,
     client_address,
 )
-from contract.protocol import ID_PATTERN
-from contract.siteconfig import SiteConfig
+from hub.ingest import alert_summary
+from hub.live import SHUTDOWN, LiveFeed
+from hub.store import HubStore
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
 AlertId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="32 hex digits")]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.

@@ -16,16 +16,16 @@ import logging
 import threading
 from pathlib import Path
 
-from broker.hub.accounts import Role
-from broker.hub.ingest import Ingestor
-from broker.hub.live import LiveFeed
-from broker.hub.store import HubStore
-from broker.web.api import create_app
-from broker.web.server import WebServer
 from contract.connection import NodeConnection
 from contract.mqtt import LinkSettings, MqttLink
 from contract.protocol import hub_subscriptions, status_topic
 from contract.siteconfig import SiteConfig
+from hub.accounts import Role
+from hub.api.api import create_app
+from hub.api.server import WebServer
+from hub.ingest import Ingestor
+from hub.live import LiveFeed
+from hub.store import HubStore
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from broker.hub.accounts import USERNAME_PATTERN, Role
+from hub.accounts import USERNAME_PATTERN, Role
 
 
 class LoginRequest(BaseModel):
