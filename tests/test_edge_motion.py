@@ -10,7 +10,7 @@ from conftest import EXCERPT
 from contract.siteconfig import Camera, DetectSettings, MotionSettings
 from edge.capture import Frame
 from edge.detections import box_iou
-from edge.detector import CenterNetDetector
+from edge.detectors import CenterNetDetector
 from edge.motion import MotionGate, detection_regions
 from edge.processor import FrameProcessor
 

@@ -16,7 +16,7 @@ from conftest import EXCERPT
 from pydantic import ValidationError
 
 from edge.detections import Detections, box_iou
-from edge.detector import CenterNetDetector
+from edge.detectors import CenterNetDetector
 from edge.faces import ENLARGE, HEAD_ZONE, FaceBlurrer, head_regions, obscure
 from edge.privacy import (
     PrivacyMask,
