@@ -26,9 +26,10 @@ detector; ``/2``, ``/3``, ``/5`` = only every 2nd, 3rd, 5th frame is processed (
 scoring 0.9. The ``reference`` row scores ``test.txt`` itself, ids included.
 
 **Trackers.** ``ByteTracker()`` with its defaults gets every box with the frame time as
-``timestamp``. ``IouTracker()`` with its defaults gets the boxes scoring ≥ 0.45 — what the
-pipeline's detector passes on today (``DetectSettings.min_score["person"]``). Both output
-the detector's boxes with ids; those are what is scored.
+``timestamp``. ``IouTracker()`` (``bench/iou_tracker.py``) with its defaults gets the boxes
+scoring ≥ 0.45 — what the pipeline's detector passes on today
+(``DetectSettings.min_score["person"]``). Both output the detector's boxes with ids; those
+are what is scored.
 
 **Metrics** are computed by ``motmetrics`` (``MOTAccumulator``, ``metrics.compute``) with a box
 counted as the same object as a ground truth box at IoU ≥ 0.5. The IoU distances are computed
@@ -39,17 +40,21 @@ here, not by ``motmetrics.distances.iou_matrix``: motmetrics 1.4.0, the latest r
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import motmetrics as mm
-import numpy as np
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]
 
-from edge.bytetrack import ByteTracker
-from edge.detections import Detections, box_iou
-from edge.tracker import IouTracker
+import motmetrics as mm  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench.iou_tracker import IouTracker  # noqa: E402
+from edge.bytetrack import ByteTracker  # noqa: E402
+from edge.detections import Detections, box_iou  # noqa: E402
 
 SEQUENCES = ("TUD-Campus", "TUD-Stadtmitte")
 FPS = 25.0

@@ -1,8 +1,9 @@
 """``ByteTracker``: ByteTrack-style multi-object tracking (Kalman motion + two-stage matching).
 
-Same interface as :class:`edge.tracker.IouTracker` — ``update(detections) -> Detections`` with
-``track_id`` filled in, ``reset()``, ``active_boxes`` — plus what rules need to judge a whole
-track rather than one frame (:meth:`ByteTracker.track_info`, :meth:`ByteTracker.median_scores`).
+Same interface as the IoU baseline ``IouTracker`` (``bench/iou_tracker.py``) —
+``update(detections) -> Detections`` with ``track_id`` filled in, ``reset()``,
+``active_boxes`` — plus what rules need to judge a whole track rather than one frame
+(:meth:`ByteTracker.track_info`, :meth:`ByteTracker.median_scores`).
 
 How one :meth:`~ByteTracker.update` works (the idea of Zhang et al., *ByteTrack: Multi-Object
 Tracking by Associating Every Detection Box*, 2021, written afresh here):
