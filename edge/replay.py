@@ -3,10 +3,10 @@
 Use it to tune zones and thresholds on real footage, or to check what a camera *would* have
 alerted on::
 
-    python -m edge.replay footage.mp4 out/ --config site.yaml --camera plaza
-    python -m edge.replay footage.mp4 out/ --every-frame      # detector on every frame
+    villagewatch replay footage.mp4 --out out/ --config site.yaml --camera plaza
+    villagewatch replay footage.mp4 --out out/ --every-frame      # detector on every frame
 
-It writes into ``out_dir``:
+It writes into ``out_dir`` (``--out``):
 
 ``detections.jsonl``
     one line per frame the detector ran on (every frame with ``--every-frame``; else the frames
@@ -41,7 +41,6 @@ with the usual 30 s per-track cooldown). A config camera without zones only dete
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -52,7 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from contract.protocol import Alert, encode
-from contract.siteconfig import Camera, ConfigError, SiteConfig, ZoneRule, load_site_config
+from contract.siteconfig import Camera, SiteConfig, ZoneRule
 from edge.annotated_video import AnnotatedVideo
 from edge.camera_health import CameraHealth, HealthEvent
 from edge.capture import FrameSource
@@ -285,35 +284,3 @@ def _draw(done: int, total: int | None, seconds: float, alerts: int) -> None:
         bar = f"{done} frames"
     sys.stderr.write(f"\rreplay {bar}  {fps:5.1f} fps  {alerts} alert(s) ")
     sys.stderr.flush()
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m edge.replay", description=__doc__.split("\n\n")[0])
-    ap.add_argument("video", type=Path)
-    ap.add_argument("out_dir", type=Path)
-    ap.add_argument("--config", type=Path, help="site file (zones, thresholds); default: none")
-    ap.add_argument("--camera", help="camera name in the config (default: the one using VIDEO)")
-    ap.add_argument("--every-frame", action="store_true", help="detector on every frame, no gate")
-    ap.add_argument("--annotate", type=Path, metavar="OUT.mp4", help="write an annotated video")
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        config = load_site_config(args.config) if args.config else None
-        s = replay(
-            args.video,
-            args.out_dir,
-            config,
-            args.camera,
-            args.every_frame,
-            progress=not args.no_progress,
-            annotate=args.annotate,
-        )
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
-        print(f"replay: {exc}", file=sys.stderr)
-        return 2
-    print(s.table())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ from conftest import EXCERPT, REPO
 
 from contract.protocol import Alert, check_snapshot
 from contract.siteconfig import SiteConfig, load_site_config
-from edge.replay import ReplaySummary, main, replay
+from edge.replay import ReplaySummary, replay
 
 EXCERPT_FRAMES = 200
 EXCERPT_FPS = 10.0
@@ -103,7 +103,10 @@ def test_events_are_protocol_alerts_with_their_snapshots(lawn_runs):
 
 
 def test_every_frame_runs_the_detector_on_all_200_frames(tmp_path: Path, capsys):
-    assert main([str(EXCERPT), str(tmp_path), "--every-frame", "--no-progress"]) == 0
+    from villagewatch.cli import main as cli_main
+
+    args = ["replay", str(EXCERPT), "--out", str(tmp_path), "--every-frame", "--quiet"]
+    assert cli_main(args) == 0
     rows = lines(tmp_path / "detections.jsonl")
     assert [r["frame"] for r in rows] == list(range(EXCERPT_FRAMES))
     # No config: the whole frame is a person zone, so people walking in raise alerts.
@@ -112,8 +115,10 @@ def test_every_frame_runs_the_detector_on_all_200_frames(tmp_path: Path, capsys)
 
 
 def test_a_missing_video_is_a_clear_error(tmp_path: Path, capsys):
-    assert main([str(tmp_path / "nope.mp4"), str(tmp_path / "out")]) == 2
-    assert "video not found" in capsys.readouterr().err
+    from villagewatch.cli import main as cli_main
+
+    assert cli_main(["replay", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "out")]) == 2
+    assert "video file not found" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module", params=["ssdlite", "centernet"])
