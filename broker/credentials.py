@@ -101,13 +101,6 @@ class CredentialStore:
             self._write(identities)
         return password
 
-    def remove(self, username: str) -> bool:
-        with self._lock:
-            identities = self.load()
-            found = identities.pop(username, None) is not None
-            self._write(identities)
-        return found
-
     def authenticate(self, username: str, password: str) -> Identity | None:
         ident = self.load().get(username)
         if ident and verify_password(password, ident.password_hash):

@@ -279,8 +279,3 @@ def new_alert_id() -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def json_schemas() -> dict[str, dict]:
-    """JSON Schemas of every payload, keyed by message name (used by the AsyncAPI doc)."""
-    return {m.__name__: m.model_json_schema() for m in (Alert, NodeStatus, NodeStats)}

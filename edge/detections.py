@@ -11,7 +11,7 @@ tracker gives an object an identity.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -112,11 +112,6 @@ class Detections:
 
     def with_labels(self, labels: Iterable[str]) -> Detections:
         return self[np.isin(self.label, list(labels))]
-
-    def above_scores(self, min_score: Mapping[str, float], default: float) -> Detections:
-        """Keep objects whose score reaches their label's minimum (``default`` if unlisted)."""
-        need = np.array([min_score.get(lab, default) for lab in self.label], dtype=np.float32)
-        return self[self.score >= need] if len(self) else self
 
     def clipped(self, width: int, height: int) -> Detections:
         """Boxes clipped to the frame; boxes left with no area are dropped."""

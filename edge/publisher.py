@@ -89,10 +89,6 @@ class Publisher:
     def connected(self) -> bool:
         return self.link.connected.is_set()
 
-    @property
-    def inflight(self) -> int:
-        return len(self._inflight)
-
     # --- paho callbacks (network thread): only queue and wake ------------------------------
 
     def _on_ack(self, mid: int) -> None:
