@@ -1,0 +1,1 @@
+"""The SQLite implementation of every hub repository (:func:`open_sqlite_storage`)."""
