@@ -11,16 +11,20 @@ USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
 
 
 class Role(StrEnum):
-    """What a hub user may do; each role includes everything of the ones before it."""
+    """What a hub user may do. The people's roles form a ladder, each including the ones
+    before it; ``integration`` (another system opening incidents) stands apart."""
 
     VIEWER = "viewer"  # read alerts, incidents, snapshots and node status
-    OFFICER = "officer"  # + act on incidents (acknowledge, dispatch, resolve, notes)
+    OFFICER = "officer"  # + act on incidents (acknowledge, dispatch, resolve, notes, calls)
     SUPERVISOR = "supervisor"  # + the escalation tier above the duty desk; reports
     ADMIN = "admin"  # + users, quarantine, audit
+    INTEGRATION = "integration"  # only: open external incidents through the API
 
     def includes(self, other: Role) -> bool:
-        order = list(Role)
-        return order.index(self) >= order.index(other)
+        if Role.INTEGRATION in (self, other):
+            return self is other
+        ladder = [Role.VIEWER, Role.OFFICER, Role.SUPERVISOR, Role.ADMIN]
+        return ladder.index(self) >= ladder.index(other)
 
 
 class User(BaseModel):
