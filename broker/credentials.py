@@ -8,9 +8,6 @@ provisioning and never stored in clear on the hub; only the node's connection fi
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -18,38 +15,13 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from contract.passwords import MOSQUITTO_ITERATIONS, hash_password, verify_password
 from contract.protocol import DEFAULT_TOPIC_ROOT, NodeRole, node_subtree
-
-#: mosquitto 2.x's "$7$" format is PBKDF2-HMAC-SHA512; 101 iterations is its own default.
-_PBKDF2_ITERATIONS = 101
-_SALT_BYTES = 12
 
 
 def generate_password() -> str:
     """A fresh 24-character URL-safe password (144 bits)."""
     return secrets.token_urlsafe(18)
-
-
-def hash_password(
-    password: str, salt: bytes | None = None, iterations: int = _PBKDF2_ITERATIONS
-) -> str:
-    """Hash in mosquitto_passwd's ``$7$iterations$salt$hash`` format."""
-    salt = salt if salt is not None else os.urandom(_SALT_BYTES)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    b64 = base64.b64encode
-    return f"$7${iterations}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def verify_password(password: str, encoded: str) -> bool:
-    try:
-        _, seven, iterations, salt_b64, digest_b64 = encoded.split("$")
-    except ValueError:
-        return False
-    if seven != "7":
-        return False
-    salt = base64.b64decode(salt_b64)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(iterations))
-    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
 
 
 @dataclass(frozen=True)
@@ -97,7 +69,9 @@ class CredentialStore:
         password = generate_password()
         with self._lock:
             identities = self.load()
-            identities[username] = Identity(username, role, site, hash_password(password))
+            identities[username] = Identity(
+                username, role, site, hash_password(password, MOSQUITTO_ITERATIONS)
+            )
             self._write(identities)
         return password
 

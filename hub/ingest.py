@@ -1,17 +1,18 @@
-"""Turn raw MQTT messages into stored alerts, node states and quarantine rows.
+"""Turn raw MQTT messages into stored alerts, incidents, node states and quarantine rows.
 
 :meth:`Ingestor.handle` runs on paho's network thread. paho acknowledges a QoS 1 message
 (PUBACK) right after ``on_message`` returns, so ``handle`` commits everything before it
-returns: an alert is persisted before it is acknowledged, and a node whose PUBACK arrived
-may forget the alert. Nothing a node sends can make ``handle`` raise: anything that breaks
-the protocol becomes a quarantine row with a reason, and the next message is served.
+returns: an alert is persisted, with its incident, before it is acknowledged. Only then are
+the events published (the live feed, notifiers). Nothing a node sends can make ``handle``
+raise: anything that breaks the protocol becomes a quarantine row with a reason, and the
+next message is served.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
@@ -24,15 +25,26 @@ from contract.protocol import (
     decode,
     parse_topic,
 )
-from hub.store import HubStore, utc_now
+from hub.clock import Clock, system_clock
+from hub.domain.alerts import AlertRecord
+from hub.domain.incidents import Incident
+from hub.events import (
+    AlertStored,
+    EventBus,
+    HubEvent,
+    IncidentChanged,
+    NodeChanged,
+    SnapshotArrived,
+)
+from hub.storage.repositories import Storage
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[dict], None]
 
-
-def snapshot_url(alert_id: str) -> str:
-    return f"/api/alerts/{alert_id}/snapshot"
+class Correlator(Protocol):
+    def correlate(self, alert: AlertRecord) -> tuple[Incident, str] | None:
+        """The incident this new alert belongs to and what changed (inside the caller's
+        transaction), or None when the alert belongs to none."""
 
 
 @dataclass(frozen=True)
@@ -51,17 +63,21 @@ class IngestResult:
 
 
 class Ingestor:
-    """Validates, dedupes and stores messages, then tells listeners (the live feed)."""
+    """Validates, dedupes, stores and correlates messages, then publishes events."""
 
     def __init__(
         self,
-        store: HubStore,
+        storage: Storage,
+        bus: EventBus,
+        correlator: Correlator | None = None,
         topic_root: str = DEFAULT_TOPIC_ROOT,
-        listeners: list[Listener] | None = None,
+        clock: Clock = system_clock,
     ) -> None:
-        self.store = store
+        self.storage = storage
+        self.bus = bus
+        self.correlator = correlator
         self.topic_root = topic_root
-        self.listeners: list[Listener] = list(listeners or [])
+        self.clock = clock
 
     def handle(self, topic: str, payload: bytes) -> IngestResult:
         """Store one message (committed on return). Never raises."""
@@ -83,59 +99,52 @@ class Ingestor:
         if isinstance(message, Alert):
             return self._alert(message)
         if isinstance(message, NodeStatus):
-            if self.store.nodes.record_status(message):
+            if self.storage.nodes.record_status(message, self.clock()):
                 log.info("node %s/%s is %s", message.site, message.node, message.state)
-                self._notify(
-                    {
-                        "type": "node",
-                        "site": message.site,
-                        "node": message.node,
-                        "state": message.state,
-                        "role": str(message.role),
-                        "ts": (message.ts or utc_now()).isoformat(),
-                    }
-                )
+                node = self.storage.nodes.get(message.site, message.node)
+                if node is not None:
+                    self._publish(NodeChanged(node=node))
             return IngestResult("status")
         assert isinstance(message, NodeStats)
-        self.store.nodes.record_stats(message)
+        self.storage.nodes.record_stats(message, self.clock())
         return IngestResult("stats")
 
     def _alert(self, alert: Alert) -> IngestResult:
-        done = self.store.insert_alert(alert)
+        events: list[HubEvent] = []
+        with self.storage.transaction():
+            done = self.storage.alerts.insert(alert, self.clock())
+            if done.stored and done.record is not None:
+                record = done.record
+                filed = self.correlator.correlate(record) if self.correlator else None
+                if filed is not None:
+                    incident, change = filed
+                    record = record.model_copy(update={"incident_id": incident.id})
+                    events.append(IncidentChanged(incident=incident, change=change))
+                events.insert(0, AlertStored(alert=record))
         if not done.stored:
             log.debug("duplicate alert %s from %s ignored", alert.id, alert.node)
             return IngestResult("duplicate", alert_id=alert.id)
         log.info(
             "alert %s from %s/%s seq=%d %s/%s area=%s zone=%s",
-            alert.id,
-            alert.site,
-            alert.node,
-            alert.seq,
-            alert.kind,
-            alert.severity,
-            alert.area,
-            alert.zone or "-",
-        )
+            alert.id, alert.site, alert.node, alert.seq, alert.kind, alert.severity,
+            alert.area, alert.zone or "-",
+        )  # fmt: skip
         if done.seq_gap:
             log.warning(
                 "%d alert(s) of %s/%s lost before seq %d",
-                done.seq_gap,
-                alert.site,
-                alert.node,
-                alert.seq,
-            )
+                done.seq_gap, alert.site, alert.node, alert.seq,
+            )  # fmt: skip
         if done.rejected_snapshot_topic:
             log.warning("dropped a snapshot for %s sent by another node", alert.id)
-        self._notify({"type": "alert", **alert_summary(self.store.get_alert(alert.id) or {})})
+        for event in events:
+            self._publish(event)
         return IngestResult("stored", alert_id=alert.id)
 
     def _snapshot(self, site: str, node: str, alert_id: str, jpeg: bytes) -> IngestResult:
         check_snapshot(jpeg)
-        outcome = self.store.save_snapshot(site, node, alert_id, jpeg)
+        outcome = self.storage.alerts.save_snapshot(site, node, alert_id, jpeg, self.clock())
         if outcome == "linked":
-            self._notify(
-                {"type": "snapshot", "alert_id": alert_id, "snapshot_url": snapshot_url(alert_id)}
-            )
+            self._publish(SnapshotArrived(alert_id=alert_id))
         return IngestResult(
             f"snapshot_{outcome}" if outcome != "duplicate" else "duplicate", alert_id=alert_id
         )
@@ -145,38 +154,13 @@ class Ingestor:
             "quarantined %s (%d bytes) on %r: %s", reason, len(payload), topic[:200], detail[:200]
         )
         try:
-            self.store.quarantine(topic, reason, detail, payload)
+            self.storage.quarantine.add(self.clock(), topic, reason, detail, payload)
         except Exception:
             log.exception("could not even quarantine a message on %r", topic[:200])
         return IngestResult("quarantined", reason=reason)
 
-    def _notify(self, event: dict) -> None:
-        for listener in self.listeners:
-            try:
-                listener(event)
-            except Exception:
-                log.exception("live listener failed")
-
-
-def alert_summary(alert: dict) -> dict:
-    """The public view of a stored alert (what the API and the live feed send)."""
-    keys = (
-        "id",
-        "site",
-        "node",
-        "seq",
-        "ts",
-        "received_at",
-        "kind",
-        "severity",
-        "area",
-        "zone",
-        "camera",
-        "message",
-        "objects",
-        "frame_size",
-        "has_snapshot",
-    )
-    out = {k: alert.get(k) for k in keys}
-    out["snapshot_url"] = snapshot_url(alert["id"]) if alert.get("snapshot_path") else None
-    return out
+    def _publish(self, event: HubEvent) -> None:
+        try:
+            self.bus.publish(event)
+        except Exception:  # the data is stored; a broken listener must not withhold PUBACK
+            log.exception("publishing %s failed", event.name)

@@ -1,10 +1,10 @@
-"""The hub as one service: MQTT in, SQLite and snapshots, HTTP API and officer page out.
+"""The hub as one service: MQTT in, storage, incidents and notifications, HTTP out.
 
 Data flows in a straight line::
 
-    MqttLink (paho thread) -> Ingestor.handle -> HubStore (commit) -> LiveFeed -> SSE
-                                                       ^
-    uvicorn thread: FastAPI app ---- reads ------------+
+    MqttLink (paho thread) -> Ingestor -> Storage (commit, with its incident) -> EventBus
+        EventBus -> SSE streams (officer page) · notifications queue · escalation
+    uvicorn thread: FastAPI routers -> services -> Storage
 
 The hub announces itself like any node: a retained ``online`` status under its own topic
 and an ``offline`` last will, with role ``hub``.
@@ -14,47 +14,27 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from contract.connection import NodeConnection
 from contract.mqtt import LinkSettings, MqttLink
 from contract.protocol import hub_subscriptions, status_topic
 from contract.siteconfig import SiteConfig
-from hub.accounts import Role
-from hub.api.api import create_app
+from hub.accounts import AccountService
+from hub.api.app import create_app
+from hub.api.auth import Authenticator, LoginThrottle
+from hub.api.context import ApiContext
 from hub.api.server import WebServer
+from hub.clock import Clock, system_clock
+from hub.domain.users import Role
+from hub.events import EventBus
+from hub.incidents.service import IncidentService
 from hub.ingest import Ingestor
-from hub.live import LiveFeed
-from hub.store import HubStore
+from hub.retention import RetentionWorker
+from hub.storage.sqlite import open_sqlite_storage
 
 log = logging.getLogger(__name__)
-
-
-class RetentionWorker:
-    """Purges old data once at start and then every ``interval_s`` seconds."""
-
-    def __init__(self, store: HubStore, retention_days: int, interval_s: float = 3600.0) -> None:
-        self.store = store
-        self.retention_days = retention_days
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hub-retention", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.store.purge(self.retention_days)
-            except Exception:  # a locked or full disk must not end retention for good
-                log.exception("retention purge failed; retrying in %.0f s", self.interval_s)
-            self._stop.wait(self.interval_s)
 
 
 class HubService:
@@ -69,17 +49,39 @@ class HubService:
         http_host: str = "127.0.0.1",
         http_port: int = 0,
         purge_interval_s: float = 3600.0,
+        clock: Clock = system_clock,
+        heartbeat_s: float = 15.0,
     ) -> None:
         self.config = config
         self.connection = hub_connection
         self.data_dir = Path(data_dir)
-        self.store = HubStore(self.data_dir)
-        self.live = LiveFeed()
+        self.storage = open_sqlite_storage(self.data_dir)
+        self.bus = EventBus()
+        self.accounts = AccountService(
+            self.storage, clock, timedelta(minutes=config.hub.session_idle_minutes)
+        )
+        self.incidents = IncidentService(
+            self.storage, self.bus, config.hub.incidents, clock, config=config
+        )
         root = hub_connection.topic_root
-        self.ingestor = Ingestor(self.store, root, listeners=[self.live.publish])
-        self.app = create_app(self.store, self.live, config)
+        self.ingestor = Ingestor(self.storage, self.bus, self.incidents, root, clock)
+        self.api = ApiContext(
+            storage=self.storage,
+            bus=self.bus,
+            config=config,
+            clock=clock,
+            heartbeat_s=heartbeat_s,
+            services={
+                "accounts": self.accounts,
+                "auth": Authenticator(self.accounts),
+                "throttle": LoginThrottle(),
+                "incidents": self.incidents,
+            },
+        )
+        self.app = create_app(self.api)
         self.web = WebServer(self.app, http_host, http_port)
-        self.retention = RetentionWorker(self.store, config.hub.retention_days, purge_interval_s)
+        self.retention = RetentionWorker(self.storage, config.hub.retention_days, purge_interval_s)
+        self.workers: list = [self.retention]
 
         self._own_status_topic = status_topic(root, hub_connection.site, hub_connection.node)
         self._ready = threading.Event()
@@ -114,7 +116,8 @@ class HubService:
     def start(self) -> None:
         self.web.start()
         self.link.start()
-        self.retention.start()
+        for worker in self.workers:
+            worker.start()
         self._started = True
         log.info(
             "hub for site %s: MQTT %s:%s as %s, officer page %s",
@@ -130,10 +133,11 @@ class HubService:
             return
         self._started = False
         self.link.stop()
-        self.live.close()  # end open SSE streams so the web server stops at once
+        self.bus.close()  # end open SSE streams so the web server stops at once
         self.web.stop()
-        self.retention.stop()
-        self.store.close()
+        for worker in reversed(self.workers):
+            worker.stop()
+        self.storage.close()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """True once the hub has heard its own status back: connected *and* subscribed, so
@@ -143,10 +147,10 @@ class HubService:
     def ensure_admin(self, username: str = "admin") -> str | None:
         """Create the first admin with a generated password and return it (shown once).
         Returns None if that user already exists."""
-        if self.store.accounts.get_user(username):
+        if self.storage.users.get(username):
             return None
-        password = self.store.accounts.create_user(username, Role.ADMIN)
-        self.store.accounts.audit(None, "user.create", username, "admin (first start)")
+        password = self.accounts.create_user(username, Role.ADMIN)
+        self.api.audit(None, "user.create", username, "admin (first start)")
         return password
 
     def __enter__(self) -> HubService:

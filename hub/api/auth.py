@@ -11,11 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, status
 
-from hub.accounts import Accounts, Role, User
+from hub.accounts import AccountService
+from hub.domain.users import Role, User
 
 COOKIE_NAME = "vw_session"
 
@@ -36,14 +38,14 @@ def request_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.cookies.get(COOKIE_NAME) or None
+        return value.strip()[:128]
+    return (request.cookies.get(COOKIE_NAME) or "")[:128] or None
 
 
 class Authenticator:
     """FastAPI dependencies that resolve the caller and check their role."""
 
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: AccountService) -> None:
         self.accounts = accounts
 
     def principal(self, request: Request) -> Principal:
@@ -55,7 +57,7 @@ class Authenticator:
             )
         return Principal(user, token or "")
 
-    def require(self, role: Role):
+    def require(self, role: Role) -> Callable[[Request], Principal]:
         """A dependency admitting users whose role includes ``role`` (else 403)."""
 
         def dependency(request: Request) -> Principal:
@@ -67,14 +69,31 @@ class Authenticator:
         dependency.__name__ = f"require_{role}"
         return dependency
 
+    def require_any(self, *roles: Role) -> Callable[[Request], Principal]:
+        """A dependency admitting a user whose role includes any of ``roles``."""
+
+        def dependency(request: Request) -> Principal:
+            who = self.principal(request)
+            if not any(who.user.role.includes(r) for r in roles):
+                names = " or ".join(str(r) for r in roles)
+                raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {names} role")
+            return who
+
+        dependency.__name__ = "require_" + "_or_".join(str(r) for r in roles)
+        return dependency
+
 
 class LoginThrottle:
-    """In-memory exponential backoff on failed logins, per username and per client address.
+    """Exponential backoff on failed logins, per (username, address) and per address.
 
-    The first ``free`` failures of a key cost nothing; each further one doubles the wait
-    (1 s, 2 s, 4 s ... up to ``max_delay_s``). Per-address keys get ``free * 3`` so one
-    phone mistyping is fine but one address spraying many usernames is slowed. A success
-    clears the username key. Memory is bounded by ``max_keys`` (oldest forgotten first).
+    Keyed by the *pair*, a stranger guessing Ana's password from one address slows only
+    that address, never Ana on her own phone. The address key (``free * 3``) slows one
+    address spraying many usernames. The first ``free`` failures of a key cost nothing; each
+    further one doubles the wait (1 s, 2 s, 4 s ... up to ``max_delay_s``).
+
+    :meth:`begin` counts an attempt as failed *before* the password is checked and
+    :meth:`success` takes it back, so fifty attempts sent at once cannot all slip through
+    before the first failure is recorded. Memory is bounded by ``max_keys``.
     """
 
     def __init__(
@@ -83,53 +102,53 @@ class LoginThrottle:
         base_delay_s: float = 1.0,
         max_delay_s: float = 300.0,
         max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.free = free
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.max_keys = max_keys
+        self.clock = clock
         self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # key -> (n, last)
         self._lock = threading.Lock()
 
     def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
-        return [(f"user:{username}", self.free), (f"addr:{address}", self.free * 3)]
+        return [(f"pair:{username}\0{address}", self.free), (f"addr:{address}", self.free * 3)]
 
-    def retry_after(self, username: str, address: str) -> float:
-        """Seconds until another attempt is allowed (0 when allowed now)."""
-        now = time.monotonic()
+    def _wait(self, username: str, address: str, now: float) -> float:
         wait = 0.0
-        with self._lock:
-            for key, free in self._keys(username, address):
-                count, last = self._failures.get(key, (0, 0.0))
-                if count >= free:
-                    delay = min(self.base_delay_s * 2 ** (count - free), self.max_delay_s)
-                    wait = max(wait, last + delay - now)
+        for key, free in self._keys(username, address):
+            count, last = self._failures.get(key, (0, 0.0))
+            if count >= free:
+                delay = min(self.base_delay_s * 2 ** min(count - free, 30), self.max_delay_s)
+                wait = max(wait, last + delay - now)
         return max(wait, 0.0)
 
-    def failure(self, username: str, address: str) -> None:
-        now = time.monotonic()
+    def begin(self, username: str, address: str) -> float:
+        """Seconds to wait before trying (0: go ahead, the attempt is now counted)."""
+        now = self.clock()
         with self._lock:
+            wait = self._wait(username, address, now)
+            if wait > 0:
+                return wait
             for key, _ in self._keys(username, address):
                 count, _last = self._failures.pop(key, (0, 0.0))
                 self._failures[key] = (count + 1, now)
             while len(self._failures) > self.max_keys:
                 self._failures.popitem(last=False)
+        return 0.0
 
-    def success(self, username: str) -> None:
+    def success(self, username: str, address: str) -> None:
+        """The password was right: forget this pair's failures, give back the address's."""
         with self._lock:
-            self._failures.pop(f"user:{username}", None)
+            pair, addr = (k for k, _ in self._keys(username, address))
+            self._failures.pop(pair, None)
+            count, last = self._failures.get(addr, (0, 0.0))
+            if count > 1:
+                self._failures[addr] = (count - 1, last)
+            else:
+                self._failures.pop(addr, None)
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-__all__ = [
-    "COOKIE_NAME",
-    "Authenticator",
-    "LoginThrottle",
-    "Principal",
-    "Role",
-    "client_address",
-    "request_token",
-]

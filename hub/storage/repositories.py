@@ -95,6 +95,8 @@ class SessionRepository(Protocol):
     def user(self, token_hash: str, now: datetime) -> User | None:
         """The enabled user of a live session, or None."""
 
+    def expiry(self, token_hash: str) -> datetime | None: ...
+
     def touch(self, token_hash: str, expires: datetime) -> None:
         """Slide a session's expiry forward (activity)."""
 

@@ -1,0 +1,124 @@
+"""The hub's HTTP API and officer app, as a FastAPI app built from one router per resource.
+
+Public: ``POST /api/login``, ``GET /api/health``, and the officer app's shell (``/``,
+``/static/*``, ``/sw.js``, ``/manifest.webmanifest``: HTML, CSS and JS with no data in them).
+Everything else needs a session (cookie or bearer token) and a role.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from hub.api.auth import Principal
+from hub.api.context import ApiContext
+from hub.api.routers import admin, alerts, events, nodes, session
+from hub.domain.users import Role
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
+
+#: Adding a resource: a module in hub/api/routers with build(ctx), and one entry here.
+ROUTERS = [session, alerts, nodes, events, admin]
+
+#: Routes reachable without a session. tests/test_api_auth.py checks every other route.
+PUBLIC_ROUTES = {
+    ("POST", "/api/login"),
+    ("GET", "/api/health"),
+    ("GET", "/"),
+    ("GET", "/sw.js"),
+    ("GET", "/manifest.webmanifest"),
+}
+PUBLIC_MOUNTS = {"/static"}
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
+        b"connect-src 'self'; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; "
+        b"base-uri 'none'; form-action 'self'",
+    ),
+]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (streams stay streams): security headers on every response, and
+    ``Cache-Control: no-store`` on API data unless the route chose its own."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        is_api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                headers += [h for h in _SECURITY_HEADERS if h[0] not in names]
+                if is_api and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    app = FastAPI(
+        title="VillageWatch hub API", version="2", openapi_url=None, docs_url=None, redoc_url=None
+    )
+    app.add_middleware(SecurityHeaders)
+    app.state.ctx = ctx
+    viewer = Annotated[Principal, Depends(ctx.services["auth"].require(Role.VIEWER))]
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A 422 that says which field is wrong, without echoing the (maybe huge) input."""
+        problems = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()[:10]
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    def shell_file(name: str, media_type: str | None = None) -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / name, media_type=media_type, headers={"cache-control": "no-cache"}
+        )
+
+    @app.get("/", include_in_schema=False)
+    def officer_page() -> FileResponse:
+        return shell_file("index.html")
+
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> FileResponse:
+        """At the root so the worker's scope is the whole app."""
+        return shell_file("sw.js", "text/javascript")
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    def manifest() -> FileResponse:
+        return shell_file("manifest.webmanifest", "application/manifest+json")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/api/health", tags=["public"])
+    def health() -> dict:
+        """Liveness only: says nothing about the site, its nodes or its data."""
+        return {"status": "ok"}
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(who: viewer) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    for module in ROUTERS:
+        app.include_router(module.build(ctx))
+    return app

@@ -1,0 +1,151 @@
+"""Signing in and out, who am I, and the site's labels."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, ValidationError
+
+from hub.api.auth import COOKIE_NAME, LoginThrottle, Principal, client_address
+from hub.api.context import ApiContext
+from hub.domain.users import Role
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+class LoginResponse(BaseModel):
+    token: str = Field(description="bearer token; the same session is also set as a cookie")
+    username: str
+    role: Role
+    expires_at: str = Field(description="when the session ends if left idle")
+
+
+class Me(BaseModel):
+    username: str
+    role: Role
+
+
+class AreaOut(BaseModel):
+    id: str
+    name: str
+
+
+class SiteOut(BaseModel):
+    id: str
+    name: str
+    timezone: str
+    areas: list[AreaOut]
+    heartbeat_s: float = Field(description="the live feed sends a ping this often")
+
+
+_LOGIN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": LoginRequest.model_json_schema()},
+            "application/x-www-form-urlencoded": {"schema": LoginRequest.model_json_schema()},
+        },
+    }
+}
+
+
+def build(ctx: ApiContext) -> APIRouter:
+    router = APIRouter(tags=["session"])
+    accounts = ctx.services["accounts"]
+    throttle: LoginThrottle = ctx.services["throttle"]
+    viewer = Annotated[Principal, Depends(ctx.services["auth"].require(Role.VIEWER))]
+    anyone = Annotated[Principal, Depends(ctx.services["auth"].principal)]
+
+    @router.post("/api/login", response_model=LoginResponse, openapi_extra=_LOGIN_BODY)
+    async def login(request: Request, response: Response) -> LoginResponse:
+        """Username and password as JSON or a form. Sets the session cookie and returns the
+        same session as a bearer token. Repeated failures are slowed down (429)."""
+        creds = await _read_login(request)
+        address = client_address(request)
+        wait = throttle.begin(creds.username, address)
+        if wait > 0:
+            await ctx.audit_async(creds.username[:64], "login.throttled", None, address)
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                "too many failed logins; wait and try again",
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
+        user = await run_in_threadpool(accounts.authenticate, creds.username, creds.password)
+        if user is None:
+            await ctx.audit_async(creds.username[:64], "login.failed", None, address)
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+        throttle.success(creds.username, address)
+        token, expires = await run_in_threadpool(accounts.open_session, user.username)
+        await ctx.audit_async(user.username, "login", None, address)
+        response.set_cookie(
+            COOKIE_NAME,
+            token,
+            # The server ends an idle session; the cookie itself may outlive a browser
+            # restart so a phone stays signed in across a shift.
+            max_age=30 * 86400,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=ctx.secure_cookies,
+        )
+        return LoginResponse(
+            token=token, username=user.username, role=user.role, expires_at=expires.isoformat()
+        )
+
+    @router.post("/api/logout", status_code=204)
+    def logout(who: anyone) -> Response:
+        accounts.close_session(who.token)
+        ctx.audit(who.username, "logout")
+        response = Response(status_code=204)
+        response.delete_cookie(
+            COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=ctx.secure_cookies
+        )
+        return response
+
+    @router.get("/api/me", response_model=Me)
+    def me(who: anyone) -> Me:
+        return Me(username=who.username, role=who.user.role)
+
+    @router.get("/api/site", response_model=SiteOut, tags=["site"])
+    def site(who: viewer) -> SiteOut:
+        """The site's name, time zone and areas, for labels on the officer page."""
+        config = ctx.config
+        if config is None:
+            return SiteOut(
+                id="", name="VillageWatch", timezone="UTC", areas=[], heartbeat_s=ctx.heartbeat_s
+            )
+        return SiteOut(
+            id=config.site.id,
+            name=config.site.name,
+            timezone=config.site.timezone,
+            areas=[AreaOut(id=a.id, name=a.name) for a in config.areas],
+            heartbeat_s=ctx.heartbeat_s,
+        )
+
+    return router
+
+
+async def _read_login(request: Request) -> LoginRequest:
+    """Parse a JSON or urlencoded login body (no python-multipart needed)."""
+    body = await request.body()
+    if len(body) > 4096:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "login body too large")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type == "application/x-www-form-urlencoded":
+            form = parse_qs(body.decode("utf-8"), max_num_fields=10)
+            data = {k: v[0] for k, v in form.items()}
+        else:
+            data = json.loads(body or b"null")
+        return LoginRequest.model_validate(data)
+    except (ValueError, UnicodeDecodeError, ValidationError, RecursionError):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, "send username and password as JSON or a form"
+        ) from None

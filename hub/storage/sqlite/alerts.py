@@ -1,0 +1,326 @@
+"""Alerts and their snapshots in SQLite (rows) and on disk (JPEG files).
+
+One row per unique ``Alert.id``: QoS 1 delivers at least once, so a known id is counted as a
+duplicate and dropped. A snapshot may arrive before its alert (they travel on two topics);
+it waits in ``pending_snapshots`` and is linked when the alert comes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils.migrations import Migrations
+
+from contract.protocol import Alert, ProtocolError
+from hub.domain.alerts import AlertInsert, AlertPage, AlertQuery, AlertRecord
+from hub.storage.sqlite.counters import SqliteCounters
+from hub.storage.sqlite.database import SqliteDatabase, from_iso, iso
+from hub.storage.sqlite.files import write_durably
+from hub.storage.sqlite.nodes import SqliteNodeRepository
+from hub.storage.sqlite.quarantine import SqliteQuarantine
+
+migrations = Migrations("villagewatch-hub-alerts")
+
+
+@migrations()
+def m001_alerts(db) -> None:
+    db.execute(
+        """CREATE TABLE alerts (
+            id TEXT PRIMARY KEY,
+            site TEXT NOT NULL,
+            node TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            ts TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            area TEXT NOT NULL,
+            zone TEXT,
+            camera TEXT,
+            message TEXT NOT NULL DEFAULT '',
+            objects TEXT NOT NULL DEFAULT '[]',
+            frame_size TEXT,
+            has_snapshot INTEGER NOT NULL DEFAULT 0,
+            snapshot_path TEXT,
+            incident_id TEXT
+        )"""
+    )
+    # Lists are newest *received* first; the filters below each have an index to start from.
+    db.execute("CREATE INDEX alerts_received ON alerts (received_at)")
+    db.execute("CREATE INDEX alerts_area_received ON alerts (area, received_at)")
+    db.execute("CREATE INDEX alerts_severity_received ON alerts (severity, received_at)")
+    db.execute("CREATE INDEX alerts_kind_received ON alerts (kind, received_at)")
+    db.execute("CREATE INDEX alerts_incident ON alerts (incident_id)")
+    db.execute(
+        """CREATE TABLE pending_snapshots (
+            alert_id TEXT PRIMARY KEY,
+            site TEXT NOT NULL,
+            node TEXT NOT NULL,
+            path TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        )"""
+    )
+
+
+class SqliteAlertRepository:
+    """Alerts, pending snapshots and snapshot files (see :class:`AlertRepository`)."""
+
+    def __init__(
+        self,
+        database: SqliteDatabase,
+        data_dir: Path,
+        nodes: SqliteNodeRepository,
+        counters: SqliteCounters,
+        quarantine: SqliteQuarantine,
+    ) -> None:
+        self.database = database
+        self.data_dir = Path(data_dir)
+        self.snapshot_root = self.data_dir / "snapshots"
+        self.nodes = nodes
+        self.counters = counters
+        self.quarantine = quarantine
+        database.migrate(migrations)
+
+    # --- alerts ------------------------------------------------------------------------
+
+    def insert(self, alert: Alert, received_at: datetime) -> AlertInsert:
+        db, drop_file = self.database, None
+        with db.write():
+            if db.one("SELECT 1 FROM alerts WHERE id = ?", [alert.id]):
+                self.counters.bump("duplicates")
+                return AlertInsert(stored=False)
+            gap = self.nodes.account_seq(alert)
+            snapshot_path, rejected = None, None
+            pending = db.one("SELECT * FROM pending_snapshots WHERE alert_id = ?", [alert.id])
+            if pending:
+                db.db.execute("DELETE FROM pending_snapshots WHERE alert_id = ?", [alert.id])
+                if (pending["site"], pending["node"]) == (alert.site, alert.node):
+                    snapshot_path = pending["path"]
+                else:  # another node sent a snapshot for this alert id first
+                    rejected = f"{pending['site']}/{pending['node']}/snapshot/{alert.id}"
+                    drop_file = self.data_dir / pending["path"]
+                    why = f"snapshot from {pending['node']} for an alert of {alert.node}"
+                    self.quarantine.add(received_at, rejected, "node_mismatch", why, b"")
+            objects = json.dumps([o.model_dump() for o in alert.objects])
+            frame = json.dumps(alert.frame_size) if alert.frame_size else None
+            db.db.execute(
+                "INSERT INTO alerts (id, site, node, seq, ts, received_at, kind, severity, area,"
+                " zone, camera, message, objects, frame_size, has_snapshot, snapshot_path)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [alert.id, alert.site, alert.node, alert.seq, iso(alert.ts), iso(received_at),
+                 alert.kind, str(alert.severity), alert.area, alert.zone, alert.camera,
+                 alert.message, objects, frame, int(alert.has_snapshot), snapshot_path],
+            )  # fmt: skip
+            self.counters.bump("alerts")
+            self.counters.bump("seq_gaps_seen", gap)
+        if drop_file:
+            drop_file.unlink(missing_ok=True)
+        record = AlertRecord.received(alert, received_at).model_copy(
+            update={"snapshot_ready": snapshot_path is not None}
+        )
+        return AlertInsert(True, record, gap, rejected)
+
+    def get(self, alert_id: str) -> AlertRecord | None:
+        row = self.database.one("SELECT * FROM alerts WHERE id = ?", [alert_id])
+        return _record(row) if row else None
+
+    def find(self, query: AlertQuery) -> AlertPage:
+        where, args = [], []
+
+        def add(clause: str, *values: object) -> None:
+            where.append(clause)
+            args.extend(values)
+
+        if query.severity:
+            add(f"severity IN ({_marks(query.severity)})", *map(str, query.severity))
+        for column in ("kind", "area", "node"):
+            if getattr(query, column):
+                add(f"{column} = ?", getattr(query, column))
+        if query.status:
+            states = _marks(query.status)
+            add(
+                f"incident_id IN (SELECT id FROM incidents WHERE state IN ({states}))",
+                *query.status,
+            )
+        if query.text:
+            like = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            like += "%"
+            add(
+                "(message LIKE ? ESCAPE '\\' OR kind LIKE ? ESCAPE '\\' OR zone LIKE ? ESCAPE '\\'"
+                " OR area LIKE ? ESCAPE '\\' OR node LIKE ? ESCAPE '\\')",
+                *[like] * 5,
+            )
+        if query.since:
+            add("received_at > ?", iso(query.since))
+        if query.before:
+            add("received_at < ?", iso(query.before))
+        if query.cursor:
+            received, rowid = _decode_cursor(query.cursor)
+            add("(received_at < ? OR (received_at = ? AND rowid < ?))", received, received, rowid)
+        sql = "SELECT rowid AS _rowid, * FROM alerts"
+        sql += (" WHERE " + " AND ".join(where)) if where else ""
+        sql += " ORDER BY received_at DESC, rowid DESC LIMIT ?"
+        rows = self.database.all(sql, [*args, query.limit + 1])
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        cursor = _encode_cursor(rows[-1]["received_at"], rows[-1]["_rowid"]) if more else None
+        return AlertPage([_record(r) for r in rows], cursor)
+
+    def ids(self) -> list[str]:
+        with self.database.read() as db:
+            return [r[0] for r in db.execute("SELECT id FROM alerts ORDER BY received_at, rowid")]
+
+    def count(self) -> int:
+        return int(self.database.scalar("SELECT COUNT(*) FROM alerts") or 0)
+
+    def set_incident(self, alert_id: str, incident_id: str) -> None:
+        with self.database.write() as db:
+            db.execute("UPDATE alerts SET incident_id = ? WHERE id = ?", [incident_id, alert_id])
+
+    def for_incident(self, incident_id: str) -> list[AlertRecord]:
+        rows = self.database.all(
+            "SELECT * FROM alerts WHERE incident_id = ? ORDER BY received_at, rowid", [incident_id]
+        )
+        return [_record(r) for r in rows]
+
+    # --- snapshots ---------------------------------------------------------------------
+
+    def save_snapshot(
+        self, site: str, node: str, alert_id: str, jpeg: bytes, received_at: datetime
+    ) -> str:
+        db = self.database
+        with db.write():
+            alert = db.one(
+                "SELECT site, node, ts, snapshot_path FROM alerts WHERE id = ?", [alert_id]
+            )
+            pending = None
+            if alert is None:
+                pending = db.one(
+                    "SELECT site, node FROM pending_snapshots WHERE alert_id = ?", [alert_id]
+                )
+            owner = alert or pending
+            if owner and (owner["site"], owner["node"]) != (site, node):
+                where = f"{owner['site']}/{owner['node']}"
+                raise ProtocolError("node_mismatch", f"alert {alert_id} belongs to {where}")
+            if pending or (alert and alert["snapshot_path"]):
+                self.counters.bump("snapshot_duplicates")
+                return "duplicate"
+            day = datetime.fromisoformat(alert["ts"]) if alert else received_at
+            rel = Path(
+                "snapshots", site, day.astimezone(UTC).strftime("%Y-%m-%d"), f"{alert_id}.jpg"
+            )
+            write_durably(self.data_dir / rel, jpeg)
+            try:
+                if alert:
+                    db.db.execute(
+                        "UPDATE alerts SET snapshot_path = ? WHERE id = ?", [str(rel), alert_id]
+                    )
+                else:
+                    db.db.execute(
+                        "INSERT INTO pending_snapshots VALUES (?, ?, ?, ?, ?)",
+                        [alert_id, site, node, str(rel), iso(received_at)],
+                    )
+                self.counters.bump("snapshots")
+            except Exception:
+                (self.data_dir / rel).unlink(missing_ok=True)
+                raise
+        return "linked" if alert else "pending"
+
+    def snapshot_file(self, alert_id: str) -> Path | None:
+        row = self.database.one("SELECT snapshot_path FROM alerts WHERE id = ?", [alert_id])
+        if not row or not row["snapshot_path"]:
+            return None
+        path = (self.data_dir / row["snapshot_path"]).resolve()
+        # The path came from our own code, but never serve anything outside the snapshot root.
+        if not path.is_relative_to(self.snapshot_root.resolve()) or not path.is_file():
+            return None
+        return path
+
+    def pending_snapshot_ids(self) -> list[str]:
+        return [r["alert_id"] for r in self.database.all("SELECT alert_id FROM pending_snapshots")]
+
+    # --- retention ---------------------------------------------------------------------
+
+    def purge(self, received_before: datetime, pending_before: datetime) -> dict[str, int]:
+        cutoff, pending_cutoff = iso(received_before), iso(pending_before)
+        with self.database.write() as db:
+            files = [
+                r[0]
+                for r in db.execute(
+                    "SELECT snapshot_path FROM alerts WHERE received_at < ?", [cutoff]
+                )
+                if r[0]
+            ]
+            files += [
+                r[0]
+                for r in db.execute(
+                    "SELECT path FROM pending_snapshots WHERE received_at < ?", [pending_cutoff]
+                )
+            ]
+            counts = {
+                "alerts": db.execute("DELETE FROM alerts WHERE received_at < ?", [cutoff]).rowcount,
+                "pending_snapshots": db.execute(
+                    "DELETE FROM pending_snapshots WHERE received_at < ?", [pending_cutoff]
+                ).rowcount,
+            }
+        for rel in files:
+            path = self.data_dir / rel
+            path.unlink(missing_ok=True)
+            _remove_empty_dirs(path.parent, self.snapshot_root)
+        counts["snapshot_files"] = len(files)
+        return counts
+
+
+def _record(row: dict) -> AlertRecord:
+    return AlertRecord(
+        id=row["id"],
+        site=row["site"],
+        node=row["node"],
+        seq=row["seq"],
+        ts=datetime.fromisoformat(row["ts"]),
+        kind=row["kind"],
+        severity=row["severity"],
+        area=row["area"],
+        zone=row["zone"],
+        camera=row["camera"],
+        message=row["message"],
+        objects=json.loads(row["objects"]),
+        frame_size=json.loads(row["frame_size"]) if row["frame_size"] else None,
+        has_snapshot=bool(row["has_snapshot"]),
+        received_at=from_iso(row["received_at"]),
+        snapshot_ready=bool(row["snapshot_path"]),
+        incident_id=row["incident_id"],
+    )
+
+
+def _marks(values: tuple) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _encode_cursor(received_at: str, rowid: int) -> str:
+    return base64.urlsafe_b64encode(f"{received_at}|{rowid}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
+    """Raises ValueError for a cursor this code did not make."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        received, rowid = text.split("|")
+        datetime.fromisoformat(received)
+        return received, int(rowid)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("not a cursor from this hub") from exc
+
+
+def _remove_empty_dirs(folder: Path, stop: Path) -> None:
+    """Remove ``folder`` and its parents while empty, never ``stop`` itself."""
+    stop, folder = stop.resolve(), folder.resolve()
+    while folder != stop and folder.is_relative_to(stop):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
