@@ -204,7 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="site YAML file")
     d.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
-    d.add_argument("--port", type=int, default=8080, help="officer page port (0 = any free)")
+    d.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="officer page port (default: the site file's hub.http_port; 0 = any free)",
+    )
     d.add_argument(
         "--data-dir", type=Path, default=Path("var/demo"), help="scratch folder, emptied at start"
     )

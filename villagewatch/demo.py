@@ -1,19 +1,23 @@
 """``villagewatch demo``: the whole system on one machine, from recorded footage.
 
 Broker (embedded by default) → hub with the officer page → an edge agent replaying the
-committed excerpt in a loop at real-time speed → a simulated door sensor that opens now and
-then. Every identity is provisioned with a generated password; the officer login is printed
-once. Alerts are printed in the terminal as the hub stores them.
+committed excerpt in a loop at real-time speed → simulated door sensors that open now and
+then → a scripted 110 call taken by the duty desk. Every identity is provisioned with a
+generated password; the admin login is printed once. Alerts and incidents are printed in the
+terminal as the hub stores them: the camera and the plaza door make one incident, which
+escalates while nobody acknowledges it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import shutil
 import socket
 import sys
 import threading
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +28,8 @@ from contract.siteconfig import SiteConfig
 from edge.agent import EdgeAgent
 from firmware_stubs.door_node import DoorNode
 from firmware_stubs.host_pins import SimulatedPin
+from hub.domain.users import Role
+from hub.events import AlertStored, HubEvent, IncidentChanged, NodeChanged
 from hub.service import HubService
 
 log = logging.getLogger("villagewatch.demo")
@@ -38,8 +44,13 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def demo_config(config: SiteConfig, data_dir: Path, broker_kind: str, http_port: int) -> SiteConfig:
-    """The site file with every data folder under ``data_dir`` and ports chosen for this run."""
+def demo_config(
+    config: SiteConfig, data_dir: Path, broker_kind: str, http_port: int | None
+) -> SiteConfig:
+    """The site file with every data folder under ``data_dir`` and ports chosen for this run.
+    The officer page keeps the site file's ``hub.http_port`` unless ``http_port`` is given."""
+    if http_port is None:
+        http_port = config.hub.http_port
     host = config.broker.host
     with socket.socket() as s:
         s.bind((host, 0))
@@ -101,28 +112,87 @@ class SimulatedDoorSensor:
         self.node.shutdown()
 
 
-def print_event(event: dict) -> None:
-    """Terminal view of what the hub just stored."""
+def print_event(event: HubEvent) -> None:
+    """Terminal view of what the hub just stored or changed."""
     now = datetime.now().strftime("%H:%M:%S")
-    if event.get("type") == "alert":
-        where = "/".join(p for p in (event.get("area"), event.get("zone")) if p)
-        objects = ", ".join(f"{o['label']} {o['score']:.2f}" for o in event.get("objects") or [])
+    if isinstance(event, AlertStored):
+        a = event.alert
+        where = "/".join(p for p in (a.area, a.zone) if p)
+        objects = ", ".join(f"{o.label} {o.score:.2f}" for o in a.objects)
         print(
-            f"{now}  ALERT {event['severity'].upper():8} {event['kind']:10} {where:18} "
-            f"from {event['node']}  {objects}",
+            f"{now}  ALERT {a.severity.upper():8} {a.kind:10} {where:18} from {a.node}  {objects}",
             flush=True,
         )
-    elif event.get("type") == "node":
-        print(f"{now}  node  {event['node']} is {event['state']}", flush=True)
+    elif isinstance(event, IncidentChanged):
+        i = event.incident
+        where = i.location.area or i.location.address or "-"
+        print(
+            f"{now}  INCIDENT {i.ref} {event.change:12} {i.state:12} {i.severity:8} "
+            f"{i.category} {i.kind} in {where}, {i.alert_count} alert(s)"
+            + (f", escalated to tier {i.escalation_tier}" if event.change == "escalated" else ""),
+            flush=True,
+        )
+    elif isinstance(event, NodeChanged):
+        print(f"{now}  node  {event.node.node} is {event.node.state}", flush=True)
+
+
+class ScriptedCall:
+    """A duty officer takes a 110 call some seconds in and opens an incident through the
+    hub's own HTTP API, as the officer page's call form does."""
+
+    CALL = {
+        "source": "call",
+        "kind": "suspicious_person",
+        "severity": "major",
+        "title": "Caller reports someone trying car doors at the north gate",
+        "description": "Male, dark jacket, walking towards the river path.",
+        "caller": {"name": "Resident (demo)", "phone": "+44 20 7946 0000"},
+        "location": {"area": "north-gate", "address": "North gate car park"},
+    }
+
+    def __init__(self, base_url: str, username: str, password: str, after_s: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = {"username": username, "password": password}
+        self.after_s = after_s
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="scripted-110-call", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(5)
+
+    def _post(self, path: str, body: dict, token: str | None = None) -> dict:
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(
+            self.base_url + path, json.dumps(body).encode(), headers, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def _run(self) -> None:
+        if self.stop_event.wait(self.after_s):
+            return
+        try:
+            token = self._post("/api/login", self.credentials)["token"]
+            incident = self._post("/api/incidents", self.CALL, token)
+            print(f"  (scripted 110 call opened {incident['ref']})", flush=True)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("the scripted 110 call failed: %s", exc)
 
 
 def run_demo(
     config: SiteConfig,
     data_dir: Path,
     duration: float | None,
-    http_port: int,
+    http_port: int | None,
     broker_kind: str,
     stop: threading.Event,
+    call_after_s: float = 20.0,
 ) -> int:
     data_dir = data_dir.resolve()
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -142,11 +212,12 @@ def run_demo(
             config.hub.http_host,
             config.hub.http_port,
         )
-        hub.ingestor.listeners.append(print_event)
+        hub.bus.on(print_event)
         logging.getLogger("hub.ingest").setLevel(logging.WARNING)  # print_event says it
         hub.start()
         started.append(hub)
         password = hub.ensure_admin()
+        desk_password = hub.accounts.create_user("duty-desk", Role.OFFICER)
         hub.wait_ready(10)
         for gateway in config.gateways:
             agent = EdgeAgent(config, gateway.node, connections[gateway.node])
@@ -158,6 +229,9 @@ def run_demo(
             )
             sim.start()
             started.append(sim)
+        call = ScriptedCall(hub.url, "duty-desk", desk_password, after_s=call_after_s)
+        call.start()
+        started.append(call)
 
         print(
             f"\nVillageWatch demo — site {config.site.name!r}\n"
@@ -165,7 +239,9 @@ def run_demo(
             f"  officer page: {hub.url}\n"
             f"  login:        admin / {password}   (generated for this run; shown once)\n"
             f"  data:         {data_dir}\n"
-            f"Alerts appear below and on the page. Ctrl-C stops everything.\n",
+            f"Alerts and incidents appear below and on the page: the camera and the plaza\n"
+            f"door make one incident, it escalates if nobody acknowledges it, and a 110 call\n"
+            f"opens another after {call_after_s:.0f} s. Ctrl-C stops everything.\n",
             flush=True,
         )
         stop.wait(duration)

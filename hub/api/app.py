@@ -17,13 +17,23 @@ from fastapi.staticfiles import StaticFiles
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
-from hub.api.routers import admin, alerts, events, nodes, session
+from hub.api.routers import (
+    admin,
+    alerts,
+    events,
+    incidents,
+    nodes,
+    notifications,
+    push,
+    reports,
+    session,
+)
 from hub.domain.users import Role
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
 
 #: Adding a resource: a module in hub/api/routers with build(ctx), and one entry here.
-ROUTERS = [session, alerts, nodes, events, admin]
+ROUTERS = [session, alerts, incidents, reports, nodes, events, push, notifications, admin]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.
 PUBLIC_ROUTES = {

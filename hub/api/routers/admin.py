@@ -1,7 +1,7 @@
 """Administration: users (create, disable, reset password, revoke sessions), audit, quarantine."""
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": FastAPI must see the real Annotated types of
+# the dependencies, which are local to build().
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status

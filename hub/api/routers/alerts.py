@@ -1,7 +1,7 @@
 """Alerts: the list (filters, cursor paging, newest received first), one alert, its snapshot."""
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": FastAPI must see the real Annotated types of
+# the dependencies, which are local to build().
 from datetime import UTC, datetime
 from typing import Annotated
 

@@ -7,8 +7,8 @@ point) comes every ``heartbeat_s``: a page that misses two knows its connection 
 if the socket still looks open. Each ping also re-checks the session.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": FastAPI must see the real Annotated types of
+# the dependencies, which are local to build().
 import json
 from typing import Annotated
 

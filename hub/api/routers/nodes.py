@@ -1,7 +1,7 @@
 """Nodes (online/offline, sequence gaps, latest stats) and the hub's counters."""
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": FastAPI must see the real Annotated types of
+# the dependencies, which are local to build().
 from typing import Annotated
 
 from fastapi import APIRouter, Depends

@@ -1,7 +1,7 @@
 """Signing in and out, who am I, and the site's labels."""
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": FastAPI must see the real Annotated types of
+# the dependencies, which are local to build().
 import json
 from typing import Annotated
 from urllib.parse import parse_qs
