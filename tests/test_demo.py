@@ -1,6 +1,7 @@
 """``villagewatch demo`` — the README's first command — does what it promises: broker, hub,
-edge on the recorded excerpt and a door sensor come up; the printed login works; alerts reach
-the officer API and the terminal; Ctrl-C shuts everything down cleanly."""
+edge on the recorded excerpt and door sensors come up; the printed login works; alerts reach
+the officer API and the terminal; the plaza camera and the plaza door make one incident; the
+scripted 110 call opens another; Ctrl-C shuts everything down cleanly."""
 
 from __future__ import annotations
 
@@ -53,14 +54,27 @@ def test_demo_prints_a_working_login_shows_alerts_and_stops_cleanly_on_ctrl_c(tm
             assert r.status_code == 200
             kinds: set[str] = set()
             while time.monotonic() < deadline + 30 and not {"intrusion", "door"} <= kinds:
-                kinds = {a["kind"] for a in officer.get("/api/alerts").json()}
+                kinds = {a["kind"] for a in officer.get("/api/alerts").json()["items"]}
                 time.sleep(0.5)
             assert {"intrusion", "door"} <= kinds
+            joined = call = None
+            while time.monotonic() < deadline + 90 and not (joined and call):
+                incidents = officer.get("/api/incidents").json()["items"]
+                call = next((i for i in incidents if i["source"] == "call"), None)
+                for i in incidents:
+                    if i["location"]["area"] == "plaza" and i["alert_count"] >= 2:
+                        alerts = officer.get(f"/api/incidents/{i['id']}").json()["alerts"]
+                        if {"door", "intrusion"} <= {a["kind"] for a in alerts}:
+                            joined = i
+                time.sleep(1)
+            assert joined, "the plaza door and camera alerts never shared an incident"
+            assert call and call["location"]["area"] == "north-gate"
             nodes = {n["node"]: n["state"] for n in officer.get("/api/nodes").json()}
             assert nodes.get("gw-plaza") == "online" and nodes.get("gate-door") == "online"
         text = "".join(lines)
         assert re.search(r"ALERT MAJOR\s+intrusion\s+plaza/lawn", text)
-        assert re.search(r"ALERT MAJOR\s+door\s+north-gate", text)
+        assert re.search(r"ALERT MAJOR\s+door\s+(north-gate|plaza)", text)
+        assert re.search(r"INCIDENT INC-\d{8}-\d{4} opened", text)
         assert password.group(1) not in text.replace(password.group(0), "")  # shown once
     finally:
         proc.send_signal(signal.SIGINT)
