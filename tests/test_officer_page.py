@@ -3,46 +3,17 @@ mosquitto: sign in, see an alert with its snapshot arrive live, see nodes come a
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from hub_helpers import NodeClient, make_alert, snapshot_jpeg, start_hub
-from playwright.sync_api import Browser, expect, sync_playwright
+from officer_kit import PHONE, SITE, add_user, browser, watch_problems
+from playwright.sync_api import Browser, expect
 
 from contract.protocol import NodeRole, Severity, alert_topic, encode, snapshot_topic
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-}
-SITE = "riverside"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = "chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI must never pass without having driven a real browser
-        pytest.skip(message)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+__all__ = ["browser"]  # the fixture, imported for pytest
 
 
 @pytest.fixture
@@ -55,12 +26,10 @@ def hub(mosquitto, tmp_path: Path):
 def test_officer_sees_live_alerts_with_snapshots_and_node_status_on_a_phone(
     mosquitto, hub, browser: Browser
 ):
-    password = hub.store.accounts.create_user("officer1", "officer")
+    password = add_user(hub, "officer1")
     context = browser.new_context(**PHONE)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    problems = watch_problems(page)
     try:
         page.goto(hub.url)
         expect(page.locator("#login-form")).to_be_visible()
@@ -77,6 +46,7 @@ def test_officer_sees_live_alerts_with_snapshots_and_node_status_on_a_phone(
         expect(page.locator("#conn")).to_have_attribute("data-state", "live")
         expect(page.locator("#site-name")).to_have_text("Riverside Compound")
         expect(page.locator("#whoami")).to_contain_text("officer1")
+        page.click("#tab-alerts")  # the incident queue comes first; alerts are one tap away
 
         gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
         door = NodeClient(mosquitto.provision("gate-door", NodeRole.SENSOR), client_id="gate-door")
@@ -150,7 +120,7 @@ def test_officer_sees_live_alerts_with_snapshots_and_node_status_on_a_phone(
         expect(page.locator("#login-form")).to_be_visible()
         assert page.locator("li.card").count() == 0
         assert problems == []
-        audit = {(r["username"], r["action"], r["target"]) for r in hub.store.accounts.audit_rows()}
+        audit = {(e.username, e.action, e.target) for e in hub.storage.audit.entries(1000)}
         assert ("officer1", "snapshot.view", alert.id) in audit
     finally:
         context.close()

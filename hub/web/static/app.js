@@ -1,324 +1,73 @@
-// VillageWatch officer page. Plain JS, no build step, no network beyond this hub.
+// VillageWatch officer page: sign-in, the views, and the wiring between the live feed and
+// the lists. Plain ES modules, no build step, no network beyond this hub.
 //
 // Data comes only from the authenticated API (cookie session set by POST /api/login):
-//   GET /api/me, /api/site, /api/alerts, /api/nodes   - state on sign-in and after reconnects
-//   GET /api/events (Server-Sent Events)               - alert / snapshot / node as they happen
+//   GET /api/me, /api/site              who is signed in; site name, areas, heartbeat
+//   GET /api/incidents/queue, /api/alerts, /api/nodes ... on sign-in and after a resync
+//   GET /api/events (Server-Sent Events) alert, snapshot, node, incident, resync, ping
 // Every value from the hub is put in the page with textContent, never as HTML.
 //
-// Pieces: api (fetch wrapper), AlertCard (one list item), DetailsPane (one alert in full;
-// incident actions will go in its #details-actions slot), NodeBar, LiveStream, Chime.
-"use strict";
+// Modules: api (fetch), dom (helpers, dialogs, clocks), live (the stream and its heartbeat),
+// sound, alerts, incidents (queue) and incident_view (one incident), call_form (110 calls),
+// reports, admin, nodes, notify (service worker, notifications, push).
 
-const MAX_CARDS = 200;
-const state = { me: null, site: null, alerts: new Map(), nodes: new Map(), areas: new Map() };
-const $ = (id) => document.getElementById(id);
+import { Admin } from "./admin.js";
+import { Alerts } from "./alerts.js";
+import { api, Unauthorized } from "./api.js";
+import { CallForm } from "./call_form.js";
+import { $, humanize, setTimeZone, Ticker } from "./dom.js";
+import { IncidentView } from "./incident_view.js";
+import { Incidents } from "./incidents.js";
+import { LiveStream } from "./live.js";
+import { NodeBar } from "./nodes.js";
+import { Notify } from "./notify.js";
+import { Reports } from "./reports.js";
+import { Sound } from "./sound.js";
 
-// --- api ------------------------------------------------------------------------------
+const DESK_ROLES = ["officer", "supervisor", "admin"];
+const state = { me: null, site: null, view: "incidents" };
 
-class Unauthorized extends Error {}
-
-const api = {
-  async request(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: {} };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
+const Views = {
+  names: ["incidents", "alerts", "reports", "admin"],
+  init() {
+    for (const name of Views.names) {
+      $(`tab-${name}`).addEventListener("click", () => Views.show(name));
     }
-    const res = await fetch(path, init);
-    if (res.status === 401) throw new Unauthorized();
-    if (!res.ok) {
-      let detail = res.statusText;
-      try { detail = (await res.json()).detail || detail; } catch (_) { /* not JSON */ }
-      const err = new Error(String(detail));
-      err.status = res.status;
-      throw err;
-    }
-    return res.status === 204 ? null : res.json();
   },
-  get(path) { return this.request("GET", path); },
-  post(path, body) { return this.request("POST", path, body); },
+  show(name) {
+    state.view = name;
+    for (const other of Views.names) {
+      $(`${other}-view`).hidden = other !== name;
+      const tab = $(`tab-${other}`);
+      if (other === name) tab.setAttribute("aria-current", "page");
+      else tab.removeAttribute("aria-current");
+    }
+    if (name === "reports") Reports.load().catch(App.failed);
+    if (name === "admin") Admin.load().catch(App.failed);
+  },
 };
 
-// --- time -----------------------------------------------------------------------------
-
-// Times are shown in the site's time zone: the officer is at the site.
-function formatTime(iso, withDate, withSeconds = true) {
-  const when = new Date(iso);
-  const opts = { hour: "2-digit", minute: "2-digit" };
-  if (withSeconds) opts.second = "2-digit";
-  if (state.site && state.site.timezone) opts.timeZone = state.site.timezone;
-  const sameDay = new Date().toDateString() === when.toDateString();
-  if (withDate || !sameDay) Object.assign(opts, { weekday: "short", day: "numeric", month: "short" });
-  try {
-    return new Intl.DateTimeFormat(undefined, opts).format(when);
-  } catch (_) {
-    delete opts.timeZone;
-    return new Intl.DateTimeFormat(undefined, opts).format(when);
-  }
+function toast(message) {
+  $("toast").textContent = message;
+  $("toast").hidden = !message;
 }
 
-const areaName = (id) => state.areas.get(id) || id;
-
-// --- alert cards ----------------------------------------------------------------------
-
-const AlertCard = {
-  create(alert) {
-    const li = $("alert-card").content.firstElementChild.cloneNode(true);
-    li.dataset.id = alert.id;
-    li.querySelector(".card-main").addEventListener("click", () => DetailsPane.open(alert.id));
-    const img = li.querySelector(".thumb img");
-    img.addEventListener("load", () => { img.hidden = false; li.querySelector(".thumb-note").hidden = true; });
-    img.addEventListener("error", () => { img.hidden = true; AlertCard.note(li, "No photo"); });
-    AlertCard.update(li, alert);
-    return li;
-  },
-  update(li, alert) {
-    li.dataset.severity = alert.severity;
-    li.dataset.ts = alert.ts;
-    li.querySelector(".sev").textContent = alert.severity;
-    li.querySelector(".kind").textContent = alert.kind.replace(/_/g, " ");
-    const time = li.querySelector("time");
-    time.dateTime = alert.ts;
-    time.textContent = formatTime(alert.ts, false, false);
-    time.title = formatTime(alert.ts, true);
-    li.querySelector(".where").textContent =
-      areaName(alert.area) + (alert.zone ? " \u00b7 zone " + alert.zone : "");
-    li.querySelector(".source").textContent =
-      (alert.camera ? "camera " + alert.camera + " on " : "") + alert.node;
-    li.querySelector(".msg").textContent = alert.message || "";
-    AlertCard.showSnapshot(li, alert);
-  },
-  showSnapshot(li, alert) {
-    const img = li.querySelector(".thumb img");
-    if (alert.snapshot_url) {
-      if (img.getAttribute("src") !== alert.snapshot_url) img.src = alert.snapshot_url;
-    } else {
-      AlertCard.note(li, alert.has_snapshot ? "Photo coming\u2026" : "No photo");
-    }
-  },
-  note(li, text) {
-    const note = li.querySelector(".thumb-note");
-    note.textContent = text;
-    note.hidden = false;
-  },
-};
-
-const AlertList = {
-  // Insert or refresh an alert; keeps the list sorted newest event first.
-  upsert(alert, isLive) {
-    const known = state.alerts.has(alert.id);
-    state.alerts.set(alert.id, alert);
-    const list = $("alerts");
-    let li = list.querySelector(`li[data-id="${alert.id}"]`);
-    if (li) {
-      AlertCard.update(li, alert);
-    } else {
-      li = AlertCard.create(alert);
-      const after = [...list.children].find((el) => el.dataset.ts < alert.ts);
-      list.insertBefore(li, after || null);
-      if (isLive) li.classList.add("new");
-      while (list.children.length > MAX_CARDS) {
-        state.alerts.delete(list.lastElementChild.dataset.id);
-        list.lastElementChild.remove();
-      }
-    }
-    AlertList.counts();
-    return !known;
-  },
-  snapshotArrived(alertId, url) {
-    const alert = state.alerts.get(alertId);
-    if (!alert) return;
-    alert.snapshot_url = url;
-    AlertList.upsert(alert, false);
-    if (DetailsPane.current === alertId) DetailsPane.open(alertId);
-  },
-  clear() {
-    state.alerts.clear();
-    $("alerts").replaceChildren();
-    AlertList.counts();
-  },
-  counts() {
-    const n = $("alerts").children.length;
-    $("empty").hidden = n > 0;
-    $("alert-count").textContent = n ? `(${n})` : "";
-  },
-};
-
-// --- details pane ---------------------------------------------------------------------
-
-const DetailsPane = {
-  current: null,
-  open(alertId) {
-    const a = state.alerts.get(alertId);
-    if (!a) return;
-    DetailsPane.current = alertId;
-    $("details-title").textContent = `${a.kind.replace(/_/g, " ")} \u00b7 ${a.severity}`;
-    const img = $("details-img");
-    img.hidden = !a.snapshot_url;
-    if (a.snapshot_url) img.src = a.snapshot_url;
-    const objects = (a.objects || [])
-      .map((o) => `${o.label} ${Math.round(o.score * 100)}%`).join(", ");
-    const rows = [
-      ["Area", areaName(a.area)], ["Zone", a.zone], ["Camera", a.camera], ["Node", a.node],
-      ["Time", formatTime(a.ts, true)], ["Received", formatTime(a.received_at, true)],
-      ["Objects", objects], ["Message", a.message], ["Alert", `#${a.seq} \u00b7 ${a.id}`],
-    ];
-    const dl = $("details-fields");
-    dl.replaceChildren();
-    for (const [label, value] of rows) {
-      if (!value) continue;
-      const dt = document.createElement("dt");
-      dt.textContent = label;
-      const dd = document.createElement("dd");
-      dd.textContent = value;
-      dl.append(dt, dd);
-    }
-    $("details").hidden = false;
-    $("details-close").focus();
-  },
-  close() {
-    DetailsPane.current = null;
-    $("details").hidden = true;
-  },
-};
-
-// --- nodes ----------------------------------------------------------------------------
-
-const NodeBar = {
-  set(node) {
-    const key = `${node.site}/${node.node}`;
-    state.nodes.set(key, { ...(state.nodes.get(key) || {}), ...node });
-    NodeBar.render();
-  },
-  render() {
-    const bar = $("nodes");
-    bar.replaceChildren();
-    const nodes = [...state.nodes.values()].sort((a, b) => a.node.localeCompare(b.node));
-    for (const n of nodes) {
-      const chip = document.createElement("span");
-      chip.className = "node";
-      chip.dataset.node = n.node;
-      chip.dataset.state = n.state || "unknown";
-      chip.title = `${n.role || "node"} ${n.node}: ${n.state || "unknown"}`;
-      const dot = document.createElement("span");
-      dot.className = "dot";
-      const name = document.createElement("span");
-      name.textContent = n.node;
-      const st = document.createElement("span");
-      st.className = "state";
-      st.textContent = n.state || "unknown";
-      chip.append(dot, name, st);
-      bar.append(chip);
-    }
-  },
-};
-
-// --- sound ----------------------------------------------------------------------------
-
-const Chime = {
-  ctx: null,
-  on: false,
-  toggle() {
-    // Browsers only start audio after a user gesture: this click is it.
-    if (!Chime.ctx) {
-      const Ctx = window.AudioContext || window.webkitAudioContext;
-      if (Ctx) Chime.ctx = new Ctx();
-    }
-    Chime.on = !Chime.on;
-    if (Chime.ctx && Chime.ctx.state === "suspended") Chime.ctx.resume();
-    const btn = $("sound-toggle");
-    btn.setAttribute("aria-pressed", String(Chime.on));
-    btn.textContent = Chime.on ? "Sound on" : "Sound off";
-    if (Chime.on) Chime.play();
-  },
-  play() {
-    if (!Chime.on) return;
-    if (navigator.vibrate) navigator.vibrate([180, 80, 180]);
-    const ctx = Chime.ctx;
-    if (!ctx) return;
-    const t0 = ctx.currentTime;
-    [[880, 0], [660, 0.18], [880, 0.36]].forEach(([freq, at]) => {
-      const osc = ctx.createOscillator();
-      const gain = ctx.createGain();
-      osc.type = "sine";
-      osc.frequency.value = freq;
-      gain.gain.setValueAtTime(0.0001, t0 + at);
-      gain.gain.exponentialRampToValueAtTime(0.4, t0 + at + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.16);
-      osc.connect(gain).connect(ctx.destination);
-      osc.start(t0 + at);
-      osc.stop(t0 + at + 0.18);
-    });
-  },
-};
-
-// --- live stream ----------------------------------------------------------------------
-
-const LiveStream = {
-  source: null,
-  retryMs: 1000,
-  timer: null,
-  setState(s, label) {
-    $("conn").dataset.state = s;
-    $("conn-label").textContent = label;
-  },
-  start() {
-    LiveStream.stop();
-    LiveStream.setState("connecting", "Connecting");
-    const es = new EventSource("/api/events");
-    LiveStream.source = es;
-    es.addEventListener("open", () => {
-      LiveStream.retryMs = 1000;
-      LiveStream.setState("live", "Live");
-      App.refresh().catch(App.failed); // catch up on anything missed while away
-    });
-    es.addEventListener("alert", (e) => {
-      if (AlertList.upsert(JSON.parse(e.data), true)) Chime.play();
-    });
-    es.addEventListener("snapshot", (e) => {
-      const d = JSON.parse(e.data);
-      AlertList.snapshotArrived(d.alert_id, d.snapshot_url);
-    });
-    es.addEventListener("node", (e) => NodeBar.set(JSON.parse(e.data)));
-    es.addEventListener("logout", () => App.signedOut("Your session ended. Please sign in again."));
-    es.addEventListener("error", () => {
-      LiveStream.setState("offline", "Offline");
-      // The browser retries network errors itself; a refused stream (401, hub restart
-      // mid-handshake) is CLOSED and needs us to decide.
-      if (es.readyState === EventSource.CLOSED) LiveStream.retryLater();
-    });
-  },
-  retryLater() {
-    LiveStream.stop();
-    LiveStream.setState("offline", "Offline \u00b7 retrying");
-    LiveStream.timer = setTimeout(async () => {
-      try {
-        await api.get("/api/me");
-        LiveStream.start();
-      } catch (err) {
-        if (err instanceof Unauthorized) return App.signedOut("Please sign in again.");
-        LiveStream.retryLater();
-      }
-    }, LiveStream.retryMs);
-    LiveStream.retryMs = Math.min(LiveStream.retryMs * 2, 30000);
-  },
-  stop() {
-    clearTimeout(LiveStream.timer);
-    if (LiveStream.source) LiveStream.source.close();
-    LiveStream.source = null;
-  },
-};
-
-// --- app ------------------------------------------------------------------------------
+let reloadSoon = null;
 
 const App = {
   async boot() {
     $("login-form").addEventListener("submit", App.login);
     $("logout").addEventListener("click", App.logout);
-    $("sound-toggle").addEventListener("click", Chime.toggle);
-    $("details-close").addEventListener("click", DetailsPane.close);
-    $("details").addEventListener("click", (e) => { if (e.target.id === "details") DetailsPane.close(); });
-    document.addEventListener("keydown", (e) => { if (e.key === "Escape") DetailsPane.close(); });
+    $("toast").addEventListener("click", () => toast(""));
+    Views.init();
+    Sound.init();
+    Alerts.init({ onNew: () => Sound.chime(), openIncident: (id) => IncidentView.open(id) });
+    Incidents.init(App.incidentHooks);
+    IncidentView.init();
+    CallForm.init({ opened: (inc) => { Incidents.set(inc); IncidentView.open(inc.id); } });
+    Admin.init();
+    Ticker.start();
+    Notify.register((id) => { if (state.me) IncidentView.open(id); });
     try {
       state.me = await api.get("/api/me");
       await App.signedIn();
@@ -327,12 +76,48 @@ const App = {
       else App.showLogin("The hub is not answering. Reload to try again.");
     }
   },
+
+  incidentHooks: {
+    show: (id) => IncidentView.open(id),
+    selected: () => {
+      if (IncidentView.modal.isOpen) return IncidentView.id;
+      return document.querySelector("dialog[open]") ? undefined : null;
+    },
+    opened(inc) {
+      Sound.chime();
+      const where = inc.location.area ? Alerts.areaName(inc.location.area) : inc.location.address;
+      Notify.show(`New ${inc.severity} incident`, `${inc.ref} ${inc.title} \u00b7 ${where || ""}`, inc.id);
+    },
+    escalated(inc, live) {
+      Sound.escalated(inc.id, () => {
+        const now = Incidents.all.get(inc.id);
+        return Boolean(state.me) && now && now.state === "new";
+      });
+      if (live) {
+        Notify.show(`Not acknowledged: ${inc.ref}`,
+          `${inc.severity} ${humanize(inc.kind)} is waiting \u00b7 ${inc.title}`, inc.id, true);
+      }
+    },
+    changed(inc) {
+      if (IncidentView.id !== inc.id) return;
+      IncidentView.renderHead(inc);
+      clearTimeout(reloadSoon); // notes and history: fetch once for a burst of events
+      reloadSoon = setTimeout(() => IncidentView.reload().catch(App.failed), 150);
+    },
+    failed(message) {
+      if (IncidentView.modal.isOpen) IncidentView.failed(message);
+      else toast(message);
+    },
+  },
+
   showLogin(message) {
     $("main-view").hidden = true;
+    $("topbar-session").hidden = true;
     $("login-view").hidden = false;
     $("login-error").textContent = message || "";
     $("login-username").focus();
   },
+
   async login(e) {
     e.preventDefault();
     const button = $("login-submit");
@@ -353,34 +138,96 @@ const App = {
       button.disabled = false;
     }
   },
+
   async signedIn() {
+    const role = state.me.role;
     $("login-view").hidden = true;
     $("main-view").hidden = false;
-    $("whoami").textContent = `${state.me.username} \u00b7 ${state.me.role}`;
+    $("topbar-session").hidden = false;
+    $("whoami").textContent = `${state.me.username} \u00b7 ${role}`;
+    document.body.dataset.role = role;
+    Incidents.canAct = DESK_ROLES.includes(role);
+    Sound.setDesk(DESK_ROLES.includes(role));
+    $("tab-reports").hidden = !["supervisor", "admin"].includes(role);
+    $("tab-admin").hidden = role !== "admin";
+    $("new-call").hidden = !Incidents.canAct;
+    $("ack-hint").hidden = !Incidents.canAct;
     state.site = await api.get("/api/site");
-    state.areas = new Map(state.site.areas.map((a) => [a.id, a.name]));
+    setTimeZone(state.site.timezone);
     $("site-name").textContent = state.site.name;
     document.title = `${state.site.name} \u00b7 VillageWatch`;
+    const areaName = (id) => Alerts.areaName(id);
+    Alerts.setSite(state.site);
+    Incidents.areaName = areaName;
+    IncidentView.areaName = areaName;
+    CallForm.setAreas(state.site.areas);
+    Reports.init(state.site.areas);
+    Views.show("incidents");
+    LiveStream.configure(state.site.heartbeat_s, {
+      event: App.onEvent,
+      opened: (afterGap) => (afterGap ? App.catchUp() : App.loadAll()).catch(App.failed),
+      signedOut: (message) => App.signedOut(message),
+    });
     LiveStream.start();
+    Notify.signedIn();
   },
-  async refresh() {
-    const [alerts, nodes] = await Promise.all([api.get("/api/alerts?limit=100"), api.get("/api/nodes")]);
-    for (const a of alerts.reverse()) AlertList.upsert(a, false);
-    for (const n of nodes) NodeBar.set(n);
+
+  onEvent(name, data) {
+    if (name === "alert") Alerts.arrived(data);
+    else if (name === "snapshot") Alerts.snapshotArrived(data);
+    else if (name === "node") NodeBar.set(data);
+    else if (name === "incident") Incidents.changed(data);
+    else if (name === "resync") App.catchUp().catch(App.failed);
   },
+
+  /** Lists on the first connection of a session. */
+  async loadAll() {
+    await Promise.all([
+      Alerts.reload(),
+      Incidents.load(false),
+      api.get("/api/nodes").then(NodeBar.replace),
+    ]);
+    const wanted = /^#incident=([0-9a-f]{32})$/.exec(location.hash);
+    if (wanted) {
+      history.replaceState(null, "", location.pathname);
+      IncidentView.open(wanted[1]);
+    }
+  },
+
+  /** After a gap the stream may not have replayed (resync, a replaced stream): what came in
+   * meanwhile shows up as new (chimed, highlighted), and the lists are fresh again. */
+  async catchUp() {
+    await Promise.all([
+      Alerts.catchUp().then(() => Alerts.loadPage(true)),
+      Incidents.load(true),
+      api.get("/api/nodes").then(NodeBar.replace),
+    ]);
+    if (IncidentView.id) await IncidentView.reload();
+  },
+
   failed(err) {
     if (err instanceof Unauthorized) App.signedOut("Please sign in again.");
-    else console.warn("refresh failed", err);
+    else console.warn("request failed", err);
   },
+
   signedOut(message) {
-    LiveStream.stop();
-    DetailsPane.close();
-    AlertList.clear();
-    state.nodes.clear();
-    NodeBar.render();
+    state.me = null;
+    delete document.body.dataset.role;
+    LiveStream.reset();
+    Sound.silence();
+    Sound.setDesk(false);
+    IncidentView.close();
+    CallForm.modal.close();
+    Admin.secret.close();
+    Alerts.clear();
+    Incidents.clear();
+    NodeBar.replace([]);
+    toast("");
     App.showLogin(message);
   },
+
   async logout() {
+    await Notify.signedOut(); // while the session still allows it
     try { await api.post("/api/logout"); } catch (_) { /* already gone */ }
     App.signedOut("Signed out.");
   },
