@@ -5,8 +5,8 @@ Public: ``POST /api/login``, ``GET /api/health``, and the officer app's shell (`
 Everything else needs a session (cookie or bearer token) and a role.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations": FastAPI must see the real Annotated type of the
+# openapi route's dependency, which is local to create_app().
 from pathlib import Path
 from typing import Annotated
 
