@@ -36,7 +36,9 @@ class RetryPolicy:
     factor: float = 2.0
     max_delay_s: float = 600.0
     max_attempts: int = 8  # 5+10+20+40+80+160+320 s: about 10 minutes of trying
-    send_timeout_s: float = 15.0  # one send's deadline; the worker moves on after it
+    #: One send's deadline: the worker moves on after it. A little longer than the notifiers'
+    #: own network timeout (15 s), so theirs usually fires first with a clearer reason.
+    send_timeout_s: float = 20.0
     batch: int = 50  # deliveries sent per deliver_due()
 
     def delay_after(self, failures: int) -> float:
