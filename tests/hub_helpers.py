@@ -1,10 +1,12 @@
-"""Shared helpers for the hub tests: real alerts, a real JPEG, a running hub, a login."""
+"""Shared helpers for the hub tests: real alerts, a real JPEG, a running hub, a login, the
+hub's figures without HTTP, and the hub's HTTP API served on its own (no broker needed)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -19,10 +21,19 @@ from contract.protocol import (
     DetectedObject,
     NodeRole,
     Severity,
+    alert_topic,
+    encode,
     new_alert_id,
 )
 from contract.siteconfig import SiteConfig, load_site_config
+from hub.api.app import create_app
+from hub.api.auth import LoginThrottle
+from hub.api.server import WebServer
+from hub.clock import Clock, system_clock
+from hub.domain.users import Role
+from hub.ingest import IngestResult
 from hub.service import HubService
+from hub.storage.repositories import Storage
 
 REPO = Path(__file__).resolve().parents[1]
 EXCERPT = REPO / "config" / "footage" / "vtest_lawn_excerpt.mp4"
@@ -140,3 +151,131 @@ def login(base_url: str, username: str, password: str) -> httpx.Client:
     r = client.post("/api/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return client
+
+
+def hub_stats(storage: Storage) -> dict:
+    """The figures ``GET /api/stats`` reports, read straight from storage (for tests that
+    have no HTTP server). ``seq_gaps`` is alerts still missing (late arrivals give theirs
+    back); ``seq_gaps_seen`` never goes down."""
+    c = storage.counters.all()
+    quarantined = {
+        k.split(".", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("quarantined.")
+    }
+    return {
+        "alerts_received": c.get("alerts", 0),
+        "alerts_stored": storage.alerts.count(),
+        "duplicates": c.get("duplicates", 0),
+        "seq_gaps": storage.nodes.total_seq_gaps(),
+        "seq_gaps_seen": c.get("seq_gaps_seen", 0),
+        "snapshots": c.get("snapshots", 0),
+        "snapshot_duplicates": c.get("snapshot_duplicates", 0),
+        "quarantined": quarantined,
+    }
+
+
+# --- the HTTP API on its own ---------------------------------------------------------------
+
+
+def offline_connection() -> NodeConnection:
+    """A hub identity pointing at a broker that is never contacted: API tests compose the
+    whole hub (storage, bus, accounts, incidents, ingest, routers) but never start MQTT."""
+    return NodeConnection(
+        site=SITE,
+        node="hub",
+        role=NodeRole.HUB,
+        host="127.0.0.1",
+        port=1,
+        username="hub",
+        password="never-used-by-api-tests",
+    )
+
+
+@dataclass
+class ApiHub:
+    """A real :class:`HubService` with its HTTP server running and its MQTT link left off.
+
+    Messages go in through the hub's own ingestor (:meth:`ingest`), exactly as they would
+    from the broker; one user per role is created, named after the role.
+    """
+
+    service: HubService
+    server: WebServer
+    passwords: dict[str, str]
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def storage(self) -> Storage:
+        return self.service.storage
+
+    @property
+    def bus(self):
+        return self.service.bus
+
+    @property
+    def accounts(self):
+        return self.service.accounts
+
+    @property
+    def app(self):
+        return self.server.app
+
+    def ingest(self, alert: Alert) -> IngestResult:
+        """Hand ``alert`` to the hub as if it came over MQTT on its node's topic."""
+        topic = alert_topic(self.service.connection.topic_root, alert.site, alert.node)
+        result = self.service.ingestor.handle(topic, encode(alert))
+        assert result.outcome == "stored", result
+        return result
+
+    def client(
+        self,
+        role: str | None = None,
+        token: str | None = None,
+        local_address: str | None = None,
+    ) -> httpx.Client:
+        """Anonymous, signed in as the user named after ``role``, or holding ``token``.
+        ``local_address`` (``127.0.0.2`` ...) makes the requests come from another address."""
+        transport = httpx.HTTPTransport(local_address=local_address) if local_address else None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.Client(base_url=self.url, timeout=10, headers=headers, transport=transport)
+        self.clients.append(client)
+        if role is not None:
+            r = client.post("/api/login", json={"username": role, "password": self.passwords[role]})
+            assert r.status_code == 200, r.text
+        return client
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.server.stop()
+        self.service.storage.close()
+
+
+def serve_api(
+    data_dir: Path,
+    *,
+    clock: Clock = system_clock,
+    heartbeat_s: float = 15.0,
+    session_idle_minutes: int | None = None,
+    throttle: LoginThrottle | None = None,
+) -> ApiHub:
+    """The example site's hub API on a free loopback port, composed by :class:`HubService`
+    itself. ``throttle`` replaces the login throttle (to give it a test clock)."""
+    config = example_config()
+    if session_idle_minutes is not None:
+        hub_settings = config.hub.model_copy(update={"session_idle_minutes": session_idle_minutes})
+        config = config.model_copy(update={"hub": hub_settings})
+    service = HubService(
+        config, offline_connection(), data_dir, clock=clock, heartbeat_s=heartbeat_s
+    )
+    app = service.app
+    if throttle is not None:
+        service.api.services["throttle"] = throttle
+        app = create_app(service.api)  # the session router takes its throttle when built
+    server = WebServer(app, "127.0.0.1", 0)
+    server.start()
+    passwords = {r.value: service.accounts.create_user(r.value, r) for r in Role}
+    return ApiHub(service, server, passwords)

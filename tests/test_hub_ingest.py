@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hub_helpers import make_alert, snapshot_jpeg
+from hub_helpers import hub_stats, make_alert, snapshot_jpeg
 
 from contract.protocol import (
     MAX_JSON_BYTES,
@@ -21,27 +21,39 @@ from contract.protocol import (
     stats_topic,
     status_topic,
 )
+from hub.api.views import event_data
+from hub.clock import ManualClock
+from hub.events import AlertStored, EventBus, HubEvent, NodeChanged, SnapshotArrived
 from hub.ingest import Ingestor
-from hub.store import EXCERPT_BYTES, HubStore
+from hub.retention import purge
+from hub.storage.repositories import Storage
+from hub.storage.sqlite import open_sqlite_storage
+from hub.storage.sqlite.quarantine import EXCERPT_BYTES
 
 SITE, NODE = "riverside", "gw-plaza"
 
 
 @pytest.fixture
 def store(tmp_path: Path):
-    s = HubStore(tmp_path / "hub")
+    s = open_sqlite_storage(tmp_path / "hub")
     yield s
     s.close()
 
 
 @pytest.fixture
-def events() -> list[dict]:
+def events() -> list[HubEvent]:
     return []
 
 
 @pytest.fixture
-def ingestor(store: HubStore, events: list[dict]) -> Ingestor:
-    return Ingestor(store, "vw", listeners=[events.append])
+def ingestor(store: Storage, events: list[HubEvent]) -> Ingestor:
+    bus = EventBus()
+    bus.on(events.append)  # every event ingest publishes, in order
+    return Ingestor(store, bus, topic_root="vw")
+
+
+def database_path(store: Storage) -> Path:
+    return store.alerts.database.path
 
 
 def publish_alert(ingestor: Ingestor, alert, node: str = NODE):
@@ -53,7 +65,7 @@ def test_alert_is_committed_before_handle_returns(ingestor, store):
     result = publish_alert(ingestor, alert)
     assert result.outcome == "stored"
     # A separate connection sees it at once: it was committed, not just buffered.
-    with sqlite3.connect(store.db_path) as other:
+    with sqlite3.connect(database_path(store)) as other:
         row = other.execute("SELECT node, seq, area, zone FROM alerts WHERE id = ?", [alert.id])
         assert row.fetchone() == (NODE, 0, "plaza", "lawn")
 
@@ -63,9 +75,9 @@ def test_duplicate_alert_is_stored_once_and_counted(ingestor, store, events):
     assert publish_alert(ingestor, alert).outcome == "stored"
     assert publish_alert(ingestor, alert).outcome == "duplicate"
     assert publish_alert(ingestor, alert).outcome == "duplicate"
-    assert store.alert_ids() == [alert.id]
-    assert store.stats()["duplicates"] == 2
-    assert [e["type"] for e in events] == ["alert"]  # officers are told once
+    assert store.alerts.ids() == [alert.id]
+    assert hub_stats(store)["duplicates"] == 2
+    assert [e.name for e in events] == ["alert"]  # officers are told once
 
 
 def test_snapshot_after_alert_is_linked(ingestor, store, events):
@@ -73,12 +85,12 @@ def test_snapshot_after_alert_is_linked(ingestor, store, events):
     publish_alert(ingestor, alert)
     result = ingestor.handle(snapshot_topic("vw", SITE, NODE, alert.id), snapshot_jpeg())
     assert result.outcome == "snapshot_linked"
-    path = store.snapshot_file(alert.id)
+    path = store.alerts.snapshot_file(alert.id)
     day = alert.ts.astimezone(UTC).strftime("%Y-%m-%d")
     assert path == (store.data_dir / "snapshots" / SITE / day / f"{alert.id}.jpg").resolve()
     assert path.read_bytes() == snapshot_jpeg()
-    assert events[-1] == {
-        "type": "snapshot",
+    assert events[-1] == SnapshotArrived(alert_id=alert.id)
+    assert event_data(events[-1]) == {  # what the live feed sends
         "alert_id": alert.id,
         "snapshot_url": f"/api/alerts/{alert.id}/snapshot",
     }
@@ -88,13 +100,13 @@ def test_snapshot_before_alert_is_linked_when_the_alert_arrives(ingestor, store,
     alert = make_alert()
     result = ingestor.handle(snapshot_topic("vw", SITE, NODE, alert.id), snapshot_jpeg())
     assert result.outcome == "snapshot_pending"
-    assert store.pending_snapshot_ids() == [alert.id]
-    assert store.snapshot_file(alert.id) is None  # no alert yet: nothing to serve
+    assert store.alerts.pending_snapshot_ids() == [alert.id]
+    assert store.alerts.snapshot_file(alert.id) is None  # no alert yet: nothing to serve
     publish_alert(ingestor, alert)
-    assert store.pending_snapshot_ids() == []
-    assert store.snapshot_file(alert.id).read_bytes() == snapshot_jpeg()
-    assert events[-1]["type"] == "alert"
-    assert events[-1]["snapshot_url"] == f"/api/alerts/{alert.id}/snapshot"
+    assert store.alerts.pending_snapshot_ids() == []
+    assert store.alerts.snapshot_file(alert.id).read_bytes() == snapshot_jpeg()
+    assert isinstance(events[-1], AlertStored) and events[-1].alert.snapshot_ready
+    assert event_data(events[-1])["snapshot_url"] == f"/api/alerts/{alert.id}/snapshot"
 
 
 def test_second_copy_of_a_snapshot_is_a_duplicate(ingestor, store):
@@ -103,7 +115,7 @@ def test_second_copy_of_a_snapshot_is_a_duplicate(ingestor, store):
     topic = snapshot_topic("vw", SITE, NODE, alert.id)
     assert ingestor.handle(topic, snapshot_jpeg()).outcome == "snapshot_linked"
     assert ingestor.handle(topic, snapshot_jpeg()).outcome == "duplicate"
-    assert store.stats()["snapshot_duplicates"] == 1
+    assert hub_stats(store)["snapshot_duplicates"] == 1
 
 
 HOSTILE = {
@@ -131,11 +143,11 @@ def test_hostile_message_is_quarantined_not_stored(ingestor, store, events, reas
     topic, payload = HOSTILE[reason]
     result = ingestor.handle(topic, payload)
     assert (result.outcome, result.reason) == ("quarantined", reason)
-    assert store.alert_ids() == [] and events == []
-    [row] = store.quarantine_rows()
-    assert row["reason"] == reason and row["topic"] == topic and row["size"] == len(payload)
-    assert len(row["excerpt"].encode()) <= EXCERPT_BYTES * 4  # escaped, at most 1 KiB of input
-    assert store.stats()["quarantined"] == {reason: 1}
+    assert store.alerts.ids() == [] and events == []
+    [row] = store.quarantine.entries()
+    assert row.reason == reason and row.topic == topic and row.size == len(payload)
+    assert len(row.excerpt.encode()) <= EXCERPT_BYTES * 4  # escaped, at most 1 KiB of input
+    assert hub_stats(store)["quarantined"] == {reason: 1}
     # The hub goes on: the next good alert is stored.
     assert publish_alert(ingestor, make_alert()).outcome == "stored"
 
@@ -143,7 +155,7 @@ def test_hostile_message_is_quarantined_not_stored(ingestor, store, events, reas
 def test_oversized_payload_keeps_only_a_one_kib_excerpt(ingestor, store):
     payload = json.dumps({"v": 1, "pad": "y" * (MAX_JSON_BYTES * 2)}).encode()
     ingestor.handle(alert_topic("vw", SITE, NODE), payload)
-    with sqlite3.connect(store.db_path) as db:
+    with sqlite3.connect(database_path(store)) as db:
         size, excerpt = db.execute("SELECT size, excerpt FROM quarantine").fetchone()
     assert size == len(payload) and len(excerpt) == EXCERPT_BYTES
 
@@ -153,33 +165,34 @@ def test_snapshot_from_another_node_than_its_alert_is_refused(ingestor, store):
     publish_alert(ingestor, alert)
     result = ingestor.handle(snapshot_topic("vw", SITE, "gate-door", alert.id), snapshot_jpeg())
     assert (result.outcome, result.reason) == ("quarantined", "node_mismatch")
-    assert store.snapshot_file(alert.id) is None
+    assert store.alerts.snapshot_file(alert.id) is None
     # The rightful owner can still deliver it.
     ingestor.handle(snapshot_topic("vw", SITE, NODE, alert.id), snapshot_jpeg())
-    assert store.snapshot_file(alert.id) is not None
+    assert store.alerts.snapshot_file(alert.id) is not None
 
 
 def test_early_snapshot_from_another_node_is_dropped_when_the_alert_arrives(ingestor, store):
     alert = make_alert(node=NODE)
     ingestor.handle(snapshot_topic("vw", SITE, "gate-door", alert.id), snapshot_jpeg())
-    assert store.pending_snapshot_ids() == [alert.id]
+    assert store.alerts.pending_snapshot_ids() == [alert.id]
     publish_alert(ingestor, alert)
-    assert store.snapshot_file(alert.id) is None
-    assert [r["reason"] for r in store.quarantine_rows()] == ["node_mismatch"]
+    assert store.alerts.snapshot_file(alert.id) is None
+    assert [r.reason for r in store.quarantine.entries()] == ["node_mismatch"]
     assert not list((store.data_dir / "snapshots").rglob("*.jpg"))  # the file went too
 
 
 def test_sequence_gaps_are_counted_and_late_alerts_fill_them(ingestor, store):
     for seq in (0, 1, 4):  # 2 and 3 lost
         publish_alert(ingestor, make_alert(seq=seq))
-    assert store.stats()["seq_gaps"] == 2
-    [node] = store.nodes.current()
-    assert (node["node"], node["last_seq"], node["seq_gaps"]) == (NODE, 4, 2)
+    assert hub_stats(store)["seq_gaps"] == 2
+    [node] = store.nodes.all()
+    assert (node.node, node.last_seq, node.seq_gaps) == (NODE, 4, 2)
     publish_alert(ingestor, make_alert(seq=2))  # late, from a retransmission
-    assert store.stats()["seq_gaps"] == 1
-    assert store.stats()["seq_gaps_seen"] == 2
-    publish_alert(ingestor, make_alert(node="gate-door", seq=10))  # first alert: no gap
-    assert store.stats()["seq_gaps"] == 1
+    assert hub_stats(store)["seq_gaps"] == 1
+    assert hub_stats(store)["seq_gaps_seen"] == 2
+    first_of_another_node = make_alert(node="gate-door", seq=10)
+    assert publish_alert(ingestor, first_of_another_node, node="gate-door").outcome == "stored"
+    assert hub_stats(store)["seq_gaps"] == 1
 
 
 def test_node_status_history_records_changes_only(ingestor, store, events):
@@ -198,10 +211,11 @@ def test_node_status_history_records_changes_only(ingestor, store, events):
 
     for state in ("online", "online", "offline", "online"):
         assert ingestor.handle(topic, status(state)).outcome == "status"
-    history = [h["state"] for h in store.nodes.status_history(SITE, NODE)]
+    history = [h.state for h in store.nodes.status_history(SITE, NODE)]
     assert history == ["online", "offline", "online"]
-    assert [e["state"] for e in events if e["type"] == "node"] == ["online", "offline", "online"]
-    assert store.nodes.get(SITE, NODE)["state"] == "online"
+    changes = [e.node.state for e in events if isinstance(e, NodeChanged)]
+    assert changes == ["online", "offline", "online"]
+    assert store.nodes.get(SITE, NODE).state == "online"
 
 
 def test_latest_stats_are_kept_per_node(ingestor, store):
@@ -211,49 +225,58 @@ def test_latest_stats_are_kept_per_node(ingestor, store):
         )
         assert ingestor.handle(stats_topic("vw", SITE, NODE), encode(stats)).outcome == "stats"
     node = store.nodes.get(SITE, NODE)
-    assert node["stats"]["uptime_s"] == 70.0 and node["stats"]["outbox_pending"] == 3
+    assert node.stats.uptime_s == 70.0 and node.stats.outbox_pending == 3
 
 
-def test_purge_removes_old_alerts_their_files_and_stale_pending_snapshots(ingestor, store):
+def test_purge_removes_old_alerts_their_files_and_stale_pending_snapshots(store):
+    # Ages are measured on the hub's clock: receive the first alert 40 days before the rest.
+    clock = ManualClock()
+    ingestor = Ingestor(store, EventBus(), topic_root="vw", clock=clock)
     old, new = make_alert(seq=0), make_alert(seq=1)
     for a in (old, new):
         publish_alert(ingestor, a)
         ingestor.handle(snapshot_topic("vw", SITE, NODE, a.id), snapshot_jpeg())
+        if a is old:
+            clock.advance(days=40)
     orphan = make_alert(seq=2)  # its snapshot comes, the alert never does
     ingestor.handle(snapshot_topic("vw", SITE, NODE, orphan.id), snapshot_jpeg())
     ingestor.handle("vw/x/y/alert", b"junk")  # a quarantine row
-    store.accounts.audit("admin", "login")
-    old_file = store.snapshot_file(old.id)
-    # Pretend the first alert arrived 40 days ago.
-    long_ago = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="milliseconds")
-    with store.lock:
-        store.db.execute("UPDATE alerts SET received_at = ? WHERE id = ?", [long_ago, old.id])
+    store.audit.record(clock(), "admin", "login")
+    old_file = store.alerts.snapshot_file(old.id)
 
-    counts = store.purge(30, now=datetime.now(UTC) + timedelta(hours=2))
+    counts = purge(store, 30, clock=lambda: clock() + timedelta(hours=2))
     assert counts["alerts"] == 1 and counts["pending_snapshots"] == 1
     assert counts["snapshot_files"] == 2
-    assert store.alert_ids() == [new.id]
+    assert store.alerts.ids() == [new.id]
     assert not old_file.exists()
-    assert store.snapshot_file(new.id).is_file()
-    assert store.pending_snapshot_ids() == []
+    assert store.alerts.snapshot_file(new.id).is_file()
+    assert store.alerts.pending_snapshot_ids() == []
     jpegs = sorted(p.name for p in (store.data_dir / "snapshots").rglob("*.jpg"))
     assert jpegs == [f"{new.id}.jpg"]
     # Quarantine and audit are younger than 30 days: kept.
-    assert len(store.quarantine_rows()) == 1 and store.accounts.audit_rows()
-    assert store.purge(30, now=datetime.now(UTC) + timedelta(days=31))["quarantine"] == 1
+    assert len(store.quarantine.entries()) == 1 and store.audit.entries()
+    assert purge(store, 30, clock=lambda: clock() + timedelta(days=31))["quarantine"] == 1
+
+
+def applied_migrations(storage: Storage) -> list[tuple[str, str]]:
+    rows = storage.alerts.database.all("SELECT migration_set, name FROM _sqlite_migrations")
+    return [(r["migration_set"], r["name"]) for r in rows]
 
 
 def test_reopening_the_store_keeps_data_and_does_not_migrate_twice(tmp_path):
-    first = HubStore(tmp_path / "hub")
+    first = open_sqlite_storage(tmp_path / "hub")
     alert = make_alert()
-    first.insert_alert(alert)
+    first.alerts.insert(alert, datetime.now(UTC))
+    applied_first = applied_migrations(first)
     first.close()
-    again = HubStore(tmp_path / "hub")
-    assert again.alert_ids() == [alert.id]
-    with again.lock:
-        applied = [r["name"] for r in again.db.query("SELECT name FROM _sqlite_migrations")]
-        mode = again.db.execute("PRAGMA journal_mode").fetchone()[0]
-    assert applied == ["m001_initial"] and mode == "wal"
+    again = open_sqlite_storage(tmp_path / "hub")
+    assert again.alerts.ids() == [alert.id]
+    applied = applied_migrations(again)
+    mode = again.alerts.database.scalar("PRAGMA journal_mode")
+    # One migration set per aggregate, each applied once, none again on reopening.
+    assert ("villagewatch-hub-alerts", "m001_alerts") in applied
+    assert applied == applied_first and len(set(applied)) == len(applied)
+    assert mode == "wal"
     again.close()
 
 
