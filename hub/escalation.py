@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from contract.siteconfig import EscalationSettings, EscalationTier
 from hub.clock import Clock
-from hub.domain.incidents import Incident, IncidentState
+from hub.domain.incidents import Category, Incident, IncidentState
 from hub.domain.notifications import Message
 from hub.domain.users import Role
 from hub.events import EventBus, HubEvent, IncidentChanged
@@ -92,9 +92,12 @@ class EscalationWorker(PeriodicWorker):
         return self.settings.tiers[min(number, len(self.settings.tiers)) - 1]
 
     def due_at(self, incident: Incident) -> datetime | None:
-        """When ``incident`` escalates next, or None if it never will."""
+        """When ``incident`` escalates next, or None if it never will. Maintenance (a camera
+        offline) waits in its own queue and pages nobody at night."""
         wait = self.settings.after_s.get(incident.severity)
         if wait is None or not self.settings.tiers or incident.state is not IncidentState.NEW:
+            return None
+        if incident.category is not Category.SECURITY:
             return None
         since = incident.opened_at
         if incident.escalation_tier > 0 and incident.escalated_at is not None:

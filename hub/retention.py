@@ -28,6 +28,7 @@ def purge(storage: Storage, retention_days: float, clock: Clock = system_clock) 
     counts |= storage.nodes.purge(cutoff)
     counts |= storage.quarantine.purge(cutoff)
     counts |= storage.audit.purge(cutoff)
+    counts |= storage.notifications.purge(cutoff)
     counts |= storage.sessions.purge(now)
     if any(counts.values()):
         log.info("retention purge (%s days): %s", retention_days, counts)

@@ -28,9 +28,13 @@ from hub.api.context import ApiContext
 from hub.api.server import WebServer
 from hub.clock import Clock, system_clock
 from hub.domain.users import Role
+from hub.escalation import EscalationWorker
 from hub.events import EventBus
 from hub.incidents.service import IncidentService
 from hub.ingest import Ingestor
+from hub.notify.base import NotifierSetup
+from hub.notify.registry import build_notifiers
+from hub.notify.service import NotificationService, NotificationWorker
 from hub.retention import RetentionWorker
 from hub.storage.sqlite import open_sqlite_storage
 
@@ -78,10 +82,24 @@ class HubService:
                 "incidents": self.incidents,
             },
         )
+        self.notifications = NotificationService(
+            self.storage,
+            clock,
+            build_notifiers(NotifierSetup(self.storage, self.data_dir, config.hub.web_push)),
+        )
+        self.api.services["notifications"] = self.notifications
+        self.escalation = EscalationWorker(
+            self.storage, self.bus, config.hub.escalation, clock, self.notifications
+        )
         self.app = create_app(self.api)
         self.web = WebServer(self.app, http_host, http_port)
         self.retention = RetentionWorker(self.storage, config.hub.retention_days, purge_interval_s)
-        self.workers: list = [self.retention]
+        # Started in this order, stopped in reverse: escalation queues, the worker sends.
+        self.workers: list = [
+            self.retention,
+            NotificationWorker(self.notifications),
+            self.escalation,
+        ]
 
         self._own_status_topic = status_topic(root, hub_connection.site, hub_connection.node)
         self._ready = threading.Event()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from contract.protocol import Severity
+from contract.protocol import Alert, Severity, new_alert_id
 from contract.siteconfig import EscalationSettings, EscalationTier
 from hub.clock import ManualClock
 from hub.domain.incidents import Action, Incident, Location
@@ -228,3 +228,17 @@ def test_an_escalation_reaches_the_tiers_webhook(tmp_path):
     posted = json.loads(request.body)
     assert posted["title"] == "Not acknowledged (tier 1, supervisors): Car on fire"
     assert incident.ref in posted["message"] and "waiting 30 s" in posted["message"]
+
+
+def test_a_maintenance_incident_waits_in_its_queue_and_pages_nobody(hub):
+    """A camera that went dark is work for the morning, not a page to the commander."""
+    alert = Alert(
+        id=new_alert_id(), site="riverside", node="gw-plaza", seq=0, ts=hub.clock(),
+        kind="stream_lost", severity=Severity.MAJOR, area="plaza", camera="plaza",
+        message="camera plaza: no frames for 30 s",
+    )  # fmt: skip
+    record = hub.storage.alerts.insert(alert, hub.clock()).record
+    incident, change = hub.incidents.correlate(record)
+    assert (incident.category, change) == ("maintenance", "opened")
+    assert hub.after(3600) == []
+    assert hub.tier(incident) == 0
