@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as paho
 import pytest
-from hub_helpers import NodeClient, make_alert, snapshot_jpeg, start_hub, wait_for
+from hub_helpers import NodeClient, hub_stats, make_alert, snapshot_jpeg, start_hub, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.protocol import (
@@ -49,15 +49,14 @@ def test_broken_messages_are_quarantined_and_the_hub_keeps_working(mosquitto, hu
         }
         for topic, payload in hostile.values():
             gw.send(topic, payload)
+        quarantine = hub.storage.quarantine
         rows = wait_for(
-            lambda: (
-                len(hub.store.quarantine_rows()) == len(hostile) and hub.store.quarantine_rows()
-            ),
+            lambda: len(quarantine.entries()) == len(hostile) and quarantine.entries(),
             what="quarantine rows",
         )
-        assert sorted(r["reason"] for r in rows) == sorted(hostile)
-        assert all(len(r["excerpt"].encode()) < 5 * 1024 for r in rows)
-        assert hub.store.alert_ids() == []
+        assert sorted(r.reason for r in rows) == sorted(hostile)
+        assert all(len(r.excerpt.encode()) < 5 * 1024 for r in rows)
+        assert hub.storage.alerts.ids() == []
 
         # Forgery on another node's topic: the broker's ACL drops it silently (MQTT 3.1.1
         # has no way to say no). A marker published after it on the same connection
@@ -66,9 +65,9 @@ def test_broken_messages_are_quarantined_and_the_hub_keeps_working(mosquitto, hu
         gw.publish(alert_topic("vw", SITE, "gate-door"), encode(forged))
         marker = make_alert(seq=1)
         gw.publish(own, encode(marker))
-        wait_for(lambda: marker.id in hub.store.alert_ids(), what="the marker alert")
-        assert hub.store.get_alert(forged.id) is None
-        assert len(hub.store.quarantine_rows()) == len(hostile)
+        wait_for(lambda: marker.id in hub.storage.alerts.ids(), what="the marker alert")
+        assert hub.storage.alerts.get(forged.id) is None
+        assert len(quarantine.entries()) == len(hostile)
 
         assert httpx.get(hub.url + "api/health", timeout=5).json() == {"status": "ok"}
     finally:
@@ -100,11 +99,11 @@ def test_a_ten_megabyte_payload_is_refused_by_the_broker(mosquitto, hub):
         alert = make_alert(seq=7)
         gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
         gw.publish(snapshot_topic("vw", SITE, "gw-plaza", alert.id), snapshot_jpeg())
-        wait_for(lambda: hub.store.snapshot_file(alert.id), what="the snapshot")
+        wait_for(lambda: hub.storage.alerts.snapshot_file(alert.id), what="the snapshot")
     finally:
         gw.stop()
     # ...and never saw the big one: no quarantine row, nothing oversized anywhere.
-    assert hub.store.alert_ids() == [alert.id]
-    assert hub.store.quarantine_rows() == []
-    assert hub.store.stats()["quarantined"] == {}
+    assert hub.storage.alerts.ids() == [alert.id]
+    assert hub.storage.quarantine.entries() == []
+    assert hub_stats(hub.storage)["quarantined"] == {}
     assert max(p.stat().st_size for p in hub.data_dir.rglob("*.jpg")) < MAX_SNAPSHOT_BYTES

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import paho.mqtt.client as paho
 import pytest
-from hub_helpers import NodeClient, example_config, make_alert, start_hub, wait_for
+from hub_helpers import NodeClient, example_config, hub_stats, make_alert, start_hub, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.protocol import NodeRole, alert_topic, decode, encode, parse_topic, status_topic
@@ -43,8 +43,8 @@ def test_hub_announces_itself_and_says_goodbye(mosquitto, tmp_path):
     hub = start_hub(mosquitto, tmp_path / "hub")
     try:
         assert hub.url.startswith("http://127.0.0.1:") and not hub.url.endswith(":0/")
-        me = wait_for(lambda: hub.store.nodes.get(SITE, "hub"), what="hub's own status")
-        assert (me["state"], me["role"]) == ("online", "hub")
+        me = wait_for(lambda: hub.storage.nodes.get(SITE, "hub"), what="hub's own status")
+        assert (me.state, me.role) == ("online", "hub")
         assert retained_status(mosquitto, "hub") == "online"
     finally:
         hub.stop()
@@ -64,8 +64,8 @@ def test_alerts_sent_while_the_hub_is_down_arrive_when_it_returns(mosquitto, tmp
     hub = start_hub(mosquitto, tmp_path / "hub")
     try:
         ids = [a.id for a in missed]
-        wait_for(lambda: set(ids) <= set(hub.store.alert_ids()), what="queued alerts")
-        assert hub.store.stats()["seq_gaps"] == 0
+        wait_for(lambda: set(ids) <= set(hub.storage.alerts.ids()), what="queued alerts")
+        assert hub_stats(hub.storage)["seq_gaps"] == 0
     finally:
         hub.stop()
 
@@ -78,8 +78,8 @@ def test_a_redelivered_alert_is_stored_once_and_logged_once(mosquitto, tmp_path,
         with caplog.at_level(logging.INFO, logger="hub.ingest"):
             for _ in range(2):  # an edge outbox resending after a lost PUBACK
                 gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
-            wait_for(lambda: hub.store.stats()["duplicates"] == 1, what="the duplicate")
-        assert hub.store.alert_ids() == [alert.id]
+            wait_for(lambda: hub_stats(hub.storage)["duplicates"] == 1, what="the duplicate")
+        assert hub.storage.alerts.ids() == [alert.id]
         lines = [r.getMessage() for r in caplog.records if r.name == "hub.ingest"]
         assert sum(alert.id in line for line in lines) == 1
     finally:
@@ -107,11 +107,11 @@ def test_retention_purges_old_alerts_when_the_hub_starts(mosquitto, tmp_path):
         0,
     )
     old, recent = make_alert(seq=0), make_alert(seq=1)
-    service.store.insert_alert(old, received_at=datetime.now(UTC) - timedelta(days=31))
-    service.store.insert_alert(recent)
+    service.storage.alerts.insert(old, received_at=datetime.now(UTC) - timedelta(days=31))
+    service.storage.alerts.insert(recent, received_at=datetime.now(UTC))
     service.start()
     try:
-        wait_for(lambda: service.store.alert_ids() == [recent.id], what="the purge")
+        wait_for(lambda: service.storage.alerts.ids() == [recent.id], what="the purge")
     finally:
         service.stop()
 
@@ -124,15 +124,17 @@ def test_an_alert_the_hub_cannot_persist_is_not_acknowledged_and_arrives_later(m
     gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
     alert = make_alert(seq=0)
     try:
-        hub.store.db.execute("PRAGMA query_only = 1")  # real SQLite, refusing every write
+        database = hub.storage.alerts.database
+        with database.read() as db:
+            db.execute("PRAGMA query_only = 1")  # real SQLite, refusing every write
         gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
         wait_for(lambda: hub.link.connected.is_set(), what="hub still connected")
-        assert hub.store.alert_ids() == []
+        assert hub.storage.alerts.ids() == []
     finally:
         gw.stop()
         hub.stop()
     hub = start_hub(mosquitto, tmp_path / "hub")
     try:
-        wait_for(lambda: hub.store.alert_ids() == [alert.id], what="the redelivered alert")
+        wait_for(lambda: hub.storage.alerts.ids() == [alert.id], what="the redelivered alert")
     finally:
         hub.stop()
