@@ -16,7 +16,7 @@ from contract.protocol import Alert, Severity, new_alert_id
 from contract.siteconfig import SiteConfig, load_site_config
 from hub.clock import ManualClock
 from hub.domain.alerts import AlertRecord
-from hub.domain.incidents import Incident, Location
+from hub.domain.incidents import TRANSITIONS, Action, Incident, IncidentState, Location
 from hub.events import EventBus, HubEvent
 from hub.incidents.requests import NewIncident
 from hub.incidents.service import IncidentService
@@ -25,6 +25,20 @@ from hub.storage.sqlite import open_sqlite_storage
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = "riverside"
+S = IncidentState
+#: How to bring a new incident into each state.
+ROUTE_TO: dict[IncidentState, list[Action]] = {
+    S.NEW: [],
+    S.ACKNOWLEDGED: [Action.ACKNOWLEDGE],
+    S.DISPATCHED: [Action.DISPATCH],
+    S.EN_ROUTE: [Action.DISPATCH, Action.EN_ROUTE],
+    S.ON_SCENE: [Action.DISPATCH, Action.EN_ROUTE, Action.ARRIVE],
+    S.RESOLVED: [Action.RESOLVE],
+    S.CANCELLED: [Action.CANCEL],
+}
+#: Every (action, state) pair the state machine allows, and every one it refuses.
+LEGAL = [(a, s) for a, (sources, _) in TRANSITIONS.items() for s in sources]
+ILLEGAL = [(a, s) for a in Action for s in IncidentState if (a, s) not in LEGAL]
 
 
 def example_config() -> SiteConfig:

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from incident_kit import IncidentDesk, jpeg_bytes, open_desk, png_bytes
+from incident_kit import ILLEGAL, LEGAL, ROUTE_TO, IncidentDesk, jpeg_bytes, open_desk, png_bytes
 
 from hub.domain.incidents import (
     TRANSITIONS,
@@ -30,18 +30,6 @@ from hub.incidents.errors import (
 )
 
 S = IncidentState
-#: How to bring a new incident into each state.
-ROUTE_TO: dict[IncidentState, list[Action]] = {
-    S.NEW: [],
-    S.ACKNOWLEDGED: [Action.ACKNOWLEDGE],
-    S.DISPATCHED: [Action.DISPATCH],
-    S.EN_ROUTE: [Action.DISPATCH, Action.EN_ROUTE],
-    S.ON_SCENE: [Action.DISPATCH, Action.EN_ROUTE, Action.ARRIVE],
-    S.RESOLVED: [Action.RESOLVE],
-    S.CANCELLED: [Action.CANCEL],
-}
-LEGAL = [(a, s) for a, (sources, _) in TRANSITIONS.items() for s in sources]
-ILLEGAL = [(a, s) for a in Action for s in IncidentState if (a, s) not in LEGAL]
 NO_ID = "0" * 32
 
 
