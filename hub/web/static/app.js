@@ -59,6 +59,7 @@ const App = {
     $("login-form").addEventListener("submit", App.login);
     $("logout").addEventListener("click", App.logout);
     $("toast").addEventListener("click", () => toast(""));
+    window.addEventListener("hashchange", () => App.openFromHash());
     Views.init();
     Sound.init();
     Alerts.init({ onNew: () => Sound.chime(), openIncident: (id) => IncidentView.open(id) });
@@ -187,11 +188,15 @@ const App = {
       Incidents.load(false),
       api.get("/api/nodes").then(NodeBar.replace),
     ]);
-    const wanted = /^#incident=([0-9a-f]{32})$/.exec(location.hash);
-    if (wanted) {
-      history.replaceState(null, "", location.pathname);
-      IncidentView.open(wanted[1]);
-    }
+    App.openFromHash();
+  },
+
+  /** "/#/incidents/<id>": the link in a push notification or an e-mail. */
+  openFromHash() {
+    const wanted = /^#\/incidents\/([0-9a-f]{32})$/.exec(location.hash);
+    if (!wanted || !state.me) return;
+    history.replaceState(null, "", location.pathname);
+    IncidentView.open(wanted[1]);
   },
 
   /** After a gap the stream may not have replayed (resync, a replaced stream): what came in

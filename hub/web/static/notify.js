@@ -103,7 +103,7 @@ export const Notify = {
       requireInteraction: urgent,
       icon: "/static/icon-192.png",
       badge: "/static/icon-192.png",
-      data: { incident_id: incidentId, url: incidentId ? `/#incident=${incidentId}` : "/" },
+      data: { incident_id: incidentId, url: incidentId ? `/#/incidents/${incidentId}` : "/" },
     };
     try {
       const reg = Notify.registration || (await navigator.serviceWorker.ready);

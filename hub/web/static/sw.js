@@ -106,10 +106,10 @@ self.addEventListener("push", (event) => {
     // The same tag as the page's own notification: one notification per incident, renewed.
     tag: data.tag || (incidentId ? `incident-${incidentId}` : "villagewatch"),
     renotify: true,
-    requireInteraction: Boolean(data.urgent),
+    requireInteraction: Boolean(data.tier), // an escalation stays until someone looks
     icon: ICON,
     badge: ICON,
-    data: { incident_id: incidentId, url: data.url || (incidentId ? `/#incident=${incidentId}` : "/") },
+    data: { incident_id: incidentId, url: data.url || (incidentId ? `/#/incidents/${incidentId}` : "/") },
   }));
 });
 
