@@ -46,6 +46,7 @@ from hub.domain.incidents import (
 )
 from hub.storage.incidents import IdempotencyKeyReused, IncidentQuery, StaleIncident
 from hub.storage.sqlite.database import SqliteDatabase, from_iso, iso
+from hub.storage.sqlite.files import write_durably
 
 migrations = Migrations("villagewatch-hub-incidents")
 
@@ -409,7 +410,8 @@ class SqliteIncidentRepository:
         folder = self._folder(incident_id)
         stored_name = secrets.token_hex(16) + _EXTENSIONS.get(content_type, ".bin")
         path = folder / stored_name
-        write_durably(path, data)
+        write_durably(path, data)  # tmp file, fsync, rename; mode 0640
+        _sync_folder(folder)
         try:
             with self.database.write() as db:
                 attachment_id = db.execute(
@@ -459,27 +461,14 @@ class SqliteIncidentRepository:
         return self.attachments_dir / incident_id
 
 
-def write_durably(path: Path, data: bytes, mode: int = 0o640) -> None:
-    """Temporary file, fsync, rename, fsync the folder: after a crash the file is whole or
-    absent, and once this returns it survives a power cut."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder: a rename is durable only once its folder is (the row pointing at the
+    file is committed with synchronous=FULL, so the file must survive a power cut too)."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # the umask may have taken bits away
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself is durable only once the folder is
+        os.fsync(fd)
     finally:
-        os.close(folder)
+        os.close(fd)
 
 
 # --- rows ----------------------------------------------------------------------------------
