@@ -104,7 +104,7 @@ def test_provision_all_sets_up_a_site_whose_nodes_reach_the_hub(tmp_path: Path, 
         require_mosquitto()
     site = load_site_config(write_site(tmp_path, kind=kind))
     made = provision_all(site)
-    assert set(made) == {"hub", "gw-plaza", "gate-door"}
+    assert set(made) == {"hub", "gw-plaza", "gate-door", "plaza-door"}
     broker = open_broker(site.broker, site.resolve(site.broker.data_dir), credential_store(site))
     broker.start()
     probes = []
@@ -114,7 +114,7 @@ def test_provision_all_sets_up_a_site_whose_nodes_reach_the_hub(tmp_path: Path, 
         probes.append(hub)
         for topic, qos in hub_subscriptions(site.broker.topic_root):
             hub.subscribe(topic, qos)
-        for node in ("gw-plaza", "gate-door"):
+        for node in ("gw-plaza", "gate-door", "plaza-door"):
             conn = made[node][0]
             probe = Probe(conn.port, conn.username, conn.password, node)
             probes.append(probe)
