@@ -40,6 +40,7 @@ from contract.protocol import (  # noqa: E402
 from contract.siteconfig import load_site_config  # noqa: E402
 from edge.outbox import Outbox  # noqa: E402
 from edge.publisher import Publisher  # noqa: E402
+from hub.domain.users import Role  # noqa: E402
 from hub.service import HubService  # noqa: E402
 
 SITE, NODE = "riverside", "gw-plaza"
@@ -78,7 +79,7 @@ def main() -> int:
     )
     hub.start()
     assert hub.wait_ready(10), "hub did not subscribe"
-    officer_password = hub.store.accounts.create_user("bench-officer", "officer")
+    officer_password = hub.accounts.create_user("bench-officer", Role.OFFICER)
     feed = SseCollector(hub.url, "bench-officer", officer_password)
 
     outbox = Outbox(tmp / "edge" / "outbox.sqlite")
@@ -112,7 +113,7 @@ def main() -> int:
         time.sleep(0.05)
     arrivals = {e.data["id"]: e.arrived for e in feed.of_kind("alert")}
     latencies = [(arrivals[a] - t) * 1000 for a, t in emitted.items() if a in arrivals]
-    stored = len(set(hub.store.alert_ids()) & emitted.keys())
+    stored = len(set(hub.storage.alerts.ids()) & emitted.keys())
 
     feed.close()
     publisher.stop()

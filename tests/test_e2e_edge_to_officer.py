@@ -15,6 +15,7 @@ from hub_helpers import wait_for
 
 from contract.protocol import Alert, NodeRole
 from edge.agent import EdgeAgent
+from hub.domain.users import Role
 from hub.service import HubService
 
 pytestmark = pytest.mark.mosquitto
@@ -44,7 +45,7 @@ class Site:
         )
         self.hub.start()
         assert self.hub.wait_ready(15), "hub never subscribed"
-        password = self.hub.store.accounts.create_user("officer-1", "officer")
+        password = self.hub.accounts.create_user("officer-1", Role.OFFICER)
         self.feed = SseCollector(self.hub.url, "officer-1", password)
 
     def start_edge(self) -> EdgeAgent:
@@ -61,7 +62,7 @@ class Site:
         ids = set(self.emitted_ids())
         return (
             self.agent.outbox.pending_count() == 0
-            and ids <= set(self.hub.store.alert_ids())
+            and ids <= set(self.hub.storage.alerts.ids())
             and ids <= set(self.feed.alert_ids())
         )
 
@@ -69,13 +70,14 @@ class Site:
         ids = self.emitted_ids()
         assert ids, "the excerpt should raise lawn intrusions"
         assert len(set(ids)) == len(ids)
-        stored = self.hub.store.alert_ids()
+        alerts = self.hub.storage.alerts
+        stored = alerts.ids()
         assert sorted(stored) == sorted(ids), "stored exactly the emitted alerts, once each"
         for alert in self.emitted:
-            row = self.hub.store.get_alert(alert.id)
-            assert (row["zone"], row["area"], row["kind"]) == ("lawn", "plaza", "intrusion")
+            row = alerts.get(alert.id)
+            assert (row.zone, row.area, row.kind) == ("lawn", "plaza", "intrusion")
             snapshot = wait_for(
-                lambda a=alert: self.hub.store.snapshot_file(a.id), 10, f"snapshot of {alert.id}"
+                lambda a=alert: alerts.snapshot_file(a.id), 10, f"snapshot of {alert.id}"
             )
             assert snapshot.read_bytes()[:2] == b"\xff\xd8"
         streamed = self.feed.alert_ids()
@@ -117,7 +119,7 @@ def test_outbox_keeps_alerts_through_a_broker_outage_and_delivers_them_once(site
     assert agent.wait_played(120)
     assert site.emitted, "alerts were raised during the outage"
     assert agent.outbox.pending_count() >= 2 * len(site.emitted)  # each alert + its snapshot
-    assert site.hub.store.alert_ids() == []
+    assert site.hub.storage.alerts.ids() == []
     site.mosquitto.start()  # same port, same persistence: the hub's session is still there
     wait_for(site.all_delivered, 60, "delivery after the broker came back")
     site.assert_each_alert_stored_once_with_snapshot_and_streamed()
