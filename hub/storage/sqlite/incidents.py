@@ -1,168 +1,44 @@
 """Incidents in SQLite: the incident rows, their transitions, notes and attachments.
 
-Tables (migration set ``villagewatch-hub-incidents``):
-
-* ``incidents`` — one row per incident. ``severity_rank`` (0 = critical … 4 = info) is the
-  severity as a number so the queue can be read in order straight from an index.
-  ``correlation_key`` is node/camera/kind for maintenance incidents (what a later alert of
-  the same camera is matched on). The alerts repository joins ``incidents.id``/``state``.
-* ``incident_transitions``, ``incident_notes``, ``incident_attachments`` — append-only.
-  Attachment files live in ``<data_dir>/attachments/<incident_id>/`` under names the hub
-  makes up (never the uploader's file name).
-* ``incident_idempotency`` — (username, key) → incident: the primary key is what makes the
-  same request sent twice, even at the same moment, open one incident.
-* ``incident_refs`` — the per-day counter behind ``INC-20261202-0007``.
-
-Indexes, each for one question asked often: the duty desk's queue reads a *partial* index
-of open incidents in (severity_rank, opened_at) order, so it stays a short index walk however
-many closed incidents pile up; correlation looks up (area, category, state, last_alert_at);
-history pages and reports walk (opened_at, id).
+The tables and indexes are in :mod:`hub.storage.sqlite.incident_schema`, the row mapping in
+:mod:`hub.storage.sqlite.incident_rows`. Attachment files live in
+``<data_dir>/attachments/<incident_id>/`` under names the hub makes up (never the
+uploader's file name), written durably: temporary file, fsync, rename, fsync the folder.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
-import re
 import secrets
 import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlite_utils.migrations import Migrations
-
-from contract.protocol import Severity
 from hub.domain.incidents import (
     OPEN_STATES,
     Attachment,
-    Caller,
     Category,
     Incident,
     IncidentState,
-    Location,
     Note,
     Transition,
 )
 from hub.storage.incidents import IdempotencyKeyReused, IncidentQuery, StaleIncident
-from hub.storage.sqlite.database import SqliteDatabase, from_iso, iso
+from hub.storage.sqlite.database import SqliteDatabase, iso
 from hub.storage.sqlite.files import write_durably
-
-migrations = Migrations("villagewatch-hub-incidents")
-
-SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
-_OPEN_SQL = "state IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN_STATES))
-_ID = re.compile(r"^[0-9a-f]{32}$")
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png"}
-_TIME_COLUMNS = (
-    "opened_at",
-    "updated_at",
-    "last_alert_at",
-    "acknowledged_at",
-    "dispatched_at",
-    "en_route_at",
-    "on_scene_at",
-    "resolved_at",
-    "escalated_at",
+from hub.storage.sqlite.incident_rows import (
+    ID,
+    attachment_record,
+    decode_cursor,
+    encode_cursor,
+    filters,
+    from_row,
+    marks,
+    to_row,
 )
+from hub.storage.sqlite.incident_schema import OPEN_SQL, migrations
 
-
-@migrations()
-def m001_incidents(db) -> None:
-    db.execute(
-        """CREATE TABLE incidents (
-            id TEXT PRIMARY KEY,
-            ref TEXT NOT NULL UNIQUE,
-            category TEXT NOT NULL,
-            source TEXT NOT NULL,
-            state TEXT NOT NULL,
-            severity TEXT NOT NULL,
-            severity_rank INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            title TEXT NOT NULL,
-            area TEXT,
-            lat REAL,
-            lon REAL,
-            address TEXT,
-            caller_name TEXT,
-            caller_phone TEXT,
-            external_ref TEXT,
-            correlation_key TEXT,
-            opened_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            last_alert_at TEXT,
-            alert_count INTEGER NOT NULL DEFAULT 0,
-            acknowledged_at TEXT,
-            dispatched_at TEXT,
-            en_route_at TEXT,
-            on_scene_at TEXT,
-            resolved_at TEXT,
-            outcome TEXT,
-            escalation_tier INTEGER NOT NULL DEFAULT 0,
-            escalated_at TEXT,
-            opened_by TEXT NOT NULL
-        )"""
-    )
-    db.execute(
-        "CREATE INDEX incidents_queue ON incidents (severity_rank, opened_at, id)"
-        f" WHERE {_OPEN_SQL}"
-    )
-    db.execute("CREATE INDEX incidents_state ON incidents (state, opened_at)")
-    db.execute(
-        "CREATE INDEX incidents_correlation ON incidents (area, category, state, last_alert_at)"
-    )
-    db.execute(
-        f"CREATE INDEX incidents_maintenance ON incidents (correlation_key) WHERE {_OPEN_SQL}"
-    )
-    db.execute("CREATE INDEX incidents_opened ON incidents (opened_at, id)")
-    db.execute(
-        """CREATE TABLE incident_transitions (
-            id INTEGER PRIMARY KEY,
-            incident_id TEXT NOT NULL REFERENCES incidents (id),
-            action TEXT NOT NULL,
-            from_state TEXT NOT NULL,
-            to_state TEXT NOT NULL,
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            note TEXT,
-            outcome TEXT
-        )"""
-    )
-    db.execute("CREATE INDEX incident_transitions_incident ON incident_transitions (incident_id)")
-    db.execute(
-        """CREATE TABLE incident_notes (
-            id INTEGER PRIMARY KEY,
-            incident_id TEXT NOT NULL REFERENCES incidents (id),
-            at TEXT NOT NULL,
-            author TEXT NOT NULL,
-            text TEXT NOT NULL
-        )"""
-    )
-    db.execute("CREATE INDEX incident_notes_incident ON incident_notes (incident_id)")
-    db.execute(
-        """CREATE TABLE incident_attachments (
-            id INTEGER PRIMARY KEY,
-            incident_id TEXT NOT NULL REFERENCES incidents (id),
-            at TEXT NOT NULL,
-            author TEXT NOT NULL,
-            filename TEXT NOT NULL,
-            content_type TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            stored_name TEXT NOT NULL
-        )"""
-    )
-    db.execute("CREATE INDEX incident_attachments_incident ON incident_attachments (incident_id)")
-    db.execute(
-        """CREATE TABLE incident_idempotency (
-            username TEXT NOT NULL,
-            key TEXT NOT NULL,
-            incident_id TEXT NOT NULL REFERENCES incidents (id),
-            fingerprint TEXT,
-            created_at TEXT NOT NULL,
-            PRIMARY KEY (username, key)
-        )"""
-    )
-    db.execute("CREATE TABLE incident_refs (day TEXT PRIMARY KEY, last INTEGER NOT NULL)")
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png"}
 
 
 class SqliteIncidentRepository:
@@ -219,10 +95,10 @@ class SqliteIncidentRepository:
         fingerprint: str | None,
         correlation_key: str | None,
     ) -> None:
-        row = _to_row(incident) | {"correlation_key": correlation_key}
+        row = to_row(incident) | {"correlation_key": correlation_key}
         with self.database.write() as db:  # a savepoint: both rows or neither
             db.execute(
-                f"INSERT INTO incidents ({', '.join(row)}) VALUES ({_marks(row)})",
+                f"INSERT INTO incidents ({', '.join(row)}) VALUES ({marks(row)})",
                 list(row.values()),
             )
             if idempotency_key is not None:
@@ -263,10 +139,10 @@ class SqliteIncidentRepository:
 
     def get(self, incident_id: str) -> Incident | None:
         row = self.database.one("SELECT * FROM incidents WHERE id = ?", [incident_id])
-        return _from_row(row) if row else None
+        return from_row(row) if row else None
 
     def save(self, incident: Incident, transition: Transition | None = None) -> Incident:
-        row = _to_row(incident)
+        row = to_row(incident)
         del row["id"], row["ref"], row["opened_at"], row["opened_by"]  # never change
         sets = ", ".join(f"{column} = ?" for column in row)
         where, args = "id = ?", [*row.values(), incident.id]
@@ -311,24 +187,24 @@ class SqliteIncidentRepository:
         states = [s.value for s in OPEN_STATES]
         row = self.database.one(
             "SELECT * FROM incidents WHERE area = ? AND category = ?"
-            f" AND state IN ({_marks(states)}) AND last_alert_at >= ?"
+            f" AND state IN ({marks(states)}) AND last_alert_at >= ?"
             " ORDER BY last_alert_at DESC, opened_at DESC LIMIT 1",
             [area, category.value, *states, iso(since)],
         )
-        return _from_row(row) if row else None
+        return from_row(row) if row else None
 
     def open_maintenance(self, correlation_key: str) -> Incident | None:
         row = self.database.one(
-            f"SELECT * FROM incidents WHERE correlation_key = ? AND {_OPEN_SQL}"
+            f"SELECT * FROM incidents WHERE correlation_key = ? AND {OPEN_SQL}"
             " ORDER BY opened_at DESC LIMIT 1",
             [correlation_key],
         )
-        return _from_row(row) if row else None
+        return from_row(row) if row else None
 
     def find(self, query: IncidentQuery) -> tuple[list[Incident], str | None]:
-        where, args = _filters(query)
+        where, args = filters(query)
         if query.cursor:
-            opened_at, incident_id = _decode_cursor(query.cursor)
+            opened_at, incident_id = decode_cursor(query.cursor)
             where.append("(opened_at, id) < (?, ?)")
             args += [opened_at, incident_id]
         sql = "SELECT * FROM incidents"
@@ -336,12 +212,12 @@ class SqliteIncidentRepository:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY opened_at DESC, id DESC LIMIT ?"
         rows = self.database.all(sql, [*args, query.limit + 1])
-        items = [_from_row(r) for r in rows[: query.limit]]
+        items = [from_row(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit
-        return items, (_encode_cursor(rows[query.limit - 1]) if more and items else None)
+        return items, (encode_cursor(rows[query.limit - 1]) if more and items else None)
 
     def queue(self, limit: int = 200, category: Category | None = None) -> list[Incident]:
-        where, args = _OPEN_SQL, []
+        where, args = OPEN_SQL, []
         if category is not None:
             where, args = where + " AND category = ?", [category.value]
         rows = self.database.all(
@@ -349,14 +225,14 @@ class SqliteIncidentRepository:
             " ORDER BY severity_rank, opened_at, id LIMIT ?",
             [*args, limit],
         )
-        return [_from_row(r) for r in rows]
+        return [from_row(r) for r in rows]
 
     def unacknowledged(self) -> list[Incident]:
         rows = self.database.all(
             "SELECT * FROM incidents WHERE state = ? ORDER BY opened_at, id",
             [IncidentState.NEW.value],
         )
-        return [_from_row(r) for r in rows]
+        return [from_row(r) for r in rows]
 
     def opened_between(
         self,
@@ -370,11 +246,11 @@ class SqliteIncidentRepository:
         query = IncidentQuery(
             area=area, kind=kind, category=category, opened_since=start, opened_before=end
         )
-        where, args = _filters(query)
+        where, args = filters(query)
         rows = self.database.all(
             f"SELECT * FROM incidents WHERE {' AND '.join(where)} ORDER BY opened_at, id", args
         )
-        return [_from_row(r) for r in rows]
+        return [from_row(r) for r in rows]
 
     def transitions(self, incident_id: str) -> list[Transition]:
         rows = self.database.all(
@@ -437,7 +313,7 @@ class SqliteIncidentRepository:
         rows = self.database.all(
             "SELECT * FROM incident_attachments WHERE incident_id = ? ORDER BY id", [incident_id]
         )
-        return [_attachment(r) for r in rows]
+        return [attachment_record(r) for r in rows]
 
     def attachment_file(self, incident_id: str, attachment_id: int) -> tuple[Attachment, bytes]:
         row = self.database.one(
@@ -451,12 +327,12 @@ class SqliteIncidentRepository:
         if path.parent != folder:  # a tampered row must not reach outside the folder
             raise KeyError(attachment_id)
         try:
-            return _attachment(row), path.read_bytes()
+            return attachment_record(row), path.read_bytes()
         except FileNotFoundError:
             raise KeyError(attachment_id) from None
 
     def _folder(self, incident_id: str) -> Path:
-        if not _ID.match(incident_id):
+        if not ID.match(incident_id):
             raise KeyError(incident_id)
         return self.attachments_dir / incident_id
 
@@ -469,82 +345,3 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# --- rows ----------------------------------------------------------------------------------
-
-
-def _marks(values) -> str:
-    return ", ".join("?" for _ in values)
-
-
-def _to_row(incident: Incident) -> dict:
-    data = incident.model_dump(mode="json", exclude={"location", "caller"})
-    for column in _TIME_COLUMNS:
-        moment = getattr(incident, column)
-        data[column] = iso(moment) if moment else None
-    location, caller = incident.location, incident.caller
-    data |= {
-        "severity_rank": SEVERITY_RANK[incident.severity],
-        "area": location.area,
-        "lat": location.lat,
-        "lon": location.lon,
-        "address": location.address,
-        "caller_name": caller.name if caller else None,
-        "caller_phone": caller.phone if caller else None,
-    }
-    return data
-
-
-def _from_row(row: dict) -> Incident:
-    data = {k: v for k, v in row.items() if k in Incident.model_fields}
-    for column in _TIME_COLUMNS:
-        data[column] = from_iso(row[column])
-    data["location"] = Location(
-        area=row["area"], lat=row["lat"], lon=row["lon"], address=row["address"]
-    )
-    if row["caller_name"] is not None or row["caller_phone"] is not None:
-        data["caller"] = Caller(name=row["caller_name"], phone=row["caller_phone"])
-    return Incident.model_validate(data)
-
-
-def _attachment(row: dict) -> Attachment:
-    return Attachment.model_validate({k: v for k, v in row.items() if k != "stored_name"})
-
-
-def _filters(query: IncidentQuery) -> tuple[list[str], list]:
-    where: list[str] = []
-    args: list = []
-    for column, values in (("state", query.state), ("severity", query.severity)):
-        if values:
-            where.append(f"{column} IN ({_marks(values)})")
-            args += [v.value for v in values]
-    for column, value in (("category", query.category), ("area", query.area), ("kind", query.kind)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(getattr(value, "value", value))
-    if query.opened_since is not None:
-        where.append("opened_at >= ?")
-        args.append(iso(query.opened_since))
-    if query.opened_before is not None:
-        where.append("opened_at < ?")
-        args.append(iso(query.opened_before))
-    return where, args
-
-
-def _encode_cursor(row: dict) -> str:
-    raw = f"{row['opened_at']}|{row['id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    """The (opened_at, id) a page ends with; ValueError for anything we did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        opened_at, incident_id = raw.split("|")
-        datetime.fromisoformat(opened_at)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValueError("bad cursor") from None
-    if not _ID.match(incident_id):
-        raise ValueError("bad cursor")
-    return opened_at, incident_id

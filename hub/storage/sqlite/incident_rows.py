@@ -1,0 +1,103 @@
+"""Incident records ⇄ SQLite rows, query filters and page cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime
+
+from contract.protocol import Severity
+from hub.domain.incidents import Attachment, Caller, Incident, Location
+from hub.storage.incidents import IncidentQuery
+from hub.storage.sqlite.database import from_iso, iso
+
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
+ID = re.compile(r"^[0-9a-f]{32}$")
+TIME_COLUMNS = (
+    "opened_at",
+    "updated_at",
+    "last_alert_at",
+    "acknowledged_at",
+    "dispatched_at",
+    "en_route_at",
+    "on_scene_at",
+    "resolved_at",
+    "escalated_at",
+)
+
+
+def marks(values) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def to_row(incident: Incident) -> dict:
+    data = incident.model_dump(mode="json", exclude={"location", "caller"})
+    for column in TIME_COLUMNS:
+        moment = getattr(incident, column)
+        data[column] = iso(moment) if moment else None
+    location, caller = incident.location, incident.caller
+    data |= {
+        "severity_rank": SEVERITY_RANK[incident.severity],
+        "area": location.area,
+        "lat": location.lat,
+        "lon": location.lon,
+        "address": location.address,
+        "caller_name": caller.name if caller else None,
+        "caller_phone": caller.phone if caller else None,
+    }
+    return data
+
+
+def from_row(row: dict) -> Incident:
+    data = {k: v for k, v in row.items() if k in Incident.model_fields}
+    for column in TIME_COLUMNS:
+        data[column] = from_iso(row[column])
+    data["location"] = Location(
+        area=row["area"], lat=row["lat"], lon=row["lon"], address=row["address"]
+    )
+    if row["caller_name"] is not None or row["caller_phone"] is not None:
+        data["caller"] = Caller(name=row["caller_name"], phone=row["caller_phone"])
+    return Incident.model_validate(data)
+
+
+def attachment_record(row: dict) -> Attachment:
+    return Attachment.model_validate({k: v for k, v in row.items() if k != "stored_name"})
+
+
+def filters(query: IncidentQuery) -> tuple[list[str], list]:
+    where: list[str] = []
+    args: list = []
+    for column, values in (("state", query.state), ("severity", query.severity)):
+        if values:
+            where.append(f"{column} IN ({marks(values)})")
+            args += [v.value for v in values]
+    for column, value in (("category", query.category), ("area", query.area), ("kind", query.kind)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(getattr(value, "value", value))
+    if query.opened_since is not None:
+        where.append("opened_at >= ?")
+        args.append(iso(query.opened_since))
+    if query.opened_before is not None:
+        where.append("opened_at < ?")
+        args.append(iso(query.opened_before))
+    return where, args
+
+
+def encode_cursor(row: dict) -> str:
+    raw = f"{row['opened_at']}|{row['id']}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (opened_at, id) a page ends with; ValueError for anything we did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        opened_at, incident_id = raw.split("|")
+        datetime.fromisoformat(opened_at)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValueError("bad cursor") from None
+    if not ID.match(incident_id):
+        raise ValueError("bad cursor")
+    return opened_at, incident_id
