@@ -21,10 +21,16 @@ AlertId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="32 he
 
 
 def aware(moment: datetime | None) -> datetime | None:
-    """Query times without a zone are taken as UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
+    """A query time in UTC; one without a zone is taken as UTC. A time at the very edge of
+    the calendar whose offset takes it out of range in UTC (year 1 at +05:00) is a 422."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise HTTPException(422, "time out of range in UTC") from None
 
 
 def build(ctx: ApiContext) -> APIRouter:

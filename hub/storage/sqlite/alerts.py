@@ -17,7 +17,7 @@ from sqlite_utils.migrations import Migrations
 from contract.protocol import Alert, ProtocolError
 from hub.domain.alerts import AlertInsert, AlertPage, AlertQuery, AlertRecord
 from hub.storage.sqlite.counters import SqliteCounters
-from hub.storage.sqlite.database import SqliteDatabase, from_iso, iso
+from hub.storage.sqlite.database import SQLITE_INT_MAX, SqliteDatabase, from_iso, iso
 from hub.storage.sqlite.files import write_durably
 from hub.storage.sqlite.nodes import SqliteNodeRepository
 from hub.storage.sqlite.quarantine import SqliteQuarantine
@@ -310,6 +310,8 @@ def _decode_cursor(cursor: str) -> tuple[str, int]:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         received, rowid = text.split("|")
         datetime.fromisoformat(received)
+        if not 0 <= int(rowid) <= SQLITE_INT_MAX:  # SQLite could not even compare it
+            raise ValueError(rowid)
         return received, int(rowid)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError("not a cursor from this hub") from exc
