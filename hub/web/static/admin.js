@@ -2,7 +2,7 @@
 // enable, reset a password (the new one is shown once), end a user's sessions.
 
 import { api } from "./api.js";
-import { $, el, Modal } from "./dom.js";
+import { $, el, keepFocus, Modal } from "./dom.js";
 
 const ROLES = ["viewer", "officer", "supervisor", "admin", "integration"];
 
@@ -22,7 +22,7 @@ export const Admin = {
   async load() {
     try {
       const users = await api.get("/api/users");
-      $("users").replaceChildren(...users.map(Admin.row));
+      keepFocus($("users"), () => $("users").replaceChildren(...users.map(Admin.row)));
       $("admin-error").textContent = "";
     } catch (err) {
       if (!err.status) throw err;

@@ -188,6 +188,20 @@ export class Modal {
   }
 }
 
+/** Run ``render`` (which replaces parts of ``container``) without losing the keyboard
+ * focus: if the focused element was inside and is gone, the element now at the same place
+ * among the container's focusable ones gets the focus. */
+export function keepFocus(container, render) {
+  const before = [...container.querySelectorAll(FOCUSABLE)];
+  const index = before.indexOf(document.activeElement);
+  render();
+  const active = document.activeElement;
+  if (index < 0 || (active && active !== document.body && active.isConnected)) return;
+  const after = [...container.querySelectorAll(FOCUSABLE)].filter((n) => n.offsetParent !== null);
+  const target = after[Math.min(index, after.length - 1)];
+  if (target) target.focus();
+}
+
 /** Fill a <dl> with label/value rows, skipping empty values. */
 export function fillFields(dl, rows) {
   dl.replaceChildren();

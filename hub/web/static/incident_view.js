@@ -5,7 +5,7 @@
 // hub/domain/incidents.py); the hub still decides, and a 409 shows its message here.
 
 import { api } from "./api.js";
-import { $, el, exactTime, fillFields, humanize, Modal, timeButton } from "./dom.js";
+import { $, el, exactTime, fillFields, humanize, keepFocus, Modal, timeButton } from "./dom.js";
 import { Incidents, isOpen, stateSince } from "./incidents.js";
 
 const OPEN = ["new", "acknowledged", "dispatched", "en_route", "on_scene"];
@@ -66,14 +66,20 @@ export const IncidentView = {
   },
 
   render(full) {
-    IncidentView.renderHead(full.incident);
-    IncidentView.renderAlerts(full.alerts || []);
-    IncidentView.renderNotes(full.notes || []);
-    IncidentView.renderAttachments(full.incident.id, full.attachments || []);
-    IncidentView.renderHistory(full.transitions || []);
+    keepFocus($("incident"), () => {
+      IncidentView._head(full.incident);
+      IncidentView.renderAlerts(full.alerts || []);
+      IncidentView.renderNotes(full.notes || []);
+      IncidentView.renderAttachments(full.incident.id, full.attachments || []);
+      IncidentView.renderHistory(full.transitions || []);
+    });
   },
 
   renderHead(inc) {
+    keepFocus($("incident"), () => IncidentView._head(inc));
+  },
+
+  _head(inc) {
     const dialog = $("incident");
     dialog.dataset.id = inc.id;
     dialog.dataset.state = inc.state;
