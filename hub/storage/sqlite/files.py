@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def write_durably(path: Path, data: bytes, mode: int = 0o640) -> None:
-    """Write via a temporary file, fsync, then rename: a crash leaves old or new, never half."""
+    """Write via a temporary file, fsync, rename, fsync the folder: a crash leaves the old
+    file or the new one, never half, and a committed row never points at nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -20,3 +21,10 @@ def write_durably(path: Path, data: bytes, mode: int = 0o640) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    # The rename is durable only once the folder is: else a power cut can lose the file
+    # while the database row pointing at it survives.
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -8,7 +8,6 @@ uploader's file name), written durably: temporary file, fsync, rename, fsync the
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
 from datetime import date, datetime
@@ -287,7 +286,6 @@ class SqliteIncidentRepository:
         stored_name = secrets.token_hex(16) + _EXTENSIONS.get(content_type, ".bin")
         path = folder / stored_name
         write_durably(path, data)  # tmp file, fsync, rename; mode 0640
-        _sync_folder(folder)
         try:
             with self.database.write() as db:
                 attachment_id = db.execute(
@@ -335,13 +333,3 @@ class SqliteIncidentRepository:
         if not ID.match(incident_id):
             raise KeyError(incident_id)
         return self.attachments_dir / incident_id
-
-
-def _sync_folder(folder: Path) -> None:
-    """fsync a folder: a rename is durable only once its folder is (the row pointing at the
-    file is committed with synchronous=FULL, so the file must survive a power cut too)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
