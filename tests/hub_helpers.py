@@ -3,6 +3,7 @@ hub's figures without HTTP, and the hub's HTTP API served on its own (no broker 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -279,3 +280,40 @@ def serve_api(
     server.start()
     passwords = {r.value: service.accounts.create_user(r.value, r) for r in Role}
     return ApiHub(service, server, passwords)
+
+
+@dataclass
+class SseEvent:
+    id: str | None
+    name: str | None  # the ``event:`` field
+    data: object  # the ``data:`` JSON, or None for a comment-only block
+
+
+class SseReader:
+    """Splits a streaming ``GET /api/events`` response into SSE blocks (events or comments).
+    Reads block on the client's timeout, never on a sleep."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.chunks = response.iter_text()
+        self.buf = ""
+
+    def next(self, count: int = 1) -> list[str]:
+        blocks: list[str] = []
+        while len(blocks) < count:
+            while "\n\n" not in self.buf:
+                self.buf += next(self.chunks)  # the client timeout bounds the wait
+            block, self.buf = self.buf.split("\n\n", 1)
+            blocks.append(block)
+        return blocks
+
+    def event(self) -> SseEvent:
+        """The next block that is an event (skips comments and the ``retry:`` hint)."""
+        while True:
+            fields: dict[str, str] = {}
+            for line in self.next()[0].split("\n"):
+                name, _, value = line.partition(":")
+                if name in ("id", "event", "data"):
+                    fields[name] = value.removeprefix(" ")
+            if "event" in fields:
+                data = json.loads(fields["data"]) if "data" in fields else None
+                return SseEvent(fields.get("id"), fields["event"], data)

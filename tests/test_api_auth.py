@@ -11,7 +11,7 @@ import fastapi.routing
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from hub_helpers import ApiHub, login, make_alert, serve_api, snapshot_jpeg
+from hub_helpers import ApiHub, SseReader, login, make_alert, serve_api, snapshot_jpeg
 from starlette.routing import Mount
 
 from hub.api.app import PUBLIC_MOUNTS, PUBLIC_ROUTES
@@ -308,23 +308,6 @@ def test_openapi_is_served_to_signed_in_users(hub):
     assert hub.client().get("/api/openapi.json").status_code == 401
     spec = hub.client("viewer").get("/api/openapi.json").json()
     assert {"/api/alerts", "/api/events", "/api/login"} <= set(spec["paths"])
-
-
-class SseReader:
-    """Splits a streaming response into SSE blocks (events or comments)."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.chunks = response.iter_text()
-        self.buf = ""
-
-    def next(self, count: int = 1) -> list[str]:
-        blocks: list[str] = []
-        while len(blocks) < count:
-            while "\n\n" not in self.buf:
-                self.buf += next(self.chunks)  # the client timeout bounds the wait
-            block, self.buf = self.buf.split("\n\n", 1)
-            blocks.append(block)
-        return blocks
 
 
 def test_event_stream_delivers_live_events_with_ids_and_pings(hub, ids):
