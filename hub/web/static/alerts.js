@@ -131,7 +131,8 @@ export const Alerts = {
 
   upsert(alert, isNew) {
     Alerts.all.set(alert.id, alert);
-    if (!Alerts.newestReceived || alert.received_at > Alerts.newestReceived) {
+    const received = Date.parse(alert.received_at); // not the text: "…01Z" > "…01.5Z"
+    if (!Alerts.newestReceived || received > Date.parse(Alerts.newestReceived)) {
       Alerts.newestReceived = alert.received_at;
     }
     const list = $("alerts");
@@ -140,7 +141,7 @@ export const Alerts = {
       Card.update(li, alert);
     } else if (!isNew || Alerts.matches(alert)) {
       li = Card.create(alert);
-      const after = [...list.children].find((node) => node.dataset.received < alert.received_at);
+      const after = [...list.children].find((node) => Number(node.dataset.received) < received);
       list.insertBefore(li, after || null);
       if (isNew) li.classList.add("new");
     }
@@ -218,7 +219,7 @@ const Card = {
   },
   update(li, alert) {
     li.dataset.severity = alert.severity;
-    li.dataset.received = alert.received_at;
+    li.dataset.received = String(Date.parse(alert.received_at));
     li.querySelector(".sev").textContent = alert.severity;
     li.querySelector(".kind").textContent = humanize(alert.kind);
     const time = li.querySelector("time");
