@@ -1,0 +1,114 @@
+"""The admin's and supervisor's parts of the officer page in a real Chromium against a real
+hub: users (a generated password shown once, sessions ended, disabled and enabled again) and
+the response-times panel."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hub_helpers import login
+from officer_kit import DESK, PHONE, add_user, browser, sign_in, start_officer_hub, watch_problems
+from playwright.sync_api import Browser, Page, expect
+
+from hub.domain.users import Role
+
+pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
+__all__ = ["browser"]  # the fixture, imported for pytest
+
+
+@pytest.fixture
+def hub(mosquitto, tmp_path: Path):
+    service = start_officer_hub(mosquitto, tmp_path / "hub")
+    yield service
+    service.stop()
+
+
+def shown_password(page: Page) -> str:
+    """Read the password from its dialog and close it; it must be gone from the page."""
+    dialog = page.locator("#secret-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#secret-done")).to_be_focused()
+    password = page.locator("#secret-value").text_content()
+    assert password
+    page.click("#secret-done")
+    expect(dialog).to_be_hidden()
+    assert page.locator("#secret-value").text_content() == ""
+    return password
+
+
+def expect_signed_out(page: Page) -> None:
+    expect(page.locator("#login-form")).to_be_visible()
+    expect(page.locator("#login-error")).to_contain_text("sign in again")
+
+
+def test_an_admin_creates_a_user_ends_her_sessions_resets_and_disables_her(hub, browser: Browser):
+    admin_ctx, carla_ctx = browser.new_context(**DESK), browser.new_context(**PHONE)
+    admin, carla = admin_ctx.new_page(), carla_ctx.new_page()
+    problems = watch_problems(admin)
+    try:
+        sign_in(admin, hub.url, "root", add_user(hub, "root", Role.ADMIN), problems)
+        admin.click("#tab-admin")
+        admin.fill("#new-user-name", "carla")
+        admin.select_option("#new-user-role", "officer")
+        admin.click("#new-user-form button[type=submit]")
+        row = admin.locator('#users li[data-username="carla"]')
+        password = shown_password(admin)
+        expect(row).to_contain_text("officer")
+
+        # Carla signs in on her phone; the admin ends her sessions (a lost phone).
+        sign_in(carla, hub.url, "carla", password)
+        row.get_by_role("button", name="End every session of carla").click()
+        expect_signed_out(carla)
+
+        # A new password, shown once, works; disabling her ends that session too.
+        row.get_by_role("button", name="Reset the password of carla").click()
+        sign_in(carla, hub.url, "carla", shown_password(admin))
+        row.get_by_role("button", name="Disable carla").click()
+        expect(row).to_have_attribute("data-disabled", "true")
+        expect_signed_out(carla)
+        row.get_by_role("button", name="Enable carla").click()
+        expect(row).to_have_attribute("data-disabled", "false")
+        assert problems == []
+        actions = {e.action for e in hub.storage.audit.entries(200) if e.username == "root"}
+        assert {"user.create", "user.sessions_revoked", "user.password_reset"} <= actions
+        assert {"user.disable", "user.enable"} <= actions
+    finally:
+        admin_ctx.close()
+        carla_ctx.close()
+
+
+def test_a_supervisor_sees_response_times_per_step(hub, browser: Browser):
+    # One call worked from acknowledgement to arrival, through the API.
+    officer = login(hub.url, "ana", add_user(hub, "ana"))
+    call = {
+        "source": "call",
+        "kind": "burglary",
+        "severity": "major",
+        "title": "Shed broken into",
+        "location": {"area": "plaza"},
+    }
+    incident = officer.post("/api/incidents", json=call).json()
+    for action in ("acknowledge", "dispatch", "en_route", "arrive"):
+        r = officer.post(f"/api/incidents/{incident['id']}/transitions", json={"action": action})
+        assert r.status_code == 200, r.text
+
+    context = browser.new_context(**DESK)
+    page = context.new_page()
+    problems = watch_problems(page)
+    try:
+        sign_in(page, hub.url, "sue", add_user(hub, "sue", Role.SUPERVISOR), problems)
+        expect(page.locator("#tab-admin")).to_be_hidden()  # users are for admins only
+        page.click("#tab-reports")
+        rows = page.locator("#report-rows tr")
+        expect(rows).to_have_count(5)
+        first = rows.first
+        expect(first.locator("th")).to_have_text("alert → acknowledged")
+        expect(first.locator("td").nth(2)).to_have_text("1")  # incidents counted
+        expect(first.locator("td").first).to_have_text(re.compile(r"^\d+ s$"))
+        expect(page.locator("#report-mean")).to_contain_text("Mean from alert to arrival")
+        assert problems == []
+    finally:
+        context.close()
+        officer.close()
