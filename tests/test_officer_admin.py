@@ -34,7 +34,7 @@ def shown_password(page: Page) -> str:
     assert password
     page.click("#secret-done")
     expect(dialog).to_be_hidden()
-    assert page.locator("#secret-value").text_content() == ""
+    expect(page.locator("#secret-value")).to_have_text("")
     return password
 
 
