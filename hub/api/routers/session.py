@@ -136,7 +136,7 @@ async def _read_login(request: Request) -> LoginRequest:
     """Parse a JSON or urlencoded login body (no python-multipart needed)."""
     body = await request.body()
     if len(body) > 4096:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "login body too large")
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "login body too large")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type == "application/x-www-form-urlencoded":
@@ -147,5 +147,5 @@ async def _read_login(request: Request) -> LoginRequest:
         return LoginRequest.model_validate(data)
     except (ValueError, UnicodeDecodeError, ValidationError, RecursionError):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "send username and password as JSON or a form"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "send username and password as JSON or a form"
         ) from None
