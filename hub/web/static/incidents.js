@@ -5,7 +5,7 @@
 // change live through the `incident` events; closed ones move to "Recently closed".
 
 import { api } from "./api.js";
-import { $, announce, el, humanize } from "./dom.js";
+import { $, announce, duration, el, humanize } from "./dom.js";
 
 export const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
 const OPEN_STATES = ["new", "acknowledged", "dispatched", "en_route", "on_scene"];
@@ -142,6 +142,7 @@ export const Incidents = {
     timer.dataset.label = label;
     if (isOpen(inc)) {
       timer.dataset.since = stateSince(inc);
+      timer.textContent = `${label} ${duration(Date.now() - Date.parse(timer.dataset.since))}`;
     } else {
       delete timer.dataset.since;
       timer.textContent = label;
