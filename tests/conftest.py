@@ -18,6 +18,9 @@ from broker.credentials import CredentialStore
 from broker.mosquitto import MosquittoBroker, find_mosquitto
 from contract.connection import NodeConnection
 from contract.protocol import NodeRole
+from hub.clock import ManualClock
+from hub.storage.repositories import Storage
+from hub.storage.sqlite import open_sqlite_storage
 
 REPO = Path(__file__).resolve().parents[1]
 EXCERPT = REPO / "config" / "footage" / "vtest_lawn_excerpt.mp4"
@@ -116,3 +119,17 @@ def mosquitto(tmp_path: Path) -> Iterator[RunningBroker]:
     running.broker.start()
     yield running
     running.broker.stop()
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[Storage]:
+    """The hub's real storage (SQLite file and folders) in a temporary directory."""
+    storage = open_sqlite_storage(tmp_path / "hub")
+    yield storage
+    storage.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock that moves only when the test says: no sleeping for time-based rules."""
+    return ManualClock()

@@ -18,7 +18,6 @@ from hub.domain.notifications import DeliveryStatus, Message
 from hub.notify.apprise_notifier import AppriseNotifier, mask_url
 from hub.notify.service import NotificationService, NotificationWorker, RetryPolicy
 from hub.storage.repositories import Storage
-from hub.storage.sqlite import open_sqlite_storage
 from tests.notify_kit import HttpReceiver, SmtpReceiver
 
 MESSAGE = Message(
@@ -29,18 +28,6 @@ MESSAGE = Message(
     tier=1,
     url="/#/incidents/" + "a" * 32,
 )
-
-
-@pytest.fixture
-def storage(tmp_path) -> Iterator[Storage]:
-    storage = open_sqlite_storage(tmp_path / "hub")
-    yield storage
-    storage.close()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from hub.api.auth import Authenticator
 from hub.api.context import ApiContext
 from hub.api.routers import notifications as notifications_router
 from hub.api.routers import push as push_router
-from hub.clock import ManualClock
 from hub.domain.notifications import DeliveryStatus, Message
 from hub.domain.users import Role
 from hub.events import EventBus
@@ -37,8 +36,6 @@ from hub.notify.base import NotifierSetup
 from hub.notify.registry import build_notifiers
 from hub.notify.service import NotificationService
 from hub.notify.webpush import VapidKeys, WebPushNotifier, b64url
-from hub.storage.repositories import Storage
-from hub.storage.sqlite import open_sqlite_storage
 from tests.notify_kit import Browser, HttpReceiver, tls_files
 
 SUBJECT = "mailto:duty-desk@example.org"
@@ -50,18 +47,6 @@ MESSAGE = Message(
     tier=0,
     url="/#/incidents/" + "b" * 32,
 )
-
-
-@pytest.fixture
-def storage(tmp_path) -> Iterator[Storage]:
-    storage = open_sqlite_storage(tmp_path / "hub")
-    yield storage
-    storage.close()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture
