@@ -65,7 +65,9 @@ export const Alerts = {
     await Alerts.loadPage(true);
   },
 
-  async loadPage(first = false) {
+  /** The next page, or (``first``) the first page again. ``keepCursor``: refresh the top
+   * of the list without losing the place "Load more" had reached. */
+  async loadPage(first = false, keepCursor = false) {
     if (!first && !Alerts.cursor) return;
     const f = Alerts.filters();
     const params = { ...f, limit: PAGE, cursor: first ? null : Alerts.cursor };
@@ -77,7 +79,8 @@ export const Alerts = {
       if (Alerts.loading !== request) return; // a newer filter won
       const items = Array.isArray(page) ? page : page.items;
       for (const alert of items) Alerts.upsert(alert, false);
-      Alerts.cursor = Array.isArray(page) ? null : page.next_cursor;
+      const next = Array.isArray(page) ? null : page.next_cursor;
+      if (!(keepCursor && Alerts.cursor)) Alerts.cursor = next;
       $("alerts-error").textContent = "";
     } catch (err) {
       if (err.status) $("alerts-error").textContent = `Could not load alerts: ${err.message}`;

@@ -60,6 +60,12 @@ const App = {
     $("logout").addEventListener("click", App.logout);
     $("toast").addEventListener("click", () => toast(""));
     window.addEventListener("hashchange", () => App.openFromHash());
+    // A request refused with 401 anywhere (session ended, revoked): back to sign-in.
+    window.addEventListener("unhandledrejection", (e) => {
+      if (!(e.reason instanceof Unauthorized)) return;
+      e.preventDefault();
+      if (state.me) App.signedOut("Please sign in again.");
+    });
     Views.init();
     Sound.init();
     Alerts.init({ onNew: () => Sound.chime(), openIncident: (id) => IncidentView.open(id) });
@@ -203,7 +209,7 @@ const App = {
    * meanwhile shows up as new (chimed, highlighted), and the lists are fresh again. */
   async catchUp() {
     await Promise.all([
-      Alerts.catchUp().then(() => Alerts.loadPage(true)),
+      Alerts.catchUp().then(() => Alerts.loadPage(true, true)),
       Incidents.load(true),
       api.get("/api/nodes").then(NodeBar.replace),
     ]);

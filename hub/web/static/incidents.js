@@ -180,10 +180,15 @@ export const Incidents = {
     if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
     const selected = Incidents.hooks.selected();
     if (selected === undefined) return; // another dialog has the keyboard
+    // The incident on screen, else the focused row, else the first waiting one. With an
+    // incident open, `a` never reaches past it to another one.
     const row = target.closest && target.closest("li.incident");
-    const pick = [selected, row && row.dataset.id].map((id) => Incidents.all.get(id))
-      .find((inc) => inc && inc.state === "new") ||
-      Incidents.sortedOpen().find((inc) => inc.state === "new");
+    const waiting = (id) => {
+      const inc = Incidents.all.get(id);
+      return inc && inc.state === "new" ? inc : null;
+    };
+    const pick = selected ? waiting(selected)
+      : (row && waiting(row.dataset.id)) || Incidents.sortedOpen().find((i) => i.state === "new");
     if (!pick) return;
     e.preventDefault();
     Incidents.act(pick.id, "acknowledge");
