@@ -52,15 +52,17 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def start_officer_hub(mosquitto, data_dir: Path, heartbeat_s: float = 1.0) -> HubService:
+def start_officer_hub(
+    mosquitto, data_dir: Path, heartbeat_s: float = 1.0, port: int = 0
+) -> HubService:
     """The example site's hub on ``mosquitto``, pinging its live streams every
-    ``heartbeat_s`` seconds."""
+    ``heartbeat_s`` seconds; HTTP on ``port`` (0: a free one)."""
     service = HubService(
         example_config(),
         mosquitto.connection("hub", NodeRole.HUB),
         data_dir,
         "127.0.0.1",
-        0,
+        port,
         heartbeat_s=heartbeat_s,
     )
     service.start()

@@ -90,6 +90,46 @@ def test_a_stalled_stream_says_reconnecting_and_the_alerts_it_missed_arrive_as_n
         proxy.close()
 
 
+def test_alerts_sent_while_the_hub_restarted_show_up_as_new_once_it_is_back(
+    mosquitto, tmp_path: Path, browser: Browser
+):
+    first_run = start_officer_hub(mosquitto, tmp_path / "hub")
+    port = first_run.web.port
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    problems = watch_problems(page)
+    second_run = None
+    try:
+        sign_in(page, first_run.url, "ana", add_user(first_run, "ana"), problems)
+        page.click("#tab-alerts")
+        gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
+        gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(make_alert(seq=0)))
+        expect(page.locator("li.card")).to_have_count(1)
+
+        first_run.stop()
+        expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+        # The broker keeps these for the hub's session while it is away.
+        missed = [make_alert(seq=n) for n in (1, 2)]
+        for alert in missed:
+            gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
+
+        # Same data, same address: the session still holds, but the new run's event ids do
+        # not continue the old ones, so the hub says resync and the page asks the API.
+        second_run = start_officer_hub(mosquitto, tmp_path / "hub", port=port)
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        for alert in missed:
+            card = page.locator(f'li.card[data-id="{alert.id}"]')
+            expect(card).to_have_class(re.compile(r"\bnew\b"))
+        expect(page.locator("#alert-count")).to_have_text("(3)")
+        # While the hub was away, Chromium logged the refused connections.
+        assert [p for p in problems if "ERR_CONNECTION_REFUSED" not in p] == []
+    finally:
+        context.close()
+        first_run.stop()
+        if second_run is not None:
+            second_run.stop()
+
+
 def test_the_sound_choice_survives_a_reload_and_a_silent_duty_desk_is_told(hub, browser: Browser):
     context = browser.new_context(**DESK)
     page = context.new_page()
