@@ -123,7 +123,8 @@ def test_the_service_worker_keeps_the_shell_not_the_data_and_is_there_when_the_h
         expect(page.locator("#conn")).to_have_attribute("data-state", "live")
 
         cached = page.evaluate(CACHED_PATHS)
-        assert {"/", "/static/offline.html", "/static/app.js"} <= set(cached)
+        shell = {f"/static/{p.name}" for p in STATIC.glob("*.js") if p.name != "sw.js"}
+        assert {"/", "/static/offline.html", *shell} <= set(cached)  # every module of the app
         assert [p for p in cached if p.startswith("/api/")] == []  # personal data: never
         assert problems == []
 
