@@ -19,6 +19,7 @@ from contract.protocol import (
     Alert,
     NodeStats,
     NodeStatus,
+    Receipt,
 )
 
 _REF = "#/components/schemas/{model}"
@@ -40,13 +41,19 @@ _CHANNELS = {
         f"QoS 1. One JPEG (image/jpeg, at most {MAX_SNAPSHOT_BYTES} bytes) for the alert.",
     ),
     "stats": ("{root}/{site}/{node}/stats", "NodeStats", "QoS 0, periodic node figures."),
+    "receipt": (
+        "{root}/{site}/{node}/receipt",
+        "Receipt",
+        "QoS 1, from the hub, readable only by that node: these alert ids are stored; the"
+        " node may delete them from its outbox (v2). Until then it re-sends after a time-out.",
+    ),
 }
 
 
 def component_schemas() -> dict[str, dict]:
     """Every payload schema, with nested models hoisted beside them (AsyncAPI style)."""
     schemas: dict[str, dict] = {}
-    for model in (Alert, NodeStatus, NodeStats):
+    for model in (Alert, NodeStatus, NodeStats, Receipt):
         schema = model.model_json_schema(ref_template=_REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -78,10 +85,13 @@ def document() -> dict:
             "parameters": ch_params,
             "messages": {msg_name: {"$ref": f"#/components/messages/{msg_name}"}},
         }
-        operations[f"publish_{name}"] = {
-            "action": "send",
+        from_hub = name == "receipt"
+        operations[f"{'receive' if from_hub else 'publish'}_{name}"] = {
+            "action": "receive" if from_hub else "send",
             "channel": {"$ref": f"#/channels/{name}"},
-            "summary": f"A node publishes its {name}.",
+            "summary": "A node receives its receipts from the hub."
+            if from_hub
+            else f"A node publishes its {name}.",
         }
     return {
         "asyncapi": "3.0.0",
@@ -90,8 +100,8 @@ def document() -> dict:
             "version": f"{PROTOCOL_VERSION}.0.0",
             "description": (
                 f"Generated from contract/protocol.py (package {__version__}). JSON payloads "
-                f"carry v={PROTOCOL_VERSION} and are at most {MAX_JSON_BYTES} bytes. "
-                "See docs/protocol.md."
+                f"carry v={PROTOCOL_VERSION} (v1 is still accepted from nodes) and are at most "
+                f"{MAX_JSON_BYTES} bytes. See docs/protocol.md."
             ),
         },
         "defaultContentType": "application/json",

@@ -9,10 +9,19 @@ broker's ACL can confine a node to its own subtree::
     {root}/{site}/{node}/alert                 QoS 1: one Alert per message
     {root}/{site}/{node}/snapshot/{alert_id}   QoS 1: JPEG bytes for that alert
     {root}/{site}/{node}/stats                 QoS 0: periodic NodeStats
+    {root}/{site}/{node}/receipt               QoS 1, published by the hub, read only by
+                                               that node: alert ids the hub has *stored*
 
-JSON payloads carry ``"v": PROTOCOL_VERSION``. QoS 1 means *at least once*: receivers drop
-duplicates by ``Alert.id``. ``Alert.seq`` increases by one per alert of a node and survives
-restarts (the edge outbox persists it), so a gap tells the hub an alert was lost.
+JSON payloads carry ``"v"``: this code writes ``PROTOCOL_VERSION`` (2) and accepts every
+version in ``SUPPORTED_VERSIONS``, so v1 nodes keep working. QoS 1 means *at least once*:
+receivers drop duplicates by ``Alert.id``.
+
+Version 2 adds end-to-end delivery: the broker's PUBACK only says the broker took a message,
+and a broker can still lose it (a crash before saving, a full queue). A v2 node keeps each
+alert in its outbox until a :class:`Receipt` from the hub names it, and sends it again after a
+time-out; the hub stores by id, so a second copy costs nothing. ``Alert.seq`` increases by
+one per alert of a node and survives restarts (the edge outbox persists it), so a gap tells
+the hub an alert was lost.
 """
 
 from __future__ import annotations
@@ -24,9 +33,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+#: Versions a receiver accepts: v1 nodes (no receipts) still work.
+SUPPORTED_VERSIONS = (1, 2)
+#: Sequence numbers and counters stay exact in every JSON reader (IEEE doubles: 2**53).
+MAX_SEQ = 2**53 - 1
+#: Event times outside these years are refused: they cannot be real and they break arithmetic.
+MIN_YEAR, MAX_YEAR = 2000, 2199
+#: Alert ids one receipt may carry.
+MAX_RECEIPT_IDS = 1000
 DEFAULT_TOPIC_ROOT = "vw"
 
 #: Largest JSON payload the hub accepts; alerts are a few hundred bytes.
@@ -48,6 +65,7 @@ class Channel(StrEnum):
     ALERT = "alert"
     SNAPSHOT = "snapshot"
     STATS = "stats"
+    RECEIPT = "receipt"
 
 
 class Severity(StrEnum):
@@ -66,10 +84,20 @@ class NodeRole(StrEnum):
     HUB = "hub"
 
 
+def _sane_time(value: datetime | None) -> datetime | None:
+    """Refuse times no real node sends (year 0001, 9999): they overflow in UTC."""
+    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} is outside {MIN_YEAR}..{MAX_YEAR}")
+    return value
+
+
+SaneTime = Annotated[datetime, AfterValidator(_sane_time)]
+
+
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    v: Literal[1] = Field(PROTOCOL_VERSION, description="protocol version")
+    v: Literal[1, 2] = Field(PROTOCOL_VERSION, description="protocol version (1 or 2)")
 
 
 class DetectedObject(BaseModel):
@@ -90,8 +118,8 @@ class Alert(_Payload):
     id: str = Field(pattern=r"^[0-9a-f]{32}$", description="unique id (uuid4 hex)")
     site: Identifier
     node: Identifier
-    seq: int = Field(ge=0, description="per-node sequence number, +1 per alert")
-    ts: datetime = Field(description="event time, ISO 8601 with timezone")
+    seq: int = Field(ge=0, le=MAX_SEQ, description="per-node sequence number, +1 per alert")
+    ts: SaneTime = Field(description="event time, ISO 8601 with timezone")
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="intrusion, door, ...")
     severity: Severity
     area: Identifier = Field(description="the site area the alert belongs to")
@@ -111,7 +139,7 @@ class NodeStatus(_Payload):
     node: Identifier
     state: Literal["online", "offline"]
     role: NodeRole
-    ts: datetime | None = Field(None, description="absent in the last will (set at connect)")
+    ts: SaneTime | None = Field(None, description="absent in the last will (set at connect)")
     software: str = Field("", max_length=64)
 
 
@@ -134,10 +162,21 @@ class NodeStats(_Payload):
     type: Literal["stats"] = "stats"
     site: Identifier
     node: Identifier
-    ts: datetime
+    ts: SaneTime
     uptime_s: float = Field(ge=0)
     outbox_pending: int = Field(0, ge=0)
     cameras: dict[str, CameraStats] = Field(default_factory=dict)
+
+
+class Receipt(_Payload):
+    """From the hub to one node: these alerts are stored; the node may forget them."""
+
+    type: Literal["receipt"] = "receipt"
+    site: Identifier
+    node: Identifier
+    ids: list[Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] = Field(
+        min_length=1, max_length=MAX_RECEIPT_IDS, description="stored alert ids"
+    )
 
 
 JsonMessage = Alert | NodeStatus | NodeStats
@@ -183,6 +222,10 @@ def stats_topic(root: str, site: str, node: str) -> str:
     return f"{root}/{site}/{node}/{Channel.STATS}"
 
 
+def receipt_topic(root: str, site: str, node: str) -> str:
+    return f"{root}/{site}/{node}/{Channel.RECEIPT}"
+
+
 def node_subtree(root: str, site: str, node: str) -> str:
     """The topic filter a node may publish to (its ACL entry)."""
     return f"{root}/{site}/{node}/#"
@@ -190,7 +233,8 @@ def node_subtree(root: str, site: str, node: str) -> str:
 
 def hub_subscriptions(root: str) -> list[tuple[str, int]]:
     """Topic filters and QoS the hub subscribes to, for every site."""
-    plain = [(f"{root}/+/+/{c}", 1) for c in Channel if c is not Channel.SNAPSHOT]
+    inbound = [c for c in Channel if c not in (Channel.SNAPSHOT, Channel.RECEIPT)]
+    plain = [(f"{root}/+/+/{c}", 1) for c in inbound]
     return [*plain, (f"{root}/+/+/{Channel.SNAPSHOT}/+", 1)]
 
 
@@ -238,31 +282,47 @@ def decode(topic: Topic, payload: bytes) -> JsonMessage:
     ``invalid`` or ``node_mismatch`` (the payload claims another site/node than the topic,
     which the broker ACL has already tied to the authenticated user).
     """
-    if topic.channel is Channel.SNAPSHOT:
-        raise ProtocolError("bad_topic", "snapshots are binary; use check_snapshot()")
-    if len(payload) > MAX_JSON_BYTES:
-        raise ProtocolError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES}")
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError("not_json", str(exc)[:200]) from None
-    if not isinstance(data, dict):
-        raise ProtocolError("invalid", f"expected a JSON object, got {type(data).__name__}")
-    if data.get("v") != PROTOCOL_VERSION:
-        raise ProtocolError("wrong_version", f"v={data.get('v')!r}, this hub speaks v=1")
-    model = _MODEL_BY_CHANNEL[topic.channel]
-    try:
-        message = model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ProtocolError("invalid", f"{where}: {first['msg']}") from None
+    if topic.channel in (Channel.SNAPSHOT, Channel.RECEIPT):
+        raise ProtocolError("bad_topic", f"nodes do not send JSON on {topic.channel} topics")
+    message = _validate(_MODEL_BY_CHANNEL[topic.channel], payload)
     if (message.site, message.node) != (topic.site, topic.node):
         raise ProtocolError(
             "node_mismatch",
             f"payload says {message.site}/{message.node}, topic says {topic.site}/{topic.node}",
         )
     return message
+
+
+def decode_receipt(payload: bytes, site: str, node: str) -> Receipt:
+    """A node's check of a receipt from the hub (same errors as :func:`decode`)."""
+    receipt = _validate(Receipt, payload)
+    if (receipt.site, receipt.node) != (site, node):
+        raise ProtocolError("node_mismatch", f"receipt for {receipt.site}/{receipt.node}")
+    return receipt
+
+
+def _validate(model: type[_Payload], payload: bytes):
+    if len(payload) > MAX_JSON_BYTES:
+        raise ProtocolError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES}")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError("not_json", str(exc)[:200]) from None
+    except RecursionError:
+        raise ProtocolError("not_json", "JSON nested too deep") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid", f"expected a JSON object, got {type(data).__name__}")
+    if data.get("v") not in SUPPORTED_VERSIONS:
+        versions = ", ".join(map(str, SUPPORTED_VERSIONS))
+        raise ProtocolError("wrong_version", f"v={data.get('v')!r}; this code speaks {versions}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ProtocolError("invalid", f"{where}: {first['msg']}") from None
+    except RecursionError:
+        raise ProtocolError("invalid", "payload nested too deep") from None
 
 
 def check_snapshot(payload: bytes) -> None:

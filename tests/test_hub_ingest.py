@@ -122,7 +122,7 @@ HOSTILE = {
     "not_json": (alert_topic("vw", SITE, NODE), b"\xff\xfe<html>not json"),
     "wrong_version": (
         alert_topic("vw", SITE, NODE),
-        json.dumps({**json.loads(encode(make_alert())), "v": 2}).encode(),
+        json.dumps({**json.loads(encode(make_alert())), "v": 3}).encode(),
     ),
     "too_large": (
         alert_topic("vw", SITE, NODE),
