@@ -16,12 +16,45 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from contract.passwords import MOSQUITTO_ITERATIONS, hash_password, verify_password
-from contract.protocol import DEFAULT_TOPIC_ROOT, NodeRole, node_subtree
+from contract.protocol import (
+    DEFAULT_TOPIC_ROOT,
+    Channel,
+    NodeRole,
+    node_subtree,
+    receipt_topic,
+)
 
 
 def generate_password() -> str:
     """A fresh 24-character URL-safe password (144 bits)."""
     return secrets.token_urlsafe(18)
+
+
+#: What a node writes under its own subtree, one level each; ``snapshot`` takes one more
+#: level (the alert id). Nothing else: no stray subtopics to fill with retained data.
+NODE_CHANNELS = (Channel.STATUS, Channel.ALERT, Channel.STATS)
+
+
+def node_write_filters(root: str, site: str, node: str) -> list[str]:
+    """The topic filters a node may publish to (and read back): its own data channels."""
+    own = f"{root}/{site}/{node}"
+    return [*(f"{own}/{c}" for c in NODE_CHANNELS), f"{own}/{Channel.SNAPSHOT}/+"]
+
+
+def receipts_filter(root: str, site: str) -> str:
+    """Every node's receipt topic in ``site``: the hub writes them, each node reads its own."""
+    return receipt_topic(root, site, "+")
+
+
+def _matches(topic: str, topic_filter: str) -> bool:
+    """MQTT topic matching, enough for our ACL filters (``+`` one level, ``#`` the rest)."""
+    levels, parts = topic.split("/"), topic_filter.split("/")
+    for i, part in enumerate(parts):
+        if part == "#":
+            return True
+        if i >= len(levels) or (part != "+" and part != levels[i]):
+            return False
+    return len(levels) == len(parts)
 
 
 @dataclass(frozen=True)
@@ -32,14 +65,26 @@ class Identity:
     password_hash: str
 
     def may_publish(self, topic: str, root: str) -> bool:
-        """Nodes publish only under their own subtree; the hub publishes nothing but its own."""
-        prefix = node_subtree(root, self.site, self.username)[:-1]  # drop the '#'
-        return topic.startswith(prefix)
+        """Nodes publish only their own status, alerts, stats and snapshots; the hub
+        publishes under its own subtree and the receipts of every node of its site."""
+        if self.role is NodeRole.HUB:
+            own = node_subtree(root, self.site, self.username)
+            return _matches(topic, own) or _matches(topic, receipts_filter(root, self.site))
+        return any(_matches(topic, f) for f in node_write_filters(root, self.site, self.username))
 
     def may_subscribe(self, topic_filter: str, root: str) -> bool:
+        """SUBSCRIBE filters and, at delivery, concrete topics. The hub reads everything under
+        the root. A node may subscribe to filters within its own subtree, and is *delivered*
+        only its own data topics and its own receipt topic (never another node's receipts)."""
         if self.role is NodeRole.HUB:
             return topic_filter == f"{root}/#" or topic_filter.startswith(f"{root}/")
-        return topic_filter.startswith(node_subtree(root, self.site, self.username)[:-1])
+        if "+" in topic_filter or "#" in topic_filter:
+            return topic_filter.startswith(node_subtree(root, self.site, self.username)[:-1])
+        readable = [
+            *node_write_filters(root, self.site, self.username),
+            receipt_topic(root, self.site, self.username),
+        ]
+        return any(_matches(topic_filter, f) for f in readable)
 
 
 class CredentialStore:
@@ -101,15 +146,24 @@ class CredentialStore:
         return "".join(f"{i.username}:{i.password_hash}\n" for i in self.load().values())
 
     def mosquitto_acl_file(self) -> str:
-        """One block per identity: nodes write (and read) only their own subtree."""
+        """One block per identity, the same rules as :class:`Identity`: a node writes (and
+        reads back) only its own data topics and reads only its own receipt topic; the hub
+        reads everything under the root and writes its own subtree and the receipts."""
         root = self.topic_root
         blocks = []
         for ident in sorted(self.load().values(), key=lambda i: i.username):
-            own = node_subtree(root, ident.site, ident.username)
+            lines = [f"user {ident.username}"]
             if ident.role is NodeRole.HUB:
-                blocks.append(
-                    f"user {ident.username}\ntopic read {root}/#\ntopic readwrite {own}\n"
-                )
+                lines += [
+                    f"topic read {root}/#",
+                    f"topic readwrite {node_subtree(root, ident.site, ident.username)}",
+                    f"topic write {receipts_filter(root, ident.site)}",
+                ]
             else:
-                blocks.append(f"user {ident.username}\ntopic readwrite {own}\n")
+                lines += [
+                    f"topic readwrite {f}"
+                    for f in node_write_filters(root, ident.site, ident.username)
+                ]
+                lines.append(f"topic read {receipt_topic(root, ident.site, ident.username)}")
+            blocks.append("\n".join(lines) + "\n")
         return "\n".join(blocks)

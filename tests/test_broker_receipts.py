@@ -1,0 +1,108 @@
+"""Receipts on both brokers: the hub may tell every node which alerts it stored, each node
+hears only its own receipts, and no node can forge one.
+
+A forged receipt would make an edge delete alerts the hub never stored, so these are the
+ACL rules end-to-end delivery rests on. Negative checks use a barrier: a later message the
+subscriber *must* get, published after the one it must not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from broker_kit import BROKER_KINDS, ROOT, BrokerUnderTest, start_broker
+from conftest import SITE
+
+from contract.protocol import NodeRole, alert_topic, receipt_topic
+
+RECEIPT_A = receipt_topic(ROOT, SITE, "gw-a")
+RECEIPT_B = receipt_topic(ROOT, SITE, "gw-b")
+
+
+@pytest.fixture(params=BROKER_KINDS)
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerUnderTest]:
+    running = start_broker(request.param, tmp_path / "broker")
+    running.add("gw-a")
+    running.add("gw-b")
+    running.add("door", NodeRole.SENSOR)
+    yield running
+    running.shutdown()
+
+
+def test_hub_publishes_a_receipt_to_each_node_and_each_node_gets_only_its_own(
+    broker: BrokerUnderTest,
+) -> None:
+    node_a, node_b = broker.probe("gw-a"), broker.probe("gw-b")
+    node_a.subscribe(RECEIPT_A)
+    node_a.subscribe(f"{ROOT}/#")  # a greedy filter must not reveal other nodes' receipts
+    node_b.subscribe(RECEIPT_B)
+    hub = broker.probe("hub")
+    assert hub.publish(RECEIPT_B, b'{"ids": ["for b"]}')
+    assert hub.publish(RECEIPT_A, b'{"ids": ["for a"]}')
+    assert node_b.wait_for(RECEIPT_B, b'{"ids": ["for b"]}')
+    assert node_a.wait_for(RECEIPT_A, b'{"ids": ["for a"]}')
+    assert node_a.payloads(RECEIPT_B) == []
+
+
+def test_sensor_nodes_get_receipts_too(broker: BrokerUnderTest) -> None:
+    door = broker.probe("door")
+    topic = receipt_topic(ROOT, SITE, "door")
+    door.subscribe(topic)
+    assert broker.probe("hub").publish(topic, b"receipt")
+    assert door.wait_for(topic, b"receipt")
+
+
+def test_node_cannot_subscribe_to_another_nodes_receipts(broker: BrokerUnderTest) -> None:
+    node_a = broker.probe("gw-a")
+    node_a.subscribe(RECEIPT_B)  # mosquitto grants and filters delivery; amqtt refuses
+    node_a.subscribe(RECEIPT_A)
+    hub = broker.probe("hub")
+    assert hub.publish(RECEIPT_B, b"for b")
+    assert hub.publish(RECEIPT_A, b"barrier")
+    assert node_a.wait_for(RECEIPT_A, b"barrier")
+    assert node_a.payloads(RECEIPT_B) == []
+
+
+def test_node_cannot_forge_a_receipt_for_another_node_or_for_itself(
+    broker: BrokerUnderTest,
+) -> None:
+    node_b = broker.probe("gw-b")
+    node_b.subscribe(RECEIPT_B)
+    node_a = broker.probe("gw-a")
+    node_a.subscribe(RECEIPT_A)
+    # Both brokers acknowledge a denied publish and keep the client connected (it is dropped).
+    assert node_a.publish(RECEIPT_B, b"forged for b")
+    assert node_a.publish(RECEIPT_A, b"forged for itself")
+    hub = broker.probe("hub")
+    assert hub.publish(RECEIPT_B, b"barrier b")
+    assert hub.publish(RECEIPT_A, b"barrier a")
+    assert node_b.wait_for(RECEIPT_B, b"barrier b")
+    assert node_a.wait_for(RECEIPT_A, b"barrier a")
+    assert node_b.payloads(RECEIPT_B) == [b"barrier b"]
+    assert node_a.payloads(RECEIPT_A) == [b"barrier a"]
+    assert not node_a.disconnected.is_set()
+
+
+def test_node_cannot_publish_outside_its_data_channels(broker: BrokerUnderTest) -> None:
+    hub = broker.probe("hub")
+    hub.subscribe(f"{ROOT}/#")
+    node_a = broker.probe("gw-a")
+    stray = f"{ROOT}/{SITE}/gw-a/anything/else"
+    assert node_a.publish(stray, b"stray", retain=True)
+    assert node_a.publish(alert_topic(ROOT, SITE, "gw-a"), b"barrier")
+    assert hub.wait_for(alert_topic(ROOT, SITE, "gw-a"), b"barrier")
+    assert hub.payloads(stray) == []
+
+
+def test_receipt_sent_while_a_node_was_away_reaches_its_persistent_session(
+    broker: BrokerUnderTest,
+) -> None:
+    node = broker.probe("gw-a", client_id="gw-a", clean_session=False)
+    node.subscribe(RECEIPT_A)
+    node.close()
+    assert broker.probe("hub").publish(RECEIPT_A, b"while away")
+    back = broker.probe("gw-a", client_id="gw-a", clean_session=False)
+    assert back.accepted
+    assert back.wait_for(RECEIPT_A, b"while away")
