@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
+from hub.api.limits import BodyLimit
 from hub.api.routers import (
     admin,
     alerts,
@@ -87,6 +88,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(
         title="VillageWatch hub API", version="2", openapi_url=None, docs_url=None, redoc_url=None
     )
+    # The last added runs first: security headers wrap everything, including the 413s of
+    # the body limit, which refuses oversized bodies before routing, parsing or auth.
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.state.ctx = ctx
     viewer = Annotated[Principal, Depends(ctx.services["auth"].require(Role.VIEWER))]
