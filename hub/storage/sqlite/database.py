@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from hub.storage.sqlite.private import lock_data_dir, private_database
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,10 @@ class SqliteDatabase:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only before SQLite first opens it: its -wal and -shm inherit the mode.
+        private_database(self.path)
+        # Shared while open; a restore needs it exclusive, so it sees a running hub.
+        self._lock_fd = lock_data_dir(self.path.parent)
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
         self.db = Database(conn)
         self.db.enable_wal()
@@ -90,3 +96,6 @@ class SqliteDatabase:
     def close(self) -> None:
         with self.lock:
             self.db.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None

@@ -285,7 +285,7 @@ class SqliteIncidentRepository:
         folder = self._folder(incident_id)
         stored_name = secrets.token_hex(16) + _EXTENSIONS.get(content_type, ".bin")
         path = folder / stored_name
-        write_durably(path, data)  # tmp file, fsync, rename; mode 0640
+        write_durably(path, data)  # tmp file, fsync, rename; mode 0600
         try:
             with self.database.write() as db:
                 attachment_id = db.execute(
