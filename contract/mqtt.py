@@ -29,6 +29,21 @@ log = logging.getLogger(__name__)
 Message = tuple[str, bytes]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One received message to acknowledge later with :meth:`MqttLink.ack`.
+
+    ``session`` numbers the connection it came on: an ack is sent only on that connection
+    (after a reconnect the broker redelivers what was not acknowledged, possibly under a
+    message id it has since given to another message)."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    session: int
+
+
 def node_status(connection: NodeConnection, state: str, software: str = "") -> Message:
     """(topic, payload) of a node's retained status; ``online`` carries the time it is made."""
     status = NodeStatus(
@@ -94,8 +109,15 @@ class MqttLink:
         on_message: Callable[[str, bytes], bool | None] | None = None,
         on_ack: Callable[[int], None] | None = None,
         on_connection_change: Callable[[bool], None] | None = None,
+        on_delivery: Callable[[Delivery], None] | None = None,
     ) -> None:
+        """``on_delivery`` (instead of ``on_message``) receives each message to acknowledge
+        later from any thread with :meth:`ack`; it needs ``ack_when_handled``."""
+        if on_delivery is not None and not settings.ack_when_handled:
+            raise ValueError("on_delivery acknowledges by hand: set ack_when_handled")
         self.settings = settings
+        self._on_delivery = on_delivery
+        self._session = 0
         self.connected = threading.Event()
         self._on_message = on_message
         self._on_ack = on_ack
@@ -156,6 +178,18 @@ class MqttLink:
             return None
         return info.mid
 
+    def ack(self, deliveries: list[Delivery]) -> int:
+        """Send the PUBACKs of ``deliveries``; returns how many went out. Callable from any
+        thread: paho's ``ack`` only appends the packet to its outgoing deque (atomic in
+        CPython) and wakes the network thread through its socket pair. Deliveries of an
+        earlier connection are skipped: the broker redelivers them, and ingest dedupes."""
+        sent = 0
+        for d in deliveries:
+            if d.qos > 0 and d.session == self._session and self.connected.is_set():
+                self._client.ack(d.mid, d.qos)
+                sent += 1
+        return sent
+
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self.connected.wait(timeout)
 
@@ -173,6 +207,7 @@ class MqttLink:
             )
             return
         self.refused_reason = None
+        self._session += 1
         log.info(
             "connected to broker %s:%s as %s",
             self.settings.host,
@@ -198,6 +233,17 @@ class MqttLink:
             self._on_connection_change(False)
 
     def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:
+        if self._on_delivery is not None:  # only queues: the receiver acks after its commit
+            try:
+                topic = message.topic
+            except UnicodeDecodeError:  # the receiver quarantines it as a bad topic
+                topic = message._topic.decode("utf-8", "backslashreplace")
+            delivery = Delivery(topic, message.payload, message.mid, message.qos, self._session)
+            try:
+                self._on_delivery(delivery)
+            except Exception:
+                log.exception("delivery handler failed for %s", message.topic)
+            return
         handled = True
         if self._on_message is not None:
             try:

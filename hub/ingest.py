@@ -1,17 +1,33 @@
 """Turn raw MQTT messages into stored alerts, incidents, node states and quarantine rows.
 
-:meth:`Ingestor.handle` runs on paho's network thread. paho acknowledges a QoS 1 message
-(PUBACK) right after ``on_message`` returns, so ``handle`` commits everything before it
-returns: an alert is persisted, with its incident, before it is acknowledged. Only then are
-the events published (the live feed, notifiers). Nothing a node sends can make ``handle``
-raise: anything that breaks the protocol becomes a quarantine row with a reason, and the
-next message is served.
+:meth:`Ingestor.handle_batch` stores many messages in **one** transaction (group commit: one
+fsync for the batch instead of one per alert) and returns only after the commit, so the
+caller may then acknowledge every message of the batch. :class:`hub.ingest_pipeline.
+IngestPipeline` feeds it from paho's network thread; :meth:`Ingestor.handle` is a batch of
+one, for tests and tools.
+
+Every message is *decided*: stored, duplicate, a status/stats/snapshot, or quarantined with
+a reason. Nothing a node sends can fail the batch:
+
+* a message that breaks the protocol is a quarantine row (bad_topic, not_json, invalid ...);
+* a message that makes the hub's own code raise runs inside its own savepoint, which is
+  rolled back; it becomes a quarantine row with reason ``internal_error`` and the rest of
+  the batch is stored as if it had not been there.
+
+Only a failing *store* (:class:`hub.storage.failures.StorageFailure`: disk full, I/O error,
+locked) fails the batch; then nothing of it is kept and nothing may be acknowledged.
+
+Duplicates (QoS 1 redelivery, an edge resending after a lost receipt) are found by one
+read for the whole batch and cost no write; their count is folded into the next commit.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from contract.protocol import (
@@ -21,6 +37,7 @@ from contract.protocol import (
     NodeStats,
     NodeStatus,
     ProtocolError,
+    Topic,
     check_snapshot,
     decode,
     parse_topic,
@@ -36,9 +53,14 @@ from hub.events import (
     NodeChanged,
     SnapshotArrived,
 )
+from hub.storage.failures import StorageFailure, is_storage_failure
 from hub.storage.repositories import Storage
 
 log = logging.getLogger(__name__)
+
+#: An event time this far from the hub's receive time is kept but counted as clock skew.
+#: Lists order by receive time, so such an alert never hides newer ones.
+CLOCK_SKEW_LIMIT = timedelta(days=1)
 
 
 class Correlator(Protocol):
@@ -52,14 +74,40 @@ class IngestResult:
     """What happened to one message.
 
     ``outcome`` is one of ``stored`` (new alert), ``duplicate``, ``snapshot_linked``,
-    ``snapshot_pending`` (its alert is not here yet), ``status``, ``stats`` or ``quarantined``
+    ``snapshot_pending`` (its alert is not here yet), ``status``, ``stats``, ``quarantined``
     (then ``reason`` says why: bad_topic, too_large, not_json, wrong_version, invalid,
-    node_mismatch, not_jpeg, internal_error).
+    node_mismatch, not_jpeg, internal_error) or ``held`` (the store failed: nothing was
+    kept and the message must not be acknowledged; reason ``storage_unavailable``).
+    ``site``/``node`` name the sending node of an alert (for its receipt).
     """
 
     outcome: str
     reason: str | None = None
     alert_id: str | None = None
+    site: str | None = None
+    node: str | None = None
+
+    @property
+    def receipted(self) -> bool:
+        """An alert the hub now holds (stored now or before): the node may forget it."""
+        return self.outcome in ("stored", "duplicate") and self.node is not None
+
+
+@dataclass
+class BatchOutcome:
+    """One result per message, in order, and the events to publish (after the commit)."""
+
+    results: list[IngestResult]
+    events: list[HubEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    topic: str
+    payload: bytes
+    parsed: Topic | None = None
+    message: Alert | NodeStatus | NodeStats | None = None
+    refused: ProtocolError | None = None
 
 
 class Ingestor:
@@ -78,57 +126,148 @@ class Ingestor:
         self.correlator = correlator
         self.topic_root = topic_root
         self.clock = clock
+        # Duplicates seen but not yet counted in storage (counted by the next commit).
+        self._uncounted_duplicates = 0
+        self._lock = threading.Lock()  # one batch at a time
+
+    # --- entry points ---------------------------------------------------------------------
 
     def handle(self, topic: str, payload: bytes) -> IngestResult:
-        """Store one message (committed on return). Never raises."""
+        """Store one message (committed on return) and publish its events. Never raises:
+        a failing store gives ``held``."""
         try:
-            return self._handle(topic, payload)
-        except ProtocolError as exc:
-            return self._quarantine(topic, exc.reason, exc.detail, payload)
-        except Exception as exc:  # a bug or a full disk must not kill the MQTT thread
-            log.exception("failed to ingest a message on %r", topic[:200])
-            return self._quarantine(
-                topic, "internal_error", f"{type(exc).__name__}: {exc}", payload
-            )
+            outcome = self.handle_batch([(topic, payload)])
+        except StorageFailure as exc:
+            log.error("storage failed; %r not stored: %s", topic[:200], exc)
+            return IngestResult("held", "storage_unavailable")
+        self.publish(outcome.events)
+        return outcome.results[0]
 
-    def _handle(self, topic: str, payload: bytes) -> IngestResult:
-        parsed = parse_topic(topic, self.topic_root)
+    def handle_batch(self, messages: Sequence[tuple[str, bytes]]) -> BatchOutcome:
+        """Decide and store ``messages`` in one transaction; returns after the commit.
+
+        Raises :class:`StorageFailure` when the store failed: then nothing was kept. The
+        caller publishes ``events`` (:meth:`publish`) once it has acknowledged."""
+        decoded = [self._decode(topic, payload) for topic, payload in messages]
+        with self._lock:
+            known = self._known_alert_ids(decoded)
+            outcome = BatchOutcome([IngestResult("pending")] * len(decoded))
+            duplicates = 0
+            for i, item in enumerate(decoded):
+                if isinstance(item.message, Alert) and item.message.id in known:
+                    outcome.results[i] = _duplicate(item.message)
+                    duplicates += 1
+            writes = [i for i, r in enumerate(outcome.results) if r.outcome == "pending"]
+            if not writes:  # all duplicates: no write at all, counted by a later commit
+                self._uncounted_duplicates += duplicates
+            else:
+                try:
+                    with self.storage.transaction():
+                        for i in writes:
+                            outcome.results[i] = self._store_one(decoded[i], outcome.events)
+                        if self._uncounted_duplicates + duplicates:
+                            bump = self._uncounted_duplicates + duplicates
+                            self.storage.counters.bump("duplicates", bump)
+                except Exception as exc:  # the batch is retried whole: count nothing yet
+                    if isinstance(exc, StorageFailure) or is_storage_failure(exc):
+                        raise StorageFailure(f"{type(exc).__name__}: {exc}") from exc
+                    raise
+                self._uncounted_duplicates = 0
+        self._log(outcome.results, decoded)
+        return outcome
+
+    def publish(self, events: Sequence[HubEvent]) -> None:
+        for event in events:
+            try:
+                self.bus.publish(event)
+            except Exception:  # the data is stored; a broken listener must not matter
+                log.exception("publishing %s failed", event.name)
+
+    # --- deciding -------------------------------------------------------------------------
+
+    def _decode(self, topic: str, payload: bytes) -> _Decoded:
+        """Validation, outside the transaction (and outside the store's lock)."""
+        try:
+            parsed = parse_topic(topic, self.topic_root)
+            if parsed.channel is Channel.SNAPSHOT:
+                check_snapshot(payload)
+                return _Decoded(topic, payload, parsed)
+            return _Decoded(topic, payload, parsed, decode(parsed, payload))
+        except ProtocolError as exc:
+            return _Decoded(topic, payload, refused=exc)
+        except Exception as exc:  # the validator itself broke: poison, not a crash
+            log.exception("validating a message on %r failed", topic[:200])
+            refused = ProtocolError("internal_error", f"{type(exc).__name__}: {exc}")
+            return _Decoded(topic, payload, refused=refused)
+
+    def _known_alert_ids(self, decoded: list[_Decoded]) -> set[str]:
+        ids = [d.message.id for d in decoded if isinstance(d.message, Alert)]
+        if not ids:
+            return set()
+        try:
+            return self.storage.alerts.known_ids(ids)
+        except Exception as exc:
+            if is_storage_failure(exc):
+                raise StorageFailure(f"{type(exc).__name__}: {exc}") from exc
+            raise
+
+    def _store_one(self, item: _Decoded, events: list[HubEvent]) -> IngestResult:
+        """One message inside the batch, in its own savepoint: if the hub's code raises on
+        it, only it is rolled back and it is quarantined as ``internal_error``."""
+        if item.refused is not None:
+            self._quarantine(item.topic, item.refused.reason, item.refused.detail, item.payload)
+            return IngestResult("quarantined", item.refused.reason)
+        mine: list[HubEvent] = []
+        try:
+            with self.storage.transaction():
+                result = self._apply(item, mine)
+        except Exception as exc:
+            if isinstance(exc, StorageFailure) or is_storage_failure(exc):
+                raise
+            log.exception("failed to ingest a message on %r", item.topic[:200])
+            detail = f"{type(exc).__name__}: {exc}"
+            self._quarantine(item.topic, "internal_error", detail, item.payload)
+            return IngestResult("quarantined", "internal_error")
+        events.extend(mine)
+        return result
+
+    def _apply(self, item: _Decoded, events: list[HubEvent]) -> IngestResult:
+        parsed, message, now = item.parsed, item.message, self.clock()
+        assert parsed is not None
         if parsed.channel is Channel.SNAPSHOT:
-            return self._snapshot(parsed.site, parsed.node, parsed.alert_id or "", payload)
-        message = decode(parsed, payload)
+            return self._snapshot(parsed, item.payload, now, events)
         if isinstance(message, Alert):
-            return self._alert(message)
+            return self._alert(message, now, events)
         if isinstance(message, NodeStatus):
-            if self.storage.nodes.record_status(message, self.clock()):
+            if self.storage.nodes.record_status(message, now):
                 log.info("node %s/%s is %s", message.site, message.node, message.state)
                 node = self.storage.nodes.get(message.site, message.node)
                 if node is not None:
-                    self._publish(NodeChanged(node=node))
+                    events.append(NodeChanged(node=node))
             return IngestResult("status")
         assert isinstance(message, NodeStats)
-        self.storage.nodes.record_stats(message, self.clock())
+        self.storage.nodes.record_stats(message, now)
         return IngestResult("stats")
 
-    def _alert(self, alert: Alert) -> IngestResult:
-        events: list[HubEvent] = []
-        with self.storage.transaction():
-            done = self.storage.alerts.insert(alert, self.clock())
-            if done.stored and done.record is not None:
-                record = done.record
-                filed = self.correlator.correlate(record) if self.correlator else None
-                if filed is not None:
-                    incident, change = filed
-                    record = record.model_copy(update={"incident_id": incident.id})
-                    events.append(IncidentChanged(incident=incident, change=change))
-                events.insert(0, AlertStored(alert=record))
-        if not done.stored:
-            log.debug("duplicate alert %s from %s ignored", alert.id, alert.node)
-            return IngestResult("duplicate", alert_id=alert.id)
-        log.info(
-            "alert %s from %s/%s seq=%d %s/%s area=%s zone=%s",
-            alert.id, alert.site, alert.node, alert.seq, alert.kind, alert.severity,
-            alert.area, alert.zone or "-",
-        )  # fmt: skip
+    def _alert(self, alert: Alert, now: datetime, events: list[HubEvent]) -> IngestResult:
+        done = self.storage.alerts.insert(alert, now)
+        if not done.stored or done.record is None:
+            return _duplicate(alert)
+        record = done.record
+        filed = self.correlator.correlate(record) if self.correlator else None
+        if filed is not None:
+            incident, change = filed
+            record = record.model_copy(update={"incident_id": incident.id})
+        events.append(AlertStored(alert=record))
+        if filed is not None:
+            events.append(IncidentChanged(incident=incident, change=change))
+        if abs(alert.ts - now) > CLOCK_SKEW_LIMIT:
+            # Kept (it may be real), counted, and sorted by when it came, not when it says.
+            self.storage.counters.bump("clock_skewed")
+            log.warning(
+                "alert %s from %s/%s says %s, received %s: node clock off",
+                alert.id, alert.site, alert.node, alert.ts.isoformat(), now.isoformat(),
+            )  # fmt: skip
         if done.seq_gap:
             log.warning(
                 "%d alert(s) of %s/%s lost before seq %d",
@@ -136,31 +275,44 @@ class Ingestor:
             )  # fmt: skip
         if done.rejected_snapshot_topic:
             log.warning("dropped a snapshot for %s sent by another node", alert.id)
-        for event in events:
-            self._publish(event)
-        return IngestResult("stored", alert_id=alert.id)
+        return IngestResult("stored", alert_id=alert.id, site=alert.site, node=alert.node)
 
-    def _snapshot(self, site: str, node: str, alert_id: str, jpeg: bytes) -> IngestResult:
-        check_snapshot(jpeg)
-        outcome = self.storage.alerts.save_snapshot(site, node, alert_id, jpeg, self.clock())
+    def _snapshot(
+        self, parsed: Topic, jpeg: bytes, now: datetime, events: list[HubEvent]
+    ) -> IngestResult:
+        alert_id = parsed.alert_id or ""
+        try:
+            outcome = self.storage.alerts.save_snapshot(
+                parsed.site, parsed.node, alert_id, jpeg, now
+            )
+        except ProtocolError as exc:  # a snapshot for another node's alert
+            self._quarantine(str(parsed), exc.reason, exc.detail, jpeg)
+            return IngestResult("quarantined", exc.reason)
         if outcome == "linked":
-            self._publish(SnapshotArrived(alert_id=alert_id))
-        return IngestResult(
-            f"snapshot_{outcome}" if outcome != "duplicate" else "duplicate", alert_id=alert_id
-        )
+            events.append(SnapshotArrived(alert_id=alert_id))
+        name = f"snapshot_{outcome}" if outcome != "duplicate" else "duplicate"
+        return IngestResult(name, alert_id=alert_id)
 
-    def _quarantine(self, topic: str, reason: str, detail: str, payload: bytes) -> IngestResult:
+    def _quarantine(self, topic: str, reason: str, detail: str, payload: bytes) -> None:
         log.warning(
             "quarantined %s (%d bytes) on %r: %s", reason, len(payload), topic[:200], detail[:200]
         )
-        try:
-            self.storage.quarantine.add(self.clock(), topic, reason, detail, payload)
-        except Exception:
-            log.exception("could not even quarantine a message on %r", topic[:200])
-        return IngestResult("quarantined", reason=reason)
+        self.storage.quarantine.add(self.clock(), topic, reason, detail, payload)
 
-    def _publish(self, event: HubEvent) -> None:
-        try:
-            self.bus.publish(event)
-        except Exception:  # the data is stored; a broken listener must not withhold PUBACK
-            log.exception("publishing %s failed", event.name)
+    def _log(self, results: list[IngestResult], decoded: list[_Decoded]) -> None:
+        for result, item in zip(results, decoded, strict=True):
+            alert = item.message
+            if not isinstance(alert, Alert):
+                continue
+            if result.outcome == "stored":
+                log.info(
+                    "alert %s from %s/%s seq=%d %s/%s area=%s zone=%s",
+                    alert.id, alert.site, alert.node, alert.seq, alert.kind, alert.severity,
+                    alert.area, alert.zone or "-",
+                )  # fmt: skip
+            elif result.outcome == "duplicate":
+                log.debug("duplicate alert %s from %s ignored", alert.id, alert.node)
+
+
+def _duplicate(alert: Alert) -> IngestResult:
+    return IngestResult("duplicate", alert_id=alert.id, site=alert.site, node=alert.node)

@@ -2,7 +2,9 @@
 
 Data flows in a straight line::
 
-    MqttLink (paho thread) -> Ingestor -> Storage (commit, with its incident) -> EventBus
+    MqttLink (paho thread: queue only) -> IngestPipeline (writer thread: a batch) ->
+        Ingestor -> Storage (ONE commit per batch, incidents included) ->
+        PUBACKs · receipts to each node · EventBus
         EventBus -> SSE streams (officer page) · notifications queue · escalation
     uvicorn thread: FastAPI routers -> services -> Storage
 
@@ -18,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from contract.connection import NodeConnection
-from contract.mqtt import LinkSettings, MqttLink
+from contract.mqtt import Delivery, LinkSettings, MqttLink
 from contract.protocol import hub_subscriptions, status_topic
 from contract.siteconfig import SiteConfig
 from hub.accounts import AccountService
@@ -32,6 +34,7 @@ from hub.escalation import EscalationWorker
 from hub.events import EventBus
 from hub.incidents.service import IncidentService
 from hub.ingest import Ingestor
+from hub.ingest_pipeline import IngestPipeline
 from hub.notify.base import NotifierSetup
 from hub.notify.registry import build_notifiers
 from hub.notify.service import NotificationService, NotificationWorker
@@ -80,6 +83,8 @@ class HubService:
                 "auth": Authenticator(self.accounts),
                 "throttle": LoginThrottle(),
                 "incidents": self.incidents,
+                # GET /api/health: "ok", or "degraded" while storage refuses writes.
+                "health": self.ingest_health,
             },
         )
         self.notifications = NotificationService(
@@ -111,20 +116,28 @@ class HubService:
                 subscriptions=hub_subscriptions(root),
                 # The broker queues alerts for us while we restart instead of dropping them.
                 persistent_session=True,
-                # PUBACK only after the alert is committed: persisted before acknowledged.
+                # PUBACK only after the batch is committed: persisted before acknowledged.
                 ack_when_handled=True,
             ),
-            on_message=self._on_message,
+            on_delivery=self._on_delivery,
             on_connection_change=lambda up: None if up else self._ready.clear(),
         )
+        self.pipeline = IngestPipeline(self.ingestor, self.link.ack, self._publish_receipt)
 
-    def _on_message(self, topic: str, payload: bytes) -> bool:
-        """Returns False (withhold the PUBACK) when the message could not be persisted."""
-        result = self.ingestor.handle(topic, payload)
-        if topic == self._own_status_topic:
+    def _on_delivery(self, delivery: Delivery) -> None:
+        """paho's network thread: queue for the writer, nothing else."""
+        if delivery.topic == self._own_status_topic:
             # Our own retained status comes back only after our subscriptions are active.
             self._ready.set()
-        return result.reason != "internal_error"
+        self.pipeline.submit(delivery)
+
+    def _publish_receipt(self, topic: str, payload: bytes) -> bool:
+        return self.link.publish(topic, payload, qos=1) is not None
+
+    def ingest_health(self) -> str:
+        """``ok``, or ``degraded`` while storage refuses writes (ingest holds its acks and
+        retries by itself). Public on ``GET /api/health``: it says nothing else."""
+        return self.pipeline.health()
 
     @property
     def url(self) -> str:
@@ -133,6 +146,7 @@ class HubService:
 
     def start(self) -> None:
         self.web.start()
+        self.pipeline.start()
         self.link.start()
         for worker in self.workers:
             worker.start()
@@ -150,6 +164,7 @@ class HubService:
         if not self._started:
             return
         self._started = False
+        self.pipeline.stop()  # the batch in hand is committed and acknowledged first
         self.link.stop()
         self.bus.close()  # end open SSE streams so the web server stops at once
         self.web.stop()

@@ -70,14 +70,20 @@ def test_alert_is_committed_before_handle_returns(ingestor, store):
         assert row.fetchone() == (NODE, 0, "plaza", "lawn")
 
 
-def test_duplicate_alert_is_stored_once_and_counted(ingestor, store, events):
+def test_duplicate_alert_is_stored_once_and_counted_without_a_write_of_its_own(
+    ingestor, store, events
+):
     alert = make_alert()
     assert publish_alert(ingestor, alert).outcome == "stored"
+    changes = store.alerts.database.db.conn.total_changes
     assert publish_alert(ingestor, alert).outcome == "duplicate"
     assert publish_alert(ingestor, alert).outcome == "duplicate"
+    assert store.alerts.database.db.conn.total_changes == changes  # no write, no fsync
     assert store.alerts.ids() == [alert.id]
-    assert hub_stats(store)["duplicates"] == 2
     assert [e.name for e in events] == ["alert"]  # officers are told once
+    # The count rides along with the next commit.
+    publish_alert(ingestor, make_alert(seq=1))
+    assert hub_stats(store)["duplicates"] == 2
 
 
 def test_snapshot_after_alert_is_linked(ingestor, store, events):
@@ -280,7 +286,8 @@ def test_reopening_the_store_keeps_data_and_does_not_migrate_twice(tmp_path):
     again.close()
 
 
-def test_a_broken_store_is_reported_not_raised(ingestor, store):
+def test_a_broken_store_is_reported_as_held_not_raised_nor_quarantined(ingestor, store):
     store.close()  # every write now fails inside the ingestor
     result = ingestor.handle(alert_topic("vw", SITE, NODE), encode(make_alert()))
-    assert (result.outcome, result.reason) == ("quarantined", "internal_error")
+    # The store's fault, not the message's: it must not be acknowledged (nor quarantined).
+    assert (result.outcome, result.reason) == ("held", "storage_unavailable")

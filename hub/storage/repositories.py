@@ -29,6 +29,9 @@ class AlertRepository(Protocol):
     def insert(self, alert: Alert, received_at: datetime) -> AlertInsert:
         """Store a new alert (and link a snapshot that came first); a known id is a duplicate."""
 
+    def known_ids(self, alert_ids: list[str]) -> set[str]:
+        """Which of these ids are stored already (one read: duplicates cost no write)."""
+
     def get(self, alert_id: str) -> AlertRecord | None: ...
 
     def find(self, query: AlertQuery) -> AlertPage: ...

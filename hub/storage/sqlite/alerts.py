@@ -87,16 +87,19 @@ class SqliteAlertRepository:
     # --- alerts ------------------------------------------------------------------------
 
     def insert(self, alert: Alert, received_at: datetime) -> AlertInsert:
+        # The hot path of ingest (10,000 alerts/s): plain cursor calls on the connection
+        # inside one savepoint, no per-statement helpers.
         db, drop_file = self.database, None
         with db.write():
-            if db.one("SELECT 1 FROM alerts WHERE id = ?", [alert.id]):
+            conn = db.db.conn
+            if conn.execute("SELECT 1 FROM alerts WHERE id = ?", [alert.id]).fetchone():
                 self.counters.bump("duplicates")
                 return AlertInsert(stored=False)
             gap = self.nodes.account_seq(alert)
             snapshot_path, rejected = None, None
             pending = db.one("SELECT * FROM pending_snapshots WHERE alert_id = ?", [alert.id])
             if pending:
-                db.db.execute("DELETE FROM pending_snapshots WHERE alert_id = ?", [alert.id])
+                conn.execute("DELETE FROM pending_snapshots WHERE alert_id = ?", [alert.id])
                 if (pending["site"], pending["node"]) == (alert.site, alert.node):
                     snapshot_path = pending["path"]
                 else:  # another node sent a snapshot for this alert id first
@@ -104,9 +107,9 @@ class SqliteAlertRepository:
                     drop_file = self.data_dir / pending["path"]
                     why = f"snapshot from {pending['node']} for an alert of {alert.node}"
                     self.quarantine.add(received_at, rejected, "node_mismatch", why, b"")
-            objects = json.dumps([o.model_dump() for o in alert.objects])
+            objects = json.dumps([o.model_dump() for o in alert.objects]) if alert.objects else "[]"
             frame = json.dumps(alert.frame_size) if alert.frame_size else None
-            db.db.execute(
+            conn.execute(
                 "INSERT INTO alerts (id, site, node, seq, ts, received_at, kind, severity, area,"
                 " zone, camera, message, objects, frame_size, has_snapshot, snapshot_path)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -122,6 +125,17 @@ class SqliteAlertRepository:
             update={"snapshot_ready": snapshot_path is not None}
         )
         return AlertInsert(True, record, gap, rejected)
+
+    def known_ids(self, alert_ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        with self.database.read() as db:
+            for start in range(0, len(alert_ids), 500):  # SQLite's variable limit
+                chunk = alert_ids[start : start + 500]
+                rows = db.conn.execute(
+                    f"SELECT id FROM alerts WHERE id IN ({_marks(tuple(chunk))})", chunk
+                )
+                known.update(r[0] for r in rows)
+        return known
 
     def get(self, alert_id: str) -> AlertRecord | None:
         row = self.database.one("SELECT * FROM alerts WHERE id = ?", [alert_id])

@@ -14,6 +14,7 @@ from sqlite_utils.migrations import Migrations
 
 from contract.protocol import Alert, NodeStats, NodeStatus
 from hub.domain.nodes import NodeState, NodeStatsRecord, StatusChange
+from hub.storage.sqlite.counters import SqliteCounters
 from hub.storage.sqlite.database import SqliteDatabase, iso
 
 migrations = Migrations("villagewatch-hub-nodes")
@@ -62,10 +63,32 @@ def m001_nodes(db) -> None:
     )
 
 
+@migrations()
+def m002_seq_missing(db) -> None:
+    # The alerts a gap says are missing, as ranges: only a late alert that really falls in
+    # one gives a gap back (a lower seq outside every range is no evidence of anything).
+    db.execute(
+        """CREATE TABLE seq_missing (
+            site TEXT NOT NULL,
+            node TEXT NOT NULL,
+            first INTEGER NOT NULL,
+            last INTEGER NOT NULL,
+            PRIMARY KEY (site, node, first)
+        )"""
+    )
+
+
+#: A jump of more than this many sequence numbers is not counted as loss: no node loses a
+#: million alerts between two, so it is a reset or a broken counter (counted ``seq_jumps``),
+#: and the node's last number stays where it was so real gaps after it are still seen.
+MAX_SEQ_GAP = 1_000_000
+
+
 class SqliteNodeRepository:
     def __init__(self, database: SqliteDatabase) -> None:
         self.database = database
         database.migrate(migrations)
+        self._counters = SqliteCounters(database)
 
     def _ensure(self, site: str, node: str) -> None:
         self.database.db.execute(
@@ -76,27 +99,71 @@ class SqliteNodeRepository:
         """Update the node's sequence bookkeeping for a *new* alert; returns how many alerts
         went missing just before it. Call inside the caller's transaction.
 
-        A jump from 4 to 7 means 5 and 6 were lost (2 gaps). An unseen alert with a lower
-        number than the last is a late one filling an earlier gap, so a gap is given back.
+        A jump from 4 to 7 means 5 and 6 were lost (2 gaps, remembered as the range 5..6).
+        A late alert whose number is in a remembered range fills it and gives one back;
+        any other lower number (a node reset, a replay) changes nothing. So the count of
+        missing alerts goes down only when a missing alert arrives.
         """
+        site, node, seq = alert.site, alert.node, alert.seq
         with self.database.write() as db:
-            self._ensure(alert.site, alert.node)
-            row = self.database.one(
-                "SELECT last_seq, seq_gaps FROM nodes WHERE site = ? AND node = ?",
-                [alert.site, alert.node],
-            )
-            assert row is not None
-            last, gaps, gap = row["last_seq"], row["seq_gaps"], 0
-            if last is None or alert.seq > last:
-                gap = alert.seq - last - 1 if last is not None else 0
-                last, gaps = alert.seq, gaps + gap
-            elif gaps > 0:
-                gaps -= 1
-            db.execute(
-                "UPDATE nodes SET last_seq = ?, seq_gaps = ? WHERE site = ? AND node = ?",
-                [last, gaps, alert.site, alert.node],
-            )
-        return gap
+            conn = db.conn
+            row = conn.execute(
+                "SELECT last_seq, seq_gaps FROM nodes WHERE site = ? AND node = ?", [site, node]
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO nodes (site, node, last_seq) VALUES (?, ?, ?)", [site, node, seq]
+                )
+                return 0
+            last, gaps = row
+            if last is None:
+                conn.execute(
+                    "UPDATE nodes SET last_seq = ? WHERE site = ? AND node = ?", [seq, site, node]
+                )
+                return 0
+            if seq > last:
+                gap = seq - last - 1
+                if gap > MAX_SEQ_GAP:
+                    self._count_jump(conn)
+                    return 0
+                if gap:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO seq_missing VALUES (?, ?, ?, ?)",
+                        [site, node, last + 1, seq - 1],
+                    )
+                conn.execute(
+                    "UPDATE nodes SET last_seq = ?, seq_gaps = seq_gaps + ?"
+                    " WHERE site = ? AND node = ?",
+                    [seq, gap, site, node],
+                )
+                return gap
+            if seq < last and gaps > 0:
+                self._fill(conn, site, node, seq)
+        return 0
+
+    def _fill(self, conn, site: str, node: str, seq: int) -> None:
+        """Take ``seq`` out of the missing range holding it, if any, and give a gap back."""
+        hit = conn.execute(
+            "SELECT first, last FROM seq_missing WHERE site = ? AND node = ? AND first <= ?"
+            " ORDER BY first DESC LIMIT 1",
+            [site, node, seq],
+        ).fetchone()
+        if hit is None or hit[1] < seq:
+            return
+        first, last = hit
+        conn.execute(
+            "DELETE FROM seq_missing WHERE site = ? AND node = ? AND first = ?",
+            [site, node, first],
+        )
+        for lo, hi in ((first, seq - 1), (seq + 1, last)):
+            if lo <= hi:
+                conn.execute("INSERT INTO seq_missing VALUES (?, ?, ?, ?)", [site, node, lo, hi])
+        conn.execute(
+            "UPDATE nodes SET seq_gaps = seq_gaps - 1 WHERE site = ? AND node = ?", [site, node]
+        )
+
+    def _count_jump(self, conn) -> None:
+        self._counters.bump("seq_jumps")
 
     def record_status(self, status: NodeStatus, received_at: datetime) -> bool:
         received = iso(received_at)
@@ -148,7 +215,8 @@ class SqliteNodeRepository:
         return [StatusChange(**r) for r in rows]
 
     def total_seq_gaps(self) -> int:
-        return int(self.database.scalar("SELECT COALESCE(SUM(seq_gaps), 0) FROM nodes") or 0)
+        # TOTAL, not SUM: a float never raises "integer overflow" whatever the rows hold.
+        return int(self.database.scalar("SELECT TOTAL(seq_gaps) FROM nodes") or 0)
 
     def purge(self, received_before: datetime) -> dict[str, int]:
         with self.database.write() as db:
