@@ -40,6 +40,7 @@ from hub.notify.registry import build_notifiers
 from hub.notify.service import NotificationService, NotificationWorker
 from hub.retention import RetentionWorker
 from hub.storage.sqlite import open_sqlite_storage
+from hub.storage.sqlite.throttle import login_failures_for
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ class HubService:
             services={
                 "accounts": self.accounts,
                 "auth": Authenticator(self.accounts),
-                "throttle": LoginThrottle(),
+                # Counters in the hub's database: a restart gives no fresh guesses.
+                "throttle": LoginThrottle(store=login_failures_for(self.storage)),
                 "incidents": self.incidents,
                 # GET /api/health: "ok", or "degraded" while storage refuses writes.
                 "health": self.ingest_health,

@@ -8,11 +8,13 @@ declares the least role it needs with ``Depends(auth.require(Role.X))``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import HTTPException, Request, status
 
@@ -20,6 +22,8 @@ from hub.accounts import AccountService
 from hub.domain.users import Role, User
 
 COOKIE_NAME = "vw_session"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,17 @@ class Authenticator:
         return dependency
 
 
+class LoginFailureStore(Protocol):
+    """Where the throttle keeps its counters across restarts (see
+    :mod:`hub.storage.sqlite.throttle`)."""
+
+    def load(self, limit: int) -> list[tuple[str, int, float]]: ...
+
+    def save(self, key: str, count: int, last: float) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
 class LoginThrottle:
     """Exponential backoff on failed logins, per (username, address) and per address.
 
@@ -93,7 +108,10 @@ class LoginThrottle:
 
     :meth:`begin` counts an attempt as failed *before* the password is checked and
     :meth:`success` takes it back, so fifty attempts sent at once cannot all slip through
-    before the first failure is recorded. Memory is bounded by ``max_keys``.
+    before the first failure is recorded: the check and the count happen under one lock.
+    Memory is bounded by ``max_keys``. With a ``store`` every change is also written
+    through to it, and a new throttle starts from what it holds, so restarting the hub gives
+    no one fresh guesses; times are wall-clock seconds for that reason.
     """
 
     def __init__(
@@ -102,15 +120,20 @@ class LoginThrottle:
         base_delay_s: float = 1.0,
         max_delay_s: float = 300.0,
         max_keys: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        store: LoginFailureStore | None = None,
     ) -> None:
         self.free = free
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.max_keys = max_keys
         self.clock = clock
+        self.store = store
         self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # key -> (n, last)
         self._lock = threading.Lock()
+        if store is not None:
+            for key, count, last in store.load(max_keys):
+                self._failures[key] = (count, last)
 
     def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
         return [(f"pair:{username}\0{address}", self.free), (f"addr:{address}", self.free * 3)]
@@ -124,8 +147,22 @@ class LoginThrottle:
                 wait = max(wait, last + delay - now)
         return max(wait, 0.0)
 
+    def _persist(self, key: str) -> None:
+        """Write one key through to the store (called under the lock). A store that fails
+        (a full disk) must not stop logins: memory still throttles until a restart."""
+        if self.store is None:
+            return
+        try:
+            if key in self._failures:
+                self.store.save(key, *self._failures[key])
+            else:
+                self.store.delete(key)
+        except Exception:
+            log.exception("could not persist the login throttle's counter %s", key)
+
     def begin(self, username: str, address: str) -> float:
-        """Seconds to wait before trying (0: go ahead, the attempt is now counted)."""
+        """Seconds to wait before trying (0: go ahead, the attempt is now counted).
+        May write to the store: call it off the event loop."""
         now = self.clock()
         with self._lock:
             wait = self._wait(username, address, now)
@@ -134,20 +171,25 @@ class LoginThrottle:
             for key, _ in self._keys(username, address):
                 count, _last = self._failures.pop(key, (0, 0.0))
                 self._failures[key] = (count + 1, now)
+                self._persist(key)
             while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
+                evicted, _ = self._failures.popitem(last=False)
+                self._persist(evicted)
         return 0.0
 
     def success(self, username: str, address: str) -> None:
         """The password was right: forget this pair's failures, give back the address's."""
         with self._lock:
             pair, addr = (k for k, _ in self._keys(username, address))
-            self._failures.pop(pair, None)
+            if self._failures.pop(pair, None) is not None:
+                self._persist(pair)
             count, last = self._failures.get(addr, (0, 0.0))
             if count > 1:
                 self._failures[addr] = (count - 1, last)
             else:
                 self._failures.pop(addr, None)
+            if count:
+                self._persist(addr)
 
 
 def client_address(request: Request) -> str:

@@ -4,7 +4,7 @@
 # the dependencies, which are local to build().
 import json
 from typing import Annotated
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -67,9 +67,14 @@ def build(ctx: ApiContext) -> APIRouter:
     async def login(request: Request, response: Response) -> LoginResponse:
         """Username and password as JSON or a form. Sets the session cookie and returns the
         same session as a bearer token. Repeated failures are slowed down (429)."""
-        creds = await _read_login(request)
         address = client_address(request)
-        wait = throttle.begin(creds.username, address)
+        if not same_origin(request):
+            # Login CSRF: another site's page posting its own credentials to sign this
+            # browser in as the attacker. Scripts send neither header and are let through.
+            await ctx.audit_async(None, "login.cross_origin", None, address)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-origin login refused")
+        creds = await _read_login(request)
+        wait = await run_in_threadpool(throttle.begin, creds.username, address)
         if wait > 0:
             await ctx.audit_async(creds.username[:64], "login.throttled", None, address)
             raise HTTPException(
@@ -81,7 +86,7 @@ def build(ctx: ApiContext) -> APIRouter:
         if user is None:
             await ctx.audit_async(creds.username[:64], "login.failed", None, address)
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-        throttle.success(creds.username, address)
+        await run_in_threadpool(throttle.success, creds.username, address)
         token, expires = await run_in_threadpool(accounts.open_session, user.username)
         await ctx.audit_async(user.username, "login", None, address)
         response.set_cookie(
@@ -130,6 +135,18 @@ def build(ctx: ApiContext) -> APIRouter:
         )
 
     return router
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a request comes from the hub's own pages: its ``Origin`` (or, without one,
+    its ``Referer``) names this hub's scheme, host and port. A request with neither (curl,
+    scripts) is allowed: a browser always sends ``Origin`` on a cross-site POST."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if claimed is None:
+        return True
+    parts = urlsplit(claimed.strip())
+    own_host = request.headers.get("host", "").lower()
+    return parts.scheme == request.url.scheme and parts.netloc.lower() == own_host != ""
 
 
 async def _read_login(request: Request) -> LoginRequest:
