@@ -3,8 +3,15 @@
 A gateway on a village pole loses power and uplink; an alert raised during an outage must
 still reach the hub afterwards. So the pipeline never publishes directly: it puts messages in
 this SQLite outbox (one transaction, WAL, ``synchronous=FULL`` so a committed row survives a
-power cut), and the publisher deletes a row only when the broker has acknowledged it (PUBACK).
-Something can therefore be sent twice, never lost: the hub drops duplicates by alert id.
+power cut), and the publisher deletes a row only once it is safe (protocol v2):
+
+- an **alert** row once the hub's *receipt* names its id — the hub has committed it;
+- a **snapshot** row once its alert is receipted *and* the broker acknowledged the JPEG;
+- any other QoS 1 row on the broker's PUBACK.
+
+Something can therefore be sent twice, never lost: the hub drops duplicates by alert id. Each
+row remembers which alert it belongs to (``alert_id``, indexed), so a receipt of a thousand
+ids is one indexed delete.
 
 The outbox also keeps the node's alert sequence counter, in the same transaction as the alert
 itself, so ``Alert.seq`` keeps increasing across restarts and a gap really means a loss.
@@ -12,10 +19,12 @@ itself, so ``Alert.seq`` keeps increasing across restarts and a gap really means
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +41,42 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL
 );
 """
+_COLUMNS = "id, topic, payload, qos, created, kind, alert_id"
 
 #: A message to queue: (topic, payload, qos).
 Message = tuple[str, bytes, int]
+
+ALERT, SNAPSHOT = "alert", "snapshot"
+
+#: What a snapshot dropped for space becomes: an 8x8 grey JPEG (331 bytes). The alert promised
+#: a JPEG (``has_snapshot``) and the hub receipts it only once it has one, so the node still
+#: sends *a* JPEG rather than leaving the alert unreceipted for ever.
+PLACEHOLDER_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAFA3PEY8MlBGQUZaVVBfeMiCeG5uePWvuZHI//////////////////////"
+    "//////////////////////////////wAALCAAIAAgBAREA/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL"
+    "/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJi"
+    "coKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ip"
+    "qrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/9oACAEBAAA/ACv/2Q=="
+)
+
+
+def delivery_key(topic: str, payload: bytes) -> tuple[str | None, str | None]:
+    """``(kind, alert_id)`` of a message: which receipt will release it.
+
+    ``{root}/{site}/{node}/alert`` is an alert (its id is in the JSON),
+    ``…/snapshot/{id}`` a snapshot; anything else (None, None) waits only for PUBACK.
+    """
+    parts = topic.split("/")
+    if len(parts) == 5 and parts[3] == SNAPSHOT:
+        return SNAPSHOT, parts[4]
+    if len(parts) == 4 and parts[3] == ALERT:
+        try:
+            alert_id = json.loads(payload).get("id")
+        except (ValueError, AttributeError):
+            alert_id = None
+        if isinstance(alert_id, str):
+            return ALERT, alert_id
+    return None, None
 
 
 @dataclass(frozen=True)
@@ -44,6 +86,13 @@ class OutboxRow:
     payload: bytes
     qos: int
     created: float
+    #: ``alert``, ``snapshot`` or None (released by PUBACK alone).
+    kind: str | None = None
+    alert_id: str | None = None
+
+
+def _row(r: tuple) -> OutboxRow:
+    return OutboxRow(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6])
 
 
 class Outbox:
@@ -52,14 +101,33 @@ class Outbox:
     def __init__(self, path: Path, max_bytes: int = 512 * 1024 * 1024) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        #: Above this many payload bytes the oldest *snapshots* are dropped (alerts are kept):
-        #: a week-long uplink outage must not fill the gateway's disk.
+        #: Above this many payload bytes the oldest *snapshots* shrink to a placeholder
+        #: (alerts are kept): a week-long uplink outage must not fill the gateway's disk.
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Outboxes written by v1 gateways lack ``kind``/``alert_id``: add and fill them."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
+        if "alert_id" not in columns:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ALTER TABLE outbox ADD COLUMN kind TEXT")
+            self._db.execute("ALTER TABLE outbox ADD COLUMN alert_id TEXT")
+            for row_id, topic, payload in self._db.execute(
+                "SELECT id, topic, payload FROM outbox"
+            ).fetchall():
+                kind, alert_id = delivery_key(topic, bytes(payload))
+                self._db.execute(
+                    "UPDATE outbox SET kind = ?, alert_id = ? WHERE id = ?",
+                    (kind, alert_id, row_id),
+                )
+            self._db.execute("COMMIT")
+        self._db.execute("CREATE INDEX IF NOT EXISTS outbox_alert ON outbox(alert_id)")
 
     def close(self) -> None:
         with self._lock:
@@ -101,9 +169,11 @@ class Outbox:
                 now = time.time()
                 ids = []
                 for topic, payload, qos in build(number):
+                    kind, alert_id = delivery_key(topic, payload)
                     cur = db.execute(
-                        "INSERT INTO outbox(topic, payload, qos, created) VALUES (?, ?, ?, ?)",
-                        (topic, bytes(payload), int(qos), now),
+                        "INSERT INTO outbox(topic, payload, qos, created, kind, alert_id) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (topic, bytes(payload), int(qos), now, kind, alert_id),
                     )
                     ids.append(int(cur.lastrowid))
                 self._trim()
@@ -114,20 +184,24 @@ class Outbox:
         return number, ids
 
     def _trim(self) -> None:
+        """Shrink the oldest snapshots to :data:`PLACEHOLDER_JPEG` until under ``max_bytes``."""
         total = self._db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()[
             0
         ]
         while total > self.max_bytes:
             row = self._db.execute(
-                "SELECT id, LENGTH(payload) FROM outbox WHERE topic LIKE '%/snapshot/%' "
-                "ORDER BY id LIMIT 1"
+                "SELECT id, LENGTH(payload) FROM outbox WHERE kind = ? AND LENGTH(payload) > ? "
+                "ORDER BY id LIMIT 1",
+                (SNAPSHOT, len(PLACEHOLDER_JPEG)),
             ).fetchone()
             if row is None:
                 return
-            self._db.execute("DELETE FROM outbox WHERE id = ?", (row[0],))
-            total -= row[1]
+            self._db.execute(
+                "UPDATE outbox SET payload = ? WHERE id = ?", (PLACEHOLDER_JPEG, row[0])
+            )
+            total -= row[1] - len(PLACEHOLDER_JPEG)
 
-    # --- reading and acknowledging --------------------------------------------------------
+    # --- reading --------------------------------------------------------------------------
 
     def pending(
         self, limit: int = 100, exclude: set[int] | frozenset[int] = frozenset()
@@ -135,16 +209,78 @@ class Outbox:
         """Oldest rows first, skipping ids in ``exclude`` (already in flight)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, payload, qos, created FROM outbox ORDER BY id LIMIT ?",
+                f"SELECT {_COLUMNS} FROM outbox ORDER BY id LIMIT ?",
                 (limit + len(exclude),),
             ).fetchall()
-        out = [OutboxRow(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows if r[0] not in exclude]
-        return out[:limit]
+        return [_row(r) for r in rows if r[0] not in exclude][:limit]
+
+    def after(self, row_id: int, limit: int = 100) -> list[OutboxRow]:
+        """Up to ``limit`` rows newer than ``row_id``, oldest first (the unsent tail)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                (row_id, limit),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def rows(self, row_ids: Iterable[int]) -> list[OutboxRow]:
+        """The rows among ``row_ids`` still in the outbox, oldest first."""
+        ids = list(row_ids)
+        out: list[OutboxRow] = []
+        with self._lock:
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                out += map(
+                    _row,
+                    self._db.execute(
+                        f"SELECT {_COLUMNS} FROM outbox WHERE id IN ({marks})", chunk
+                    ).fetchall(),
+                )
+        return sorted(out, key=lambda r: r.id)
+
+    def of_alerts(self, alert_ids: Iterable[str]) -> list[tuple[int, str]]:
+        """``(row id, kind)`` of every alert and snapshot row of these alerts."""
+        ids = list(alert_ids)
+        out: list[tuple[int, str]] = []
+        with self._lock:
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                out += self._db.execute(
+                    f"SELECT id, kind FROM outbox WHERE alert_id IN ({marks})", chunk
+                ).fetchall()
+        return out
+
+    def has_alert(self, alert_id: str) -> bool:
+        """Is the alert row of ``alert_id`` still waiting for its receipt?"""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM outbox WHERE alert_id = ? AND kind = ? LIMIT 1", (alert_id, ALERT)
+            ).fetchone()
+        return row is not None
+
+    # --- forgetting -----------------------------------------------------------------------
 
     def delete(self, row_id: int) -> None:
-        """Forget a row: call only once the broker acknowledged it."""
+        """Forget a row: call only once it is safe (see the module docstring)."""
+        self.delete_many([row_id])
+
+    def delete_many(self, row_ids: Iterable[int]) -> None:
+        """Forget several rows in one transaction (one fsync, not one per row)."""
+        ids = list(row_ids)
+        if not ids:
+            return
         with self._lock:
-            self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for chunk in _chunks(ids):
+                    marks = ",".join("?" * len(chunk))
+                    self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # --- figures --------------------------------------------------------------------------
 
     def pending_count(self) -> int:
         with self._lock:
@@ -155,3 +291,9 @@ class Outbox:
         with self._lock:
             row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         return None if row is None else int(row[0])
+
+
+def _chunks(items: list, size: int = 500) -> Iterable[list]:
+    """SQLite limits the number of ``?`` in one statement: query in slices."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

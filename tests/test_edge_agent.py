@@ -1,4 +1,6 @@
-"""The edge agent against a real mosquitto: broker late, broker restarting, nothing lost."""
+"""The edge agent against a real mosquitto: broker late, broker restarting, nothing lost.
+
+A stand-in hub receipts what it hears, so the outbox empties as it does with the real hub."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import yaml
 from broker_kit import Probe, wait_until
 from conftest import REPO, SITE
 from hub_helpers import make_alert
+from receipt_kit import ReceiptingHub
 
 from contract.protocol import (
     Alert,
@@ -44,7 +47,9 @@ def site_config(cameras: bool = True) -> SiteConfig:
 
 def hub_session(mosquitto, client_id: str) -> Probe:
     """A persistent hub session: the broker queues QoS 1 messages for it while it is away."""
-    return Probe(mosquitto.port, "hub", mosquitto.passwords["hub"], client_id, clean_session=False)
+    return Probe(
+        mosquitto.hub_port, "hub", mosquitto.passwords["hub"], client_id, clean_session=False
+    )
 
 
 def received(hub: Probe, channel: Channel) -> list[tuple[str, bytes]]:
@@ -59,6 +64,8 @@ def test_agent_started_before_the_broker_delivers_every_alert_once_it_appears(
     hub = hub_session(mosquitto, "hub-late-broker")
     hub.subscribe("vw/#", qos=1)
     hub.close()
+    # The hub's receipts: the outbox forgets an alert only once the hub has stored it.
+    receipts = ReceiptingHub(mosquitto.hub_port, mosquitto.passwords["hub"], "hub-late-receipts")
     mosquitto.stop()
 
     raised: list[Alert] = []
@@ -79,6 +86,7 @@ def test_agent_started_before_the_broker_delivers_every_alert_once_it_appears(
         assert cam.inference_ms > 0 and cam.skipped_frames == 0
     finally:
         agent.stop()
+        receipts.close()
 
     hub = hub_session(mosquitto, "hub-late-broker")
     ids = {a.id for a in raised}
@@ -103,6 +111,7 @@ def test_agent_survives_a_broker_restart_and_keeps_publishing(mosquitto, tmp_pat
     connection = mosquitto.provision(NODE)
     hub = hub_session(mosquitto, "hub-restart")
     hub.subscribe("vw/#", qos=1)
+    receipts = ReceiptingHub(mosquitto.hub_port, mosquitto.passwords["hub"], "hub-restart-receipts")
     agent = EdgeAgent(site_config(cameras=False), NODE, connection, tmp_path, stats_interval_s=0.3)
     agent.start()
     try:
@@ -123,6 +132,7 @@ def test_agent_survives_a_broker_restart_and_keeps_publishing(mosquitto, tmp_pat
         assert wait_until(lambda: agent.outbox.pending_count() == 0, timeout=15)
     finally:
         agent.stop()
+        receipts.close()
 
     hub = hub_session(mosquitto, "hub-restart")
     topic = alert_topic("vw", SITE, NODE)

@@ -1,23 +1,21 @@
-"""The edge outbox: durable before publishing, deleted only on PUBACK, seq survives restarts."""
+"""The edge outbox: durable before publishing, every row tied to the alert whose receipt
+releases it, seq survives restarts, and a full disk shrinks snapshots, never alerts."""
 
 from __future__ import annotations
 
-import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from broker_kit import Probe, wait_until
 from conftest import REPO, SITE
 from hub_helpers import make_alert
 
-from contract.protocol import Alert, alert_topic, encode
-from edge.outbox import Outbox
-from edge.publisher import Publisher
+from contract.protocol import Alert, alert_topic, check_snapshot, encode, snapshot_topic
+from edge.outbox import PLACEHOLDER_JPEG, Outbox
 
 NODE = "gw-plaza"
 
@@ -96,45 +94,57 @@ def test_pending_is_oldest_first_and_reading_never_deletes(tmp_path: Path):
     box.close()
 
 
-def test_oldest_snapshots_are_dropped_first_when_the_outbox_is_full(tmp_path: Path):
-    box = Outbox(tmp_path / "o.sqlite", max_bytes=3000)
+def test_oldest_snapshots_shrink_to_a_placeholder_when_the_outbox_is_full(tmp_path: Path):
+    """Alerts are never dropped; a snapshot becomes a tiny grey JPEG, so its alert (which
+    promised one) can still be completed and receipted by the hub."""
+    box = Outbox(tmp_path / "o.sqlite", max_bytes=3200)
     for i in range(4):
         box.put_many(
             [("vw/s/n/alert", b"a" * 100, 1), (f"vw/s/n/snapshot/{i:032x}", b"j" * 1000, 1)]
         )
-    topics = [r.topic for r in box.pending()]
-    assert topics.count("vw/s/n/alert") == 4  # every alert kept
-    assert [t for t in topics if "snapshot" in t] == [f"vw/s/n/snapshot/{i:032x}" for i in (2, 3)]
+    rows = box.pending()
+    assert [r.topic for r in rows].count("vw/s/n/alert") == 4  # every alert kept
+    snapshots = [r.payload for r in rows if "snapshot" in r.topic]
+    assert snapshots == [PLACEHOLDER_JPEG, PLACEHOLDER_JPEG, b"j" * 1000, b"j" * 1000]
+    check_snapshot(PLACEHOLDER_JPEG)  # the hub accepts it as a JPEG
     box.close()
 
 
-@pytest.mark.mosquitto
-def test_rows_leave_the_outbox_only_once_the_broker_acknowledged_them(mosquitto, tmp_path: Path):
-    gateway = mosquitto.provision(NODE)
-    hub_password = mosquitto.passwords["hub"]
-    # A persistent hub session, so the broker keeps what arrives while the hub is away.
-    hub = Probe(mosquitto.port, "hub", hub_password, "hub-outbox-test", clean_session=False)
-    hub.subscribe("vw/+/+/alert", qos=1)
-    hub.close()
-    mosquitto.stop()
+def test_each_row_knows_the_alert_whose_receipt_releases_it(tmp_path: Path):
+    box = Outbox(tmp_path / "o.sqlite")
+    alert = make_alert(NODE, 0)
+    box.put_many(
+        [
+            (alert_topic("vw", SITE, NODE), encode(alert), 1),
+            (snapshot_topic("vw", SITE, NODE, alert.id), b"jpeg", 1),
+            ("vw/riverside/gw-plaza/stats", b"{}", 0),
+        ]
+    )
+    assert [(r.kind, r.alert_id) for r in box.pending()] == [
+        ("alert", alert.id),
+        ("snapshot", alert.id),
+        (None, None),
+    ]
+    assert box.has_alert(alert.id)
+    assert sorted(kind for _, kind in box.of_alerts([alert.id])) == ["alert", "snapshot"]
+    box.close()
 
-    box = Outbox(tmp_path / "outbox.sqlite")
-    made = queue_alerts(box, 5)
-    publisher = Publisher(gateway, box, max_inflight=2)
-    publisher.start()
-    try:
-        time.sleep(1.5)  # no broker: nothing can be acknowledged, so nothing is deleted
-        assert box.pending_count() == 5 and publisher.acked == 0
 
-        mosquitto.start()
-        assert wait_until(lambda: box.pending_count() == 0, timeout=20)
-        assert publisher.acked >= 5
-        hub = Probe(mosquitto.port, "hub", hub_password, "hub-outbox-test", clean_session=False)
-        topic = alert_topic("vw", SITE, NODE)
-        assert wait_until(lambda: len(hub.payloads(topic)) >= 5)
-        got = [json.loads(p) for p in hub.payloads(topic)]
-        assert [g["id"] for g in got[:5]] == [a.id for a in made]  # oldest first
-        hub.close()
-    finally:
-        publisher.stop()
-        box.close()
+def test_an_outbox_written_by_a_v1_gateway_is_upgraded_in_place(tmp_path: Path):
+    """A gateway updated with alerts still queued: its old rows learn their alert ids."""
+    path = tmp_path / "outbox.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, "
+        "payload BLOB NOT NULL, qos INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL);"
+    )
+    alert = make_alert(NODE, 7)
+    old.execute(
+        "INSERT INTO outbox(topic, payload, qos, created) VALUES (?, ?, 1, 0)",
+        (alert_topic("vw", SITE, NODE), encode(alert)),
+    )
+    old.commit()
+    old.close()
+    box = Outbox(path)
+    assert [(r.kind, r.alert_id) for r in box.pending()] == [("alert", alert.id)]
+    box.close()

@@ -63,7 +63,7 @@ def open_door(node: DoorNode, pin: SimulatedPin) -> None:
 
 def test_door_opening_reaches_subscribers_as_a_valid_protocol_alert(mosquitto, tmp_path):
     conn = mosquitto.provision("gate-door", NodeRole.SENSOR)
-    listener = Listener(mosquitto.port, mosquitto.passwords["hub"])
+    listener = Listener(mosquitto.hub_port, mosquitto.passwords["hub"])
     pin = SimulatedPin(0)
     node = DoorNode(node_config(conn), pin, state_dir=str(tmp_path))
     try:
@@ -113,7 +113,7 @@ def test_alerts_raised_while_broker_is_down_are_delivered_in_order_after_restart
     node = DoorNode(node_config(conn), pin, state_dir=str(tmp_path))
     assert len(node.queued()) == 3
     mosquitto.start()
-    listener = Listener(mosquitto.port, mosquitto.passwords["hub"])
+    listener = Listener(mosquitto.hub_port, mosquitto.passwords["hub"])
     try:
         deadline = time.monotonic() + 10
         while node.queued() and time.monotonic() < deadline:
@@ -129,7 +129,7 @@ def test_alerts_raised_while_broker_is_down_are_delivered_in_order_after_restart
 
 def test_node_that_vanishes_is_reported_offline_by_its_last_will(mosquitto, tmp_path):
     conn = mosquitto.provision("gate-door", NodeRole.SENSOR)
-    listener = Listener(mosquitto.port, mosquitto.passwords["hub"])
+    listener = Listener(mosquitto.hub_port, mosquitto.passwords["hub"])
     node = DoorNode(node_config(conn), SimulatedPin(0), state_dir=str(tmp_path))
     try:
         node.flush()  # connects and announces online
