@@ -147,6 +147,32 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    from hub.backup import BackupError, backup
+
+    try:
+        summary = backup(config.resolve(config.hub.data_dir), args.out)
+    except BackupError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"backup: {summary.describe()}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    from hub.backup import BackupError, DataDirBusy, restore
+
+    try:
+        summary = restore(args.backup, config.resolve(config.hub.data_dir), force=args.force)
+    except DataDirBusy as exc:
+        raise UsageError(f"{exc}\n  stop the hub first (or --force for a hung one)") from None
+    except BackupError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"restored: {summary.describe()}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     cams = sum(len(g.cameras) for g in config.gateways)
@@ -288,6 +314,26 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("node", help="node id from the site file, or 'hub'")
     pv.add_argument("--out", type=Path, help="where to write the connection file")
     pv.add_argument("--host", help="broker address the node should use (e.g. the LAN address)")
+
+    bk = add(
+        "backup",
+        cmd_backup,
+        "copy the hub's data while it runs",
+        "A consistent online copy of the hub's database (SQLite's backup API), snapshots, "
+        "photos and Web Push key into the new folder OUT (mode 0700).",
+    )
+    config_arg(bk)
+    bk.add_argument("out", type=Path, help="new folder for the backup")
+    rs = add(
+        "restore",
+        cmd_restore,
+        "bring a backup back",
+        "Replace the hub's data with a backup made by 'backup'. Refuses while a hub has the "
+        "data open (it holds a lock on hub.lock in its data folder); stop the hub first.",
+    )
+    config_arg(rs)
+    rs.add_argument("backup", type=Path, help="a folder written by 'backup'")
+    rs.add_argument("--force", action="store_true", help="even if a hub has the data open")
 
     c = add("check", cmd_check, "validate a site file", "Validate a site file and summarise it.")
     c.add_argument("config", type=Path, help="site YAML file")
