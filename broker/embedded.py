@@ -1,11 +1,17 @@
 """The embedded MQTT broker: amqtt 0.12 in a thread, with mosquitto's rules.
 
-This is the zero-install default where Eclipse Mosquitto is absent (``broker.kind: auto``);
-production sites should install mosquitto. It speaks to the same
+This is the zero-install broker for the demo and tests where Eclipse Mosquitto is absent
+(``broker.kind: auto``). It binds loopback addresses only and has no TLS listener, so it
+never faces a network; production sites run mosquitto. It speaks to the same
 :class:`~broker.credentials.CredentialStore` and keeps the same promises as
 :class:`~broker.mosquitto.MosquittoBroker`, which the broker tests check on both:
 
 * no anonymous clients; usernames/passwords verified against the store's PBKDF2 hashes;
+* two listeners, as on mosquitto: on the node listener every client's id is replaced by
+  its username (mosquitto's ``use_username_as_clientid``), so no one can take over another
+  identity's session; the hub listener admits hub identities only, which choose their ids;
+* only a node's small status is retained (:func:`broker.retained.retained_allowed`); any
+  other retained publish is delivered to live subscribers but not stored;
 * per-node topic ACL (see :mod:`broker.embedded_plugins`). A denied PUBLISH is *dropped*:
   the client still gets its PUBACK and stays connected, exactly like mosquitto 2.0 with
   MQTT 3.1.1. A last will on another node's topic is accepted and silently dropped;
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import math
 import threading
@@ -55,7 +62,8 @@ from amqtt.utils import gen_client_id
 from broker.credentials import CredentialStore, Identity
 from broker.embedded_plugins import IDENTITY_KEY
 from broker.mosquitto import free_port
-from contract.protocol import MAX_SNAPSHOT_BYTES
+from broker.retained import retained_allowed
+from contract.protocol import MAX_SNAPSHOT_BYTES, NodeRole
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +74,28 @@ _AUTHENTICATED = "villagewatch.authenticated"
 _LOOP_DONE = "villagewatch.loop_done"
 _CONNECTING = "villagewatch.connecting"
 _TAKEOVER_WAIT_S = 5.0
+#: amqtt listener names: nodes (ids bound to usernames) and the hub's own.
+NODE_LISTENER, HUB_LISTENER = "default", "hub"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1 or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _PacketSizeGuard(ReaderAdapter):
     """Follows MQTT framing on the incoming byte stream and hangs up on an oversized packet
     as soon as its length is known, before its body is read into memory."""
 
-    def __init__(self, inner: ReaderAdapter, limit: int, abort: Any, peer: object) -> None:
+    def __init__(
+        self, inner: ReaderAdapter, limit: int, abort: Any, peer: object, listener: str
+    ) -> None:
+        self.listener = listener  # which listener the connection came in on
         self._inner = inner
         self._limit = limit
         self._abort = abort
@@ -136,6 +159,10 @@ class _KeepaliveHandler(BrokerProtocolHandler):
 class _HardenedBroker(Broker):
     """amqtt's Broker with the fixes listed in the module docstring."""
 
+    def __init__(self, config: dict[str, Any], loop: Any, topic_root: str) -> None:
+        super().__init__(config, loop=loop)
+        self.topic_root = topic_root
+
     async def stream_connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
     ) -> None:
@@ -144,6 +171,7 @@ class _HardenedBroker(Broker):
             MAX_PACKET_BYTES,
             writer.transport.abort,
             writer.get_extra_info("peername"),
+            listener_name,
         )
         await self._client_connected(listener_name, guard, StreamWriterAdapter(writer))
 
@@ -162,6 +190,7 @@ class _HardenedBroker(Broker):
 
         # Fix 3: authenticate before looking at (let alone dropping) any existing session.
         ok = await super()._authenticate(session, None)  # type: ignore[arg-type]
+        ok = ok and self._bind_client_id(session, getattr(reader, "listener", NODE_LISTENER))
         session.attributes[_AUTHENTICATED] = ok
         if not ok:
             return handler, session
@@ -200,6 +229,38 @@ class _HardenedBroker(Broker):
         if session.keep_alive > 0:
             session.keep_alive = math.ceil(session.keep_alive * 1.5)
         return handler, session
+
+    def _bind_client_id(self, session: Session, listener: str) -> bool:
+        """Mosquitto's listener rules: on the node listener the client id becomes the
+        username; the hub listener refuses every identity but the hub's."""
+        ident: Identity | None = session.attributes.get(IDENTITY_KEY)
+        if ident is None:
+            return False
+        if listener == HUB_LISTENER:
+            if ident.role is not NodeRole.HUB:
+                log.warning("refused %s on the hub listener: hub identities only", ident.username)
+                return False
+            return True
+        session.client_id = ident.username
+        return True
+
+    async def retain_message(
+        self,
+        source_session: Session | None,
+        topic_name: str | None,
+        data: bytes | bytearray | None,
+        qos: int | None = None,
+    ) -> None:
+        if topic_name and data and not retained_allowed(topic_name, len(data), self.topic_root):
+            who = source_session.client_id if source_session else "(restored)"
+            log.warning(
+                "not retaining %d bytes on %s from %s: only a node's small status is kept",
+                len(data),
+                topic_name,
+                who,
+            )
+            return
+        await super().retain_message(source_session, topic_name, data, qos)
 
     async def _take_over(self, old: Session, old_handler: BrokerProtocolHandler) -> None:
         """Fix 2: close the old connection of a client id, publishing its will first."""
@@ -284,12 +345,26 @@ class EmbeddedBroker:
     kind = "embedded"
 
     def __init__(
-        self, data_dir: Path, store: CredentialStore, host: str = "127.0.0.1", port: int = 0
+        self,
+        data_dir: Path,
+        store: CredentialStore,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        hub_host: str = "127.0.0.1",
+        hub_port: int = 0,
     ) -> None:
+        for address in (host, hub_host):
+            if not is_loopback(address):
+                raise ValueError(
+                    f"the embedded broker is for the demo and binds loopback only, not "
+                    f"{address!r}: install mosquitto for a site (apt-get install mosquitto)"
+                )
         self.data_dir = Path(data_dir).resolve()
         self.store = store
         self.host = host
         self.port = port or free_port(host)
+        self.hub_host = hub_host
+        self.hub_port = hub_port or free_port(hub_host)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._broker: _HardenedBroker | None = None
@@ -297,15 +372,20 @@ class EmbeddedBroker:
         self._start_error: BaseException | None = None
 
     def broker_config(self) -> dict[str, Any]:
-        """The amqtt configuration: one TCP listener and only our plugins (amqtt's defaults
-        include anonymous access and $SYS topics; naming plugins replaces them)."""
+        """The amqtt configuration: the node and hub TCP listeners and only our plugins
+        (amqtt's defaults include anonymous access and $SYS topics; naming plugins replaces
+        them)."""
         return {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "listeners": {
+                NODE_LISTENER: {"type": "tcp", "bind": f"{self.host}:{self.port}"},
+                HUB_LISTENER: {"type": "tcp", "bind": f"{self.hub_host}:{self.hub_port}"},
+            },
             "plugins": {
                 "broker.embedded_plugins.CredentialAuthPlugin": {"store": self.store},
                 "broker.embedded_plugins.TopicAclPlugin": {"topic_root": self.store.topic_root},
                 "broker.embedded_plugins.RetainedStorePlugin": {
-                    "path": str(self.data_dir / "retained.sqlite")
+                    "path": str(self.data_dir / "retained.sqlite"),
+                    "topic_root": self.store.topic_root,
                 },
             },
         }
@@ -327,8 +407,14 @@ class EmbeddedBroker:
             raise RuntimeError(
                 f"embedded broker did not start on {self.host}:{self.port}: {err}"
             ) from err
-        log.info(
-            "embedded amqtt broker listening on %s:%s, data %s", self.host, self.port, self.data_dir
+        log.warning(
+            "embedded amqtt broker on %s:%s (nodes) and %s:%s (hub), data %s: for the demo "
+            "and tests only (loopback, no TLS); sites run Eclipse Mosquitto",
+            self.host,
+            self.port,
+            self.hub_host,
+            self.hub_port,
+            self.data_dir,
         )
 
     def _run(self, ready: threading.Event) -> None:
@@ -345,7 +431,7 @@ class EmbeddedBroker:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         try:
-            broker = _HardenedBroker(self.broker_config(), loop=self._loop)
+            broker = _HardenedBroker(self.broker_config(), self._loop, self.store.topic_root)
             await broker.start()
         except Exception as exc:
             self._start_error = exc

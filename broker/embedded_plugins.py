@@ -30,6 +30,7 @@ from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
 from amqtt.session import Session
 
 from broker.credentials import CredentialStore, Identity
+from broker.retained import retained_allowed
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class RetainedStorePlugin(BasePlugin[Any]):
     @dataclass
     class Config:
         path: str = ""
+        topic_root: str = "vw"
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
@@ -131,9 +133,16 @@ class RetainedStorePlugin(BasePlugin[Any]):
     async def on_broker_pre_start(self) -> None:
         # Before the listeners open, so no subscriber can miss a restored message.
         self._closing = False
-        rows = self._open().execute("SELECT topic, data, qos FROM retained").fetchall()
+        db, db_path = self._open(), self.config.path
+        rows = db.execute("SELECT topic, data, qos FROM retained").fetchall()
+        stray = [t for t, d, _ in rows if not retained_allowed(t, len(d), self.config.topic_root)]
+        if stray:  # kept by an older version that retained anything
+            with db:
+                db.executemany("DELETE FROM retained WHERE topic = ?", [(t,) for t in stray])
+            log.warning("dropped %d stray retained message(s) from %s", len(stray), db_path)
         for topic, data, qos in rows:
-            await self.context.retain_message(topic, data, qos)
+            if topic not in stray:
+                await self.context.retain_message(topic, data, qos)
         if rows:
             log.info("restored %d retained message(s) from %s", len(rows), self.config.path)
 

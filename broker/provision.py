@@ -7,15 +7,24 @@ password: the old one stops working as soon as the broker reloads, which a runni
 ``villagewatch broker`` does by itself within a few seconds.
 
 There are no default passwords, and passwords never go to the site file or the logs.
+
+The hub's file points at the broker's hub listener (``broker.hub_host:hub_port``, where
+only hub identities may log in) and carries a random client id, kept across rotations so
+its persistent session survives. With ``broker.tls_port`` set, node files carry the site CA
+and the TLS port (the CA and server certificate are made on first use, see
+:mod:`broker.tls`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from broker.credentials import CredentialStore
+from broker.tls import site_tls
+from contract.certificates import CertificateError
 from contract.connection import NodeConnection
 from contract.protocol import NodeRole
 from contract.siteconfig import SiteConfig
@@ -73,24 +82,28 @@ def provision_node(
 ) -> tuple[NodeConnection, Path]:
     """Create (or rotate) ``node``'s credentials and write its connection file.
 
-    ``host`` overrides ``broker.host`` in the file — give the LAN address when the broker
-    listens on all interfaces or nodes reach it by another name; ``port`` overrides
-    ``broker.port`` (needed when that is 0, "pick a free port"). Returns the connection and
-    the file's path.
+    ``host`` overrides the address in the file (``broker.host``, or ``broker.hub_host`` for
+    the hub) — give the LAN address when the broker listens on all interfaces or nodes reach
+    it by another name; ``port`` overrides the port (needed when it is 0, "pick a free
+    port"). Returns the connection and the file's path.
     """
     role = node_role(config, node)
     settings = config.broker
-    target_host = host or settings.host
+    is_hub = role is NodeRole.HUB
+    target_host = host or (settings.hub_host if is_hub else settings.host)
     if target_host in _ALL_INTERFACES:
         raise ProvisionError(
-            f"broker.host is {settings.host!r} (all interfaces), which nodes cannot dial; "
-            "pass the broker's LAN address with --host"
+            f"broker.{'hub_host' if is_hub else 'host'} is {target_host!r} (all interfaces), "
+            "which cannot be dialled; pass the broker's LAN address with --host"
         )
-    target_port = port or settings.port
+    target_port = port or (settings.hub_port if is_hub else settings.port)
     if not target_port:
+        which = "hub_port" if is_hub else "port"
         raise ProvisionError(
-            "broker.port is 0 (a free port picked at start); set a fixed port to provision nodes"
+            f"broker.{which} is 0 (a free port picked at start); set a fixed port to provision"
         )
+    path = Path(out) if out else connection_path(config, node)
+    tls = {} if is_hub else _tls_fields(config)
 
     store = credential_store(config)
     password = store.add(node, role, config.site.id)
@@ -103,19 +116,42 @@ def provision_node(
         username=node,
         password=password,
         topic_root=settings.topic_root,
+        client_id=_hub_client_id(config.site.id, path) if is_hub else None,
+        **tls,
     )
-    path = Path(out) if out else connection_path(config, node)
     _private_dir(path.parent)
     conn.save(path)
     log.info(
-        "provisioned %s (%s) for %s:%s; connection file %s",
+        "provisioned %s (%s) for %s:%s%s; connection file %s",
         node,
         role,
         target_host,
         target_port,
+        f" and TLS port {settings.tls_port}" if tls else "",
         path,
     )
     return conn, path
+
+
+def _tls_fields(config: SiteConfig) -> dict[str, object]:
+    """The CA (PEM text) and TLS port for a node's file, when the site has TLS."""
+    try:
+        tls = site_tls(config)
+    except CertificateError as exc:
+        raise ProvisionError(f"broker TLS: {exc}") from None
+    if tls is None:
+        return {}
+    return {"ca": tls.ca_pem(), "tls_port": config.broker.tls_port}
+
+
+def _hub_client_id(site: str, path: Path) -> str:
+    """The hub's MQTT client id: random (nodes cannot guess it), and the same as in its
+    previous connection file so a password rotation keeps the hub's persistent session."""
+    try:
+        previous = NodeConnection.load(path).client_id
+    except ValueError:
+        previous = None
+    return previous or f"vw-hub-{site}-{secrets.token_hex(8)}"
 
 
 def provision_all(

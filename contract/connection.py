@@ -2,6 +2,10 @@
 
 ``villagewatch provision`` writes one per node (mode 0600) with a generated password; the
 edge agent and sensor firmware read it. It never lives in the site file, which is shared.
+
+With TLS on the site (``broker.tls_port``), the file also carries the site CA certificate
+(public PEM text, or a path to it) and the TLS port: the node then connects only with TLS
+and only to a broker whose certificate that CA signed, never falling back to plain TCP.
 """
 
 from __future__ import annotations
@@ -26,6 +30,21 @@ class NodeConnection(BaseModel):
     username: str
     password: str = Field(min_length=16, repr=False)
     topic_root: str = DEFAULT_TOPIC_ROOT
+    #: The MQTT client id to use; the hub's is random (nodes' ids are their usernames).
+    client_id: str | None = Field(None, min_length=1, max_length=128)
+    #: The broker's TLS port; with ``ca`` set the node dials this instead of ``port``.
+    tls_port: int | None = Field(None, ge=1, le=65535)
+    #: The site CA: PEM text or the path of a PEM file. Set means TLS, and only TLS.
+    ca: str | None = None
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.ca)
+
+    @property
+    def dial_port(self) -> int:
+        """The port to connect to: the TLS port when the file carries a CA."""
+        return self.tls_port if self.ca and self.tls_port else self.port
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -130,6 +130,30 @@ class BrokerSettings(_Section):
     port: int = Field(1883, ge=0, le=65535, description="0 picks a free port")
     topic_root: str = Field(DEFAULT_TOPIC_ROOT, pattern=r"^[a-z0-9_-]+$")
     data_dir: str = Field("var/broker", description="config, passwords, ACL, persistence")
+    hub_host: str = Field(
+        "127.0.0.1", description="the hub's own listener: only hub identities may log in there"
+    )
+    hub_port: int = Field(1884, ge=0, le=65535, description="0 picks a free port")
+    tls_port: int = Field(
+        0, ge=0, le=65535, description="TLS listener for nodes (mosquitto only), e.g. 8883; 0: none"
+    )
+    tls_names: list[str] = Field(
+        default_factory=list,
+        description="names and addresses nodes dial, put in the generated server certificate",
+    )
+    tls_ca: str | None = Field(None, description="a CA the site already has (PEM file)")
+    tls_cert: str | None = Field(None, description="its server certificate (PEM, full chain)")
+    tls_key: str | None = Field(None, description="the certificate's private key (PEM)")
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> BrokerSettings:
+        given = [f for f in (self.tls_ca, self.tls_cert, self.tls_key) if f]
+        if given and len(given) != 3:
+            raise ValueError("tls_ca, tls_cert and tls_key go together: give all three or none")
+        ports = [p for p in (self.port, self.hub_port, self.tls_port) if p]
+        if len(ports) != len(set(ports)):
+            raise ValueError("port, hub_port and tls_port must differ (0 picks a free one)")
+        return self
 
 
 class IncidentSettings(_Section):
@@ -189,17 +213,36 @@ class WebPushSettings(_Section):
     )
 
 
+class RetentionSettings(_Section):
+    """Days each kind of record is kept; a kind left out keeps ``hub.retention_days``."""
+
+    alerts_days: int | None = Field(None, ge=1, le=3650, description="alerts and snapshots")
+    audit_days: int | None = Field(None, ge=1, le=3650, description="who saw or did what")
+    quarantine_days: int | None = Field(None, ge=1, le=3650, description="refused messages")
+    notifications_days: int | None = Field(None, ge=1, le=3650, description="deliveries")
+    node_history_days: int | None = Field(None, ge=1, le=3650, description="node status changes")
+
+
 class HubSettings(_Section):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
     data_dir: str = Field("var/hub", description="SQLite database and snapshots")
     retention_days: int = Field(30, ge=1, le=3650, description="alerts older are purged")
+    retention: RetentionSettings = RetentionSettings()
+    tls_cert: str | None = Field(None, description="HTTPS: certificate chain (PEM), with tls_key")
+    tls_key: str | None = Field(None, description="HTTPS: the certificate's private key (PEM)")
     session_idle_minutes: int = Field(
         720, ge=5, le=10080, description="a session ends after this long without activity"
     )
     incidents: IncidentSettings = IncidentSettings()
     escalation: EscalationSettings = EscalationSettings()
     web_push: WebPushSettings = WebPushSettings()
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HubSettings:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
 
 
 class SiteConfig(_Section):

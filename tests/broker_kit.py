@@ -7,6 +7,7 @@ reconnects on its own, and can vanish without a DISCONNECT (so the broker fires 
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -42,7 +43,13 @@ class BrokerUnderTest:
 
     @property
     def port(self) -> int:
+        """The node listener: every client's id becomes its username."""
         return self.broker.port
+
+    @property
+    def hub_port(self) -> int:
+        """The hub listener: only hub identities log in, with ids of their choosing."""
+        return self.broker.hub_port
 
     def add(self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY) -> str:
         """Provision ``node`` in the store and reload the broker; returns its password."""
@@ -51,14 +58,20 @@ class BrokerUnderTest:
         return self.passwords[node]
 
     def connection(self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY) -> NodeConnection:
-        return loopback_connection(node, self.passwords[node], self.port, role, SITE)
+        port = self.hub_port if role is NodeRole.HUB else self.port
+        return loopback_connection(node, self.passwords[node], port, role, SITE)
+
+    def listener_for(self, node: str | None) -> int:
+        """The port an identity normally uses: the hub's listener for hub identities."""
+        ident = self.store.load().get(node) if node else None
+        return self.hub_port if ident and ident.role is NodeRole.HUB else self.port
 
     def link_settings(self, node: str, **kw) -> LinkSettings:
         """MqttLink settings of a node with its online status and offline will."""
         topic = status_topic(ROOT, SITE, node)
         return LinkSettings(
             host="127.0.0.1",
-            port=self.port,
+            port=self.listener_for(node),
             username=node,
             password=self.passwords[node],
             client_id=node,
@@ -71,12 +84,19 @@ class BrokerUnderTest:
         )
 
     def probe(
-        self, node: str | None, client_id: str | None = None, password: str | None = None, **kw
+        self,
+        node: str | None,
+        client_id: str | None = None,
+        password: str | None = None,
+        port: int | None = None,
+        **kw,
     ) -> Probe:
-        """A connected Probe as ``node`` (None: anonymous), closed by :meth:`shutdown`."""
+        """A connected Probe as ``node`` (None: anonymous) on ``port`` (default: the hub
+        listener for hub identities, else the node listener), closed by :meth:`shutdown`."""
         if password is None and node is not None:
             password = self.passwords[node]
-        p = Probe(self.port, node, password, client_id or f"{node}-probe", **kw)
+        port = port or self.listener_for(node)
+        p = Probe(port, node, password, client_id or f"{node}-probe", **kw)
         self.probes.append(p)
         return p
 
@@ -214,16 +234,28 @@ def write_site(folder: Path, **broker_settings) -> Path:
     import yaml
     from conftest import REPO
 
-    from broker.mosquitto import free_port
-
     data = yaml.safe_load((REPO / "config" / "site.example.yaml").read_text())
+    port, hub_port = free_ports(2)
     data["broker"] = {
         "kind": "auto",
         "host": "127.0.0.1",
-        "port": free_port(),
+        "port": port,
+        "hub_port": hub_port,
         "data_dir": str(folder / "broker"),
         **broker_settings,
     }
     path = folder / "site.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (held open together while picked)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()

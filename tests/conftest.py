@@ -56,7 +56,13 @@ class RunningBroker:
 
     @property
     def port(self) -> int:
+        """The node listener (client id = username)."""
         return self.broker.port
+
+    @property
+    def hub_port(self) -> int:
+        """The hub listener: hub identities only, free client ids."""
+        return self.broker.hub_port
 
     def provision(
         self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY, site: str = SITE
@@ -68,7 +74,8 @@ class RunningBroker:
     def connection(
         self, node: str, role: NodeRole = NodeRole.CAMERA_GATEWAY, site: str = SITE
     ) -> NodeConnection:
-        return loopback_connection(node, self.passwords[node], self.port, role, site)
+        port = self.hub_port if role is NodeRole.HUB else self.port
+        return loopback_connection(node, self.passwords[node], port, role, site)
 
     def stop(self) -> None:
         self.broker.stop()
@@ -111,7 +118,10 @@ def require_mosquitto() -> None:
 
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[RunningBroker]:
-    """A fresh mosquitto with a hub identity provisioned (``passwords['hub']``)."""
+    """A fresh mosquitto with a hub identity provisioned (``passwords['hub']``).
+
+    Nodes connect to ``port`` (their client id becomes their username); the hub's
+    connection (``connection("hub", NodeRole.HUB)``) points at ``hub_port``."""
     require_mosquitto()
     store = CredentialStore(tmp_path / "broker" / "identities.json")
     running = RunningBroker(MosquittoBroker(tmp_path / "broker", store), store)

@@ -41,7 +41,8 @@ def test_auto_falls_back_to_the_embedded_broker_with_a_warning(
     assert isinstance(broker, EmbeddedBroker)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(
-        "embedded amqtt broker (zero-install default; use mosquitto in production)" in w
+        "embedded amqtt broker (zero-install, for the demo: loopback only, no TLS; "
+        "use mosquitto in production)" in w
         for w in warnings
     )
 

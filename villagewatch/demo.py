@@ -52,9 +52,10 @@ def demo_config(
     if http_port is None:
         http_port = config.hub.http_port
     host = config.broker.host
-    with socket.socket() as s:
+    with socket.socket() as s, socket.socket() as h:
         s.bind((host, 0))
-        mqtt_port = s.getsockname()[1]
+        h.bind((config.broker.hub_host, 0))  # the hub's own listener
+        mqtt_port, hub_port = s.getsockname()[1], h.getsockname()[1]
     if http_port and not port_is_free(config.hub.http_host, http_port):
         log.warning("port %s is busy; the officer page takes a free port instead", http_port)
         http_port = 0
@@ -68,6 +69,7 @@ def demo_config(
                 update={
                     "kind": broker_kind,
                     "port": mqtt_port,
+                    "hub_port": hub_port,
                     "data_dir": str(data_dir / "broker"),
                 }
             ),
