@@ -1,13 +1,21 @@
-"""Retention: what the hub received more than ``retention_days`` ago is deleted.
+"""Retention: each kind of record is deleted once older than its configured lifetime.
 
-Ages are measured on the hub's clock (when it received a thing), never a node's. Snapshots
-whose alert never came go after an hour; expired sessions go at once.
+The site file sets ``hub.retention_days`` (the default for every kind) and may set a
+lifetime per kind under ``hub.retention`` (``alerts_days``, ``audit_days``,
+``quarantine_days``, ``notifications_days``, ``node_history_days``): a village may keep
+alerts and their snapshots 30 days but the audit log a year. Ages are measured on the hub's
+clock (when it received a thing), never a node's. Snapshots whose alert never came go after
+an hour, files included; expired sessions go at once.
+
+:class:`RetentionWorker` purges in the background: once at start, then every
+``interval_s``. :meth:`RetentionWorker.tick` is one purge, for tests on a ManualClock.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 
 from hub.clock import Clock, system_clock
@@ -19,29 +27,74 @@ log = logging.getLogger(__name__)
 PENDING_SNAPSHOT_MAX_AGE = timedelta(hours=1)
 
 
-def purge(storage: Storage, retention_days: float, clock: Clock = system_clock) -> dict[str, int]:
-    """Delete everything older than the retention period; returns how many of each."""
+@dataclass(frozen=True)
+class Lifetimes:
+    """Days each kind of record is kept."""
+
+    alerts: float = 30
+    audit: float = 30
+    quarantine: float = 30
+    notifications: float = 30
+    node_history: float = 30
+
+    @classmethod
+    def from_settings(cls, hub: object) -> Lifetimes:
+        """From the site file's ``hub`` section: ``retention.<kind>_days`` where given,
+        else ``retention_days``."""
+        default = hub.retention_days
+        per_kind = getattr(hub, "retention", None)
+
+        def days(kind: str) -> float:
+            value = getattr(per_kind, f"{kind}_days", None) if per_kind is not None else None
+            return default if value is None else value
+
+        return cls(**{kind: days(kind) for kind in cls.__dataclass_fields__})
+
+    @classmethod
+    def uniform(cls, days: float) -> Lifetimes:
+        return cls(**dict.fromkeys(cls.__dataclass_fields__, days))
+
+
+def purge(
+    storage: Storage, lifetimes: Lifetimes | float, clock: Clock = system_clock
+) -> dict[str, int]:
+    """Delete what has outlived its lifetime; returns how many of each were deleted.
+    A plain number is one lifetime for every kind."""
+    if not isinstance(lifetimes, Lifetimes):
+        lifetimes = Lifetimes.uniform(lifetimes)
     now = clock()
-    cutoff = now - timedelta(days=retention_days)
+
+    def cutoff(days: float):
+        return now - timedelta(days=days)
+
     counts: dict[str, int] = {}
-    counts |= storage.alerts.purge(cutoff, now - PENDING_SNAPSHOT_MAX_AGE)
-    counts |= storage.nodes.purge(cutoff)
-    counts |= storage.quarantine.purge(cutoff)
-    counts |= storage.audit.purge(cutoff)
-    counts |= storage.notifications.purge(cutoff)
+    counts |= storage.alerts.purge(cutoff(lifetimes.alerts), now - PENDING_SNAPSHOT_MAX_AGE)
+    counts |= storage.nodes.purge(cutoff(lifetimes.node_history))
+    counts |= storage.quarantine.purge(cutoff(lifetimes.quarantine))
+    counts |= storage.audit.purge(cutoff(lifetimes.audit))
+    counts |= storage.notifications.purge(cutoff(lifetimes.notifications))
     counts |= storage.sessions.purge(now)
     if any(counts.values()):
-        log.info("retention purge (%s days): %s", retention_days, counts)
+        log.info("retention purge (%s): %s", lifetimes, counts)
     return counts
 
 
 class RetentionWorker:
-    """Purges once at start and then every ``interval_s`` seconds."""
+    """Purges once at start and then every ``interval_s`` seconds, on its own thread."""
 
-    def __init__(self, storage: Storage, retention_days: int, interval_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        lifetimes: Lifetimes | float,
+        interval_s: float = 3600.0,
+        clock: Clock = system_clock,
+    ) -> None:
         self.storage = storage
-        self.retention_days = retention_days
+        self.lifetimes = (
+            lifetimes if isinstance(lifetimes, Lifetimes) else Lifetimes.uniform(lifetimes)
+        )
         self.interval_s = interval_s
+        self.clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hub-retention", daemon=True)
 
@@ -53,10 +106,16 @@ class RetentionWorker:
         if self._thread.is_alive():
             self._thread.join(5)
 
+    def tick(self) -> dict[str, int]:
+        """One purge now. A locked or full disk must not end retention for good: the error
+        is logged and the next tick tries again."""
+        try:
+            return purge(self.storage, self.lifetimes, self.clock)
+        except Exception:
+            log.exception("retention purge failed; retrying in %.0f s", self.interval_s)
+            return {}
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                purge(self.storage, self.retention_days)
-            except Exception:  # a locked or full disk must not end retention for good
-                log.exception("retention purge failed; retrying in %.0f s", self.interval_s)
+            self.tick()
             self._stop.wait(self.interval_s)

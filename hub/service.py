@@ -27,7 +27,7 @@ from hub.accounts import AccountService
 from hub.api.app import create_app
 from hub.api.auth import Authenticator, LoginThrottle
 from hub.api.context import ApiContext
-from hub.api.server import WebServer
+from hub.api.server import TlsFiles, WebServer
 from hub.clock import Clock, system_clock
 from hub.domain.users import Role
 from hub.escalation import EscalationWorker
@@ -38,7 +38,7 @@ from hub.ingest_pipeline import IngestPipeline
 from hub.notify.base import NotifierSetup
 from hub.notify.registry import build_notifiers
 from hub.notify.service import NotificationService, NotificationWorker
-from hub.retention import RetentionWorker
+from hub.retention import Lifetimes, RetentionWorker
 from hub.storage.sqlite import open_sqlite_storage
 from hub.storage.sqlite.throttle import login_failures_for
 
@@ -79,6 +79,7 @@ class HubService:
             config=config,
             clock=clock,
             heartbeat_s=heartbeat_s,
+            secure_cookies=bool(config.hub.tls_cert),
             services={
                 "accounts": self.accounts,
                 "auth": Authenticator(self.accounts),
@@ -99,8 +100,10 @@ class HubService:
             self.storage, self.bus, config.hub.escalation, clock, self.notifications
         )
         self.app = create_app(self.api)
-        self.web = WebServer(self.app, http_host, http_port)
-        self.retention = RetentionWorker(self.storage, config.hub.retention_days, purge_interval_s)
+        self.web = WebServer(self.app, http_host, http_port, tls=self._tls(config))
+        self.retention = RetentionWorker(
+            self.storage, Lifetimes.from_settings(config.hub), purge_interval_s, clock
+        )
         # Started in this order, stopped in reverse: escalation queues, the worker sends.
         self.workers: list = [
             self.retention,
@@ -125,6 +128,13 @@ class HubService:
             on_connection_change=lambda up: None if up else self._ready.clear(),
         )
         self.pipeline = IngestPipeline(self.ingestor, self.link.ack, self._publish_receipt)
+
+    @staticmethod
+    def _tls(config: SiteConfig) -> TlsFiles | None:
+        """HTTPS when the site file names a certificate and key (Secure cookies, HSTS)."""
+        if not config.hub.tls_cert or not config.hub.tls_key:
+            return None
+        return TlsFiles(config.resolve(config.hub.tls_cert), config.resolve(config.hub.tls_key))
 
     def _on_delivery(self, delivery: Delivery) -> None:
         """paho's network thread: queue for the writer, nothing else."""

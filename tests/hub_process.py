@@ -69,10 +69,14 @@ class HubProcess:
 
 
 def start_hub_process(
-    folder: Path, connection: NodeConnection | None = None, timeout: float = 30
+    folder: Path,
+    connection: NodeConnection | None = None,
+    timeout: float = 30,
+    args: tuple[str, ...] = (),
 ) -> HubProcess:
-    """``villagewatch hub`` on the site file in ``folder`` (written if missing); returns once
-    it has printed its URL. Without ``connection`` its broker is never reachable (HTTP only)."""
+    """``villagewatch hub`` on the site file in ``folder`` (written if missing) with more
+    ``args``; returns once it has printed its URL. Without ``connection`` its broker is never
+    reachable (HTTP only)."""
     site = folder / "site.yaml"
     if not site.exists():
         write_site_file(folder)
@@ -80,7 +84,7 @@ def start_hub_process(
     (connection or offline_connection()).save(conn_path)
     first_start = not (folder / "hub" / "hub.sqlite3").exists()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = ["hub", "--config", str(site), "--connection", str(conn_path)]
+    command = ["hub", "--config", str(site), "--connection", str(conn_path), *args]
     proc = subprocess.Popen(
         [sys.executable, "-m", "villagewatch.cli", "--log-level", "WARNING", *command],
         cwd=REPO,

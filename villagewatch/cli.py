@@ -109,6 +109,11 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
 def cmd_hub(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if args.tls_cert:  # the flags win over the site file's hub.tls_cert / hub.tls_key
+        tls = {"tls_cert": str(args.tls_cert.resolve()), "tls_key": str(args.tls_key.resolve())}
+        config = config.model_copy(update={"hub": config.hub.model_copy(update=tls)})
     from hub.service import HubService
 
     hub = HubService(
@@ -128,22 +133,41 @@ def cmd_hub(args: argparse.Namespace) -> int:
 
 def cmd_broker(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    from broker.service import run_broker
+    from broker.service import BrokerSelectionError, run_broker
 
-    run_broker(config, stop_on_signals())
+    try:
+        run_broker(config, stop_on_signals())
+    except BrokerSelectionError as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    from broker.provision import provision_node
+    from broker.provision import provision_all, provision_node, provision_tls
 
+    if not (args.node or args.all or args.tls):
+        raise UsageError("name a NODE to provision, or give --all or --tls")
+    if args.node and args.all:
+        raise UsageError("give a NODE or --all, not both")
     try:
-        conn, path = provision_node(config, args.node, out=args.out, host=args.host)
+        if args.tls:
+            tls = provision_tls(config)
+            print(f"TLS for nodes on port {config.broker.tls_port}: server certificate {tls.cert}")
+            print(f"  names: {', '.join(tls.names())}; CA (goes to every node): {tls.ca}")
+            print(f"  private keys (mode 0600): {tls.key}")
+        if args.all:
+            made = list(provision_all(config, host=args.host, port=args.port).values())
+        elif args.node:
+            made = [provision_node(config, args.node, out=args.out, host=args.host, port=args.port)]
+        else:
+            made = []
     except (KeyError, ValueError) as exc:
         raise UsageError(str(exc.args[0] if exc.args else exc)) from None
-    print(f"provisioned {conn.node} ({conn.role}) on {conn.host}:{conn.port}")
-    print(f"connection file (mode 0600, holds the password): {path}")
+    for conn, path in made:
+        tls_note = f", TLS port {conn.tls_port}" if conn.uses_tls else ""
+        print(f"provisioned {conn.node} ({conn.role}) on {conn.host}:{conn.port}{tls_note}")
+        print(f"connection file (mode 0600, holds the password): {path}")
     return 0
 
 
@@ -293,13 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config_arg(h)
     h.add_argument("--connection", type=Path, help="the hub's connection file")
+    h.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    h.add_argument("--tls-key", type=Path, help="...and this private key (PEM)")
 
     b = add(
         "broker",
         cmd_broker,
         "run the MQTT broker for the site",
         "Run Eclipse Mosquitto from a generated config (no anonymous access, per-node "
-        "passwords and ACL, persistence), or the embedded broker where mosquitto is absent.",
+        "passwords and ACL, client ids bound to users, persistence, TLS with "
+        "broker.tls_port) and restart it if it dies; or, for the demo, the embedded broker "
+        "(loopback only) where mosquitto is absent.",
     )
     config_arg(b)
 
@@ -308,12 +336,18 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_provision,
         "create a node's broker credentials",
         "Generate a password for NODE (a gateway, a sensor or 'hub'), add its ACL entry "
-        "and write its connection file (mode 0600). Running it again rotates the password.",
+        "and write its connection file (mode 0600). Running it again rotates the password. "
+        "With broker.tls_port set, node files carry the site CA; --tls makes the site CA "
+        "and the broker's server certificate now (or checks the site's own tls_ca/tls_cert/"
+        "tls_key).",
     )
     config_arg(pv)
-    pv.add_argument("node", help="node id from the site file, or 'hub'")
+    pv.add_argument("node", nargs="?", help="node id from the site file, or 'hub'")
+    pv.add_argument("--all", action="store_true", help="the hub and every node of the site")
+    pv.add_argument("--tls", action="store_true", help="make (or check) the TLS certificates")
     pv.add_argument("--out", type=Path, help="where to write the connection file")
     pv.add_argument("--host", help="broker address the node should use (e.g. the LAN address)")
+    pv.add_argument("--port", type=int, help="broker port the node should use")
 
     bk = add(
         "backup",

@@ -58,6 +58,8 @@ _SECURITY_HEADERS = [
     ),
 ]
 
+_HSTS = (b"strict-transport-security", b"max-age=31536000")
+
 
 class SecurityHeaders:
     """Pure ASGI middleware (streams stay streams): security headers on every response, and
@@ -70,12 +72,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         is_api = scope["path"].startswith("/api/")
+        # Over HTTPS, browsers must never fall back to plain HTTP for this hub again.
+        extra = [_HSTS] if scope.get("scheme") == "https" else []
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
-                headers += [h for h in _SECURITY_HEADERS if h[0] not in names]
+                headers += [h for h in _SECURITY_HEADERS + extra if h[0] not in names]
                 if is_api and b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}

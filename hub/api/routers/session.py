@@ -63,6 +63,10 @@ def build(ctx: ApiContext) -> APIRouter:
     viewer = Annotated[Principal, Depends(ctx.services["auth"].require(Role.VIEWER))]
     anyone = Annotated[Principal, Depends(ctx.services["auth"].principal)]
 
+    def secure_cookies(request: Request) -> bool:
+        """``Secure`` (sent over HTTPS only) whenever the hub serves HTTPS."""
+        return ctx.secure_cookies or request.url.scheme == "https"
+
     @router.post("/api/login", response_model=LoginResponse, openapi_extra=_LOGIN_BODY)
     async def login(request: Request, response: Response) -> LoginResponse:
         """Username and password as JSON or a form. Sets the session cookie and returns the
@@ -98,19 +102,19 @@ def build(ctx: ApiContext) -> APIRouter:
             path="/",
             httponly=True,
             samesite="strict",
-            secure=ctx.secure_cookies,
+            secure=secure_cookies(request),
         )
         return LoginResponse(
             token=token, username=user.username, role=user.role, expires_at=expires.isoformat()
         )
 
     @router.post("/api/logout", status_code=204)
-    def logout(who: anyone) -> Response:
+    def logout(request: Request, who: anyone) -> Response:
         accounts.close_session(who.token)
         ctx.audit(who.username, "logout")
         response = Response(status_code=204)
         response.delete_cookie(
-            COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=ctx.secure_cookies
+            COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=secure_cookies(request)
         )
         return response
 
