@@ -10,6 +10,7 @@ import time
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from receipt_kit import ReceiptingHub
 
 from contract.protocol import Alert, NodeRole, NodeStatus, decode, parse_topic
 from firmware_stubs.door_node import DoorNode
@@ -114,16 +115,19 @@ def test_alerts_raised_while_broker_is_down_are_delivered_in_order_after_restart
     assert len(node.queued()) == 3
     mosquitto.start()
     listener = Listener(mosquitto.hub_port, mosquitto.passwords["hub"])
+    hub = ReceiptingHub(mosquitto.hub_port, mosquitto.passwords["hub"])
     try:
         deadline = time.monotonic() + 10
         while node.queued() and time.monotonic() < deadline:
             node.flush()
-            time.sleep(0.1)
+            time.sleep(0.05)
+        assert node.queued() == [] and node.receipted == 3  # the hub has each one
         alerts = listener.wait_for("alert", 3)
         assert [a.seq for a in alerts] == [0, 1, 2]
         assert len({a.id for a in alerts}) == 3
     finally:
         node.shutdown()
+        hub.close()
         listener.close()
 
 
