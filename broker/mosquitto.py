@@ -90,6 +90,7 @@ class MosquittoBroker:
         hub_port: int = 0,
         tls: ServerTls | None = None,
         tls_port: int = 0,
+        tls_host: str | None = None,
     ) -> None:
         self.binary = find_mosquitto()
         if self.binary is None:
@@ -103,7 +104,8 @@ class MosquittoBroker:
         self.hub_host = hub_host
         self.hub_port = hub_port or free_port(hub_host)
         self.tls = tls
-        self.tls_port = (tls_port or free_port(host)) if tls else 0
+        self.tls_host = tls_host or host
+        self.tls_port = (tls_port or free_port(_dialable(self.tls_host))) if tls else 0
         self.process: subprocess.Popen | None = None
         # The sweeper's password lives only in this process; a restart makes a new one.
         self._sweeper_password = secrets.token_urlsafe(18)
@@ -141,7 +143,7 @@ class MosquittoBroker:
             tls = f"""
 # Nodes over TLS: the server certificate is signed by the site CA that every node's
 # connection file carries, so a node verifies it is talking to this broker.
-listener {self.tls_port} {self.host}
+listener {self.tls_port} {self.tls_host}
 {nodes}cafile {self.tls.ca}
 certfile {self.tls.cert}
 keyfile {self.tls.key}
@@ -218,7 +220,7 @@ listener {self.hub_port} {self.hub_host}
                     self.port,
                     self.hub_host,
                     self.hub_port,
-                    f", {self.host}:{self.tls_port} (nodes, TLS)" if self.tls else "",
+                    f", {self.tls_host}:{self.tls_port} (nodes, TLS)" if self.tls else "",
                     self.conf_path,
                 )
                 self._sweep_now_and_then()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from broker.credentials import CredentialStore
 from broker.tls import site_tls
-from contract.certificates import CertificateError
+from contract.certificates import CertificateError, ServerTls
 from contract.connection import NodeConnection
 from contract.protocol import NodeRole
 from contract.siteconfig import SiteConfig
@@ -90,10 +90,12 @@ def provision_node(
     role = node_role(config, node)
     settings = config.broker
     is_hub = role is NodeRole.HUB
-    target_host = host or (settings.hub_host if is_hub else settings.host)
+    tls = {} if is_hub else _tls_fields(config)
+    listen = "hub_host" if is_hub else "tls_host" if tls and settings.tls_host else "host"
+    target_host = host or getattr(settings, listen)
     if target_host in _ALL_INTERFACES:
         raise ProvisionError(
-            f"broker.{'hub_host' if is_hub else 'host'} is {target_host!r} (all interfaces), "
+            f"broker.{listen} is {target_host!r} (all interfaces), "
             "which cannot be dialled; pass the broker's LAN address with --host"
         )
     target_port = port or (settings.hub_port if is_hub else settings.port)
@@ -103,7 +105,6 @@ def provision_node(
             f"broker.{which} is 0 (a free port picked at start); set a fixed port to provision"
         )
     path = Path(out) if out else connection_path(config, node)
-    tls = {} if is_hub else _tls_fields(config)
 
     store = credential_store(config)
     password = store.add(node, role, config.site.id)
@@ -131,6 +132,22 @@ def provision_node(
         path,
     )
     return conn, path
+
+
+def provision_tls(config: SiteConfig) -> ServerTls:
+    """Make the site CA and the broker's server certificate now (or check the site's own
+    files): ``villagewatch provision --tls``. Keys are written 0600."""
+    if not config.broker.tls_port:
+        raise ProvisionError(
+            "broker.tls_port is 0 (no TLS listener): set it in the site file first, e.g. 8883"
+        )
+    try:
+        tls = site_tls(config)
+    except CertificateError as exc:
+        raise ProvisionError(f"broker TLS: {exc}") from None
+    assert tls is not None  # tls_port is set
+    log.info("broker TLS: %s for %s, CA %s", tls.cert, ", ".join(tls.names()), tls.ca)
+    return tls
 
 
 def _tls_fields(config: SiteConfig) -> dict[str, object]:

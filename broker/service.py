@@ -114,6 +114,7 @@ def open_broker(
             settings.hub_port,
             tls,
             settings.tls_port,
+            settings.tls_host,
         )
         log.info("broker: %s (broker.kind: %s)", describe(broker), kind)
         return broker

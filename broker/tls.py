@@ -40,7 +40,8 @@ def server_names(config: SiteConfig) -> list[str]:
     """What nodes may dial: ``tls_names``, the listen address (unless all interfaces) and
     the loopback names, without repeats."""
     b = config.broker
-    names = [*b.tls_names, *([b.host] if b.host not in _ALL_INTERFACES else [])]
+    listen = [h for h in (b.tls_host, b.host) if h and h not in _ALL_INTERFACES]
+    names = [*b.tls_names, *listen]
     names += ["localhost", "127.0.0.1"]
     return list(dict.fromkeys(names))
 

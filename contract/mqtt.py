@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from contract.certificates import client_ssl_context
 from contract.connection import NodeConnection
 from contract.protocol import NodeStatus, encode, status_topic, utc_now
 
@@ -81,19 +82,29 @@ class LinkSettings:
     keepalive: int = 15
     min_backoff_s: float = 0.5
     max_backoff_s: float = 10.0
+    #: The site CA (PEM text or a file path). Set: connect with TLS (1.2 or newer) and accept
+    #: only a broker whose certificate it signed, for the host name dialled. Never plain TCP.
+    tls_ca: str | None = None
 
     @classmethod
     def for_node(
         cls, connection: NodeConnection, client_id: str | None = None, software: str = "", **options
     ) -> LinkSettings:
         """Settings for ``connection``'s identity, announcing its status: ``online`` at every
-        connect and ``offline`` as its last will (and on a clean :meth:`MqttLink.stop`)."""
+        connect and ``offline`` as its last will (and on a clean :meth:`MqttLink.stop`).
+
+        A client id in the connection file (the hub's random one) wins over ``client_id``:
+        it is part of the identity provisioning gave. With a CA in the file, the link uses
+        TLS on the file's TLS port."""
         return cls(
             host=connection.host,
-            port=connection.port,
+            port=connection.dial_port,
             username=connection.username,
             password=connection.password,
-            client_id=client_id or f"vw-{connection.site}-{connection.node}",
+            client_id=(
+                connection.client_id or client_id or f"vw-{connection.site}-{connection.node}"
+            ),
+            tls_ca=connection.ca,
             online=lambda: node_status(connection, "online", software),
             will=node_status(connection, "offline", software),
             **options,
@@ -133,6 +144,8 @@ class MqttLink:
             manual_ack=settings.ack_when_handled,
         )
         c.username_pw_set(settings.username, settings.password)
+        if settings.tls_ca:
+            c.tls_set_context(client_ssl_context(settings.tls_ca))
         if settings.will:
             c.will_set(settings.will[0], settings.will[1], qos=1, retain=True)
         c.reconnect_delay_set(settings.min_backoff_s, settings.max_backoff_s)

@@ -137,6 +137,11 @@ class BrokerSettings(_Section):
     tls_port: int = Field(
         0, ge=0, le=65535, description="TLS listener for nodes (mosquitto only), e.g. 8883; 0: none"
     )
+    tls_host: str | None = Field(
+        None,
+        description="the TLS listener's address (default: host); e.g. host 127.0.0.1 "
+        "and tls_host 0.0.0.0 serve the LAN over TLS only",
+    )
     tls_names: list[str] = Field(
         default_factory=list,
         description="names and addresses nodes dial, put in the generated server certificate",

@@ -230,12 +230,15 @@ class Probe:
 
 def write_site(folder: Path, **broker_settings) -> Path:
     """The example site file, copied into ``folder`` with its broker section overridden
-    (a free port and a broker data folder inside ``folder`` unless given)."""
+    (free ports and a broker data folder inside ``folder`` unless given; ``tls_port="free"``
+    adds a TLS listener on a free port)."""
     import yaml
     from conftest import REPO
 
     data = yaml.safe_load((REPO / "config" / "site.example.yaml").read_text())
-    port, hub_port = free_ports(2)
+    port, hub_port, tls_port = free_ports(3)
+    if broker_settings.get("tls_port") == "free":  # a TLS listener on a free port
+        broker_settings["tls_port"] = tls_port
     data["broker"] = {
         "kind": "auto",
         "host": "127.0.0.1",
