@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
-from hub.api.limits import BodyLimit
+from hub.api.limits import BodyLimit, SessionGate
 from hub.api.routers import (
     admin,
     alerts,
@@ -93,7 +93,12 @@ def create_app(ctx: ApiContext) -> FastAPI:
         title="VillageWatch hub API", version="2", openapi_url=None, docs_url=None, redoc_url=None
     )
     # The last added runs first: security headers wrap everything, including the 413s of
-    # the body limit, which refuses oversized bodies before routing, parsing or auth.
+    # the body limit, which refuses oversized bodies before routing, parsing or auth; then
+    # a body for a protected route needs a session before FastAPI decodes it.
+    accounts = ctx.services["accounts"]
+    app.add_middleware(
+        SessionGate, session_user=lambda t: accounts.session_user(t, False), public=PUBLIC_ROUTES
+    )
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.state.ctx = ctx

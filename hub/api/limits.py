@@ -1,4 +1,4 @@
-"""Request body size limits, enforced before anything reads, parses or authenticates.
+"""Requests refused before the app reads them: body size limits, and bodies without a session.
 
 FastAPI parses a route's body *before* its dependencies run, so without a limit in front of
 it an anonymous 100 MB POST to an admin route is read into memory and parsed before the
@@ -14,6 +14,9 @@ it an anonymous 100 MB POST to an admin route is read into memory and parsed bef
 Each 413 says ``Connection: close``: the server stops reading the rest (uvicorn would
 otherwise read and discard it, as long as the sender cares to send). Limits are per route:
 small by default, larger only where a route needs it (photos).
+
+:class:`SessionGate` then refuses a body sent to a protected route without a live session
+(401) before FastAPI decodes it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ import json
 import re
 from dataclasses import dataclass
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from hub.api.auth import request_token
 from hub.incidents.attachments import MAX_ATTACHMENT_BYTES
 
 KIB = 1024
@@ -126,18 +133,49 @@ async def _read_body(receive, limit: int) -> dict:
             return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
 
-async def _refuse(send, status: int, detail: str) -> None:
+async def _refuse(send, status: int, detail: str, www_authenticate: bool = False) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                # Stop reading: the rest of the body is not wanted.
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        # Stop reading: the rest of the body is not wanted.
+        (b"connection", b"close"),
+    ]
+    if www_authenticate:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class SessionGate:
+    """Pure ASGI middleware: a request that carries a body to a protected API route needs a
+    live session *before* FastAPI decodes that body.
+
+    FastAPI decodes a JSON body before it resolves a route's dependencies, so without this an
+    anonymous caller's body would be parsed (and its mistakes answered with a 422) before the
+    route's auth said 401. Routes without a body (GET) validate their query after auth
+    anyway. The route's own dependency still checks the role; this only checks that a
+    session exists, off the event loop (it reads the database).
+    """
+
+    BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, app, session_user, public: set[tuple[str, str]]) -> None:
+        self.app = app
+        self.session_user = session_user  # token -> user or None, without touching it
+        self.public = public
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in self.BODY_METHODS
+            and scope["path"].startswith("/api/")
+            and (scope["method"], scope["path"]) not in self.public
+            and not await self._signed_in(scope)
+        ):
+            return await _refuse(send, 401, "log in first", www_authenticate=True)
+        return await self.app(scope, receive, send)
+
+    async def _signed_in(self, scope) -> bool:
+        token = request_token(Request(scope))
+        return bool(token) and await run_in_threadpool(self.session_user, token) is not None
