@@ -145,7 +145,8 @@ class LoginThrottle:
             if count >= free:
                 delay = min(self.base_delay_s * 2 ** min(count - free, 30), self.max_delay_s)
                 wait = max(wait, last + delay - now)
-        return max(wait, 0.0)
+        # Wall-clock time can step back (NTP); a wait never exceeds the longest delay.
+        return min(max(wait, 0.0), self.max_delay_s)
 
     def _persist(self, key: str) -> None:
         """Write one key through to the store (called under the lock). A store that fails
