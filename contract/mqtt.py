@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 
 Message = tuple[str, bytes]
+_PUBACK = 0x40  # MQTT packet type 4: fixed header byte, remaining length 2, message id
+_PUBACK_PACKET = struct.Struct("!BBH")
 
 
 @dataclass(frozen=True)
@@ -195,13 +198,21 @@ class MqttLink:
         """Send the PUBACKs of ``deliveries``; returns how many went out. Callable from any
         thread: paho's ``ack`` only appends the packet to its outgoing deque (atomic in
         CPython) and wakes the network thread through its socket pair. Deliveries of an
-        earlier connection are skipped: the broker redelivers them, and ingest dedupes."""
-        sent = 0
-        for d in deliveries:
-            if d.qos > 0 and d.session == self._session and self.connected.is_set():
-                self._client.ack(d.mid, d.qos)
-                sent += 1
-        return sent
+        earlier connection are skipped: the broker redelivers them, and ingest dedupes.
+
+        A batch of QoS 1 acks goes out as one write: the PUBACK packets (4 bytes each)
+        are joined and queued once, instead of one wake-up and one send per message."""
+        if not self.connected.is_set():
+            return 0
+        current = [d for d in deliveries if d.qos > 0 and d.session == self._session]
+        puback = [d.mid for d in current if d.qos == 1]
+        queue = getattr(self._client, "_packet_queue", None)  # paho 2.x
+        if len(puback) > 1 and queue is not None:
+            queue(_PUBACK, b"".join(_PUBACK_PACKET.pack(_PUBACK, 2, mid) for mid in puback), 0, 1)
+            current = [d for d in current if d.qos != 1]
+        for d in current:
+            self._client.ack(d.mid, d.qos)
+        return len(current) + (len(puback) if len(puback) > 1 and queue is not None else 0)
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self.connected.wait(timeout)

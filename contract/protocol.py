@@ -306,7 +306,7 @@ def _validate(model: type[_Payload], payload: bytes):
         raise ProtocolError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES}")
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # bad UTF-8, bad JSON, an integer of over 4,300 digits
         raise ProtocolError("not_json", str(exc)[:200]) from None
     except RecursionError:
         raise ProtocolError("not_json", "JSON nested too deep") from None

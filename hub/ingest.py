@@ -23,6 +23,7 @@ read for the whole batch and cost no write; their count is folded into the next 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -163,8 +164,7 @@ class Ingestor:
             else:
                 try:
                     with self.storage.transaction():
-                        for i in writes:
-                            outcome.results[i] = self._store_one(decoded[i], outcome.events)
+                        self._store(decoded, writes, outcome)
                         if self._uncounted_duplicates + duplicates:
                             bump = self._uncounted_duplicates + duplicates
                             self.storage.counters.bump("duplicates", bump)
@@ -188,7 +188,7 @@ class Ingestor:
     def _decode(self, topic: str, payload: bytes) -> _Decoded:
         """Validation, outside the transaction (and outside the store's lock)."""
         try:
-            parsed = parse_topic(topic, self.topic_root)
+            parsed = _parse_topic(topic, self.topic_root)
             if parsed.channel is Channel.SNAPSHOT:
                 check_snapshot(payload)
                 return _Decoded(topic, payload, parsed)
@@ -211,7 +211,87 @@ class Ingestor:
                 raise StorageFailure(f"{type(exc).__name__}: {exc}") from exc
             raise
 
-    def _store_one(self, item: _Decoded, events: list[HubEvent]) -> IngestResult:
+    def _store(self, decoded: list[_Decoded], writes: list[int], outcome: BatchOutcome) -> None:
+        """Inside the batch's transaction: the new alerts together (fast), then the rest
+        one by one. If storing the alerts together raises, that savepoint is rolled back and
+        they go one by one too, so only the alert that raises is quarantined."""
+        now = self.clock()
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # what storage keeps
+        fresh: dict[str, int] = {}
+        for i in writes:
+            message = decoded[i].message
+            if isinstance(message, Alert) and message.id not in fresh:
+                fresh[message.id] = i
+        if fresh:
+            events: list[HubEvent] = []
+            try:
+                with self.storage.transaction():
+                    self._alerts_together(decoded, list(fresh.values()), now, outcome, events)
+                outcome.events.extend(events)
+            except Exception as exc:
+                if isinstance(exc, StorageFailure) or is_storage_failure(exc):
+                    raise
+                log.warning("%d alerts failed together (%r); one by one", len(fresh), exc)
+                for i in fresh.values():
+                    outcome.results[i] = IngestResult("pending")
+        for i in writes:
+            if outcome.results[i].outcome == "pending":
+                outcome.results[i] = self._store_one(decoded[i], outcome.events, now)
+
+    def _alerts_together(
+        self,
+        decoded: list[_Decoded],
+        indexes: list[int],
+        now: datetime,
+        outcome: BatchOutcome,
+        events: list[HubEvent],
+    ) -> None:
+        alerts = [decoded[i].message for i in indexes]
+        inserts = self.storage.alerts.insert_many(alerts, now)  # type: ignore[arg-type]
+        records = [done.record for done in inserts]
+        filed: list = [None] * len(records)
+        if self.correlator is not None:
+            many = getattr(self.correlator, "correlate_many", None)
+            filed = many(records) if many else [self.correlator.correlate(r) for r in records]
+        skewed, changed = 0, {}
+        for i, alert, done, record, found in zip(
+            indexes, alerts, inserts, records, filed, strict=True
+        ):
+            if found is not None:
+                # Ours alone until published: set the incident without a pydantic copy.
+                record.__dict__["incident_id"] = found[0].id
+                first = changed.setdefault(found[0].id, found)
+                if found[1] == "opened" and first[1] != "opened":
+                    changed[found[0].id] = found
+            events.append(AlertStored.model_construct(alert=record))  # checked already
+            skewed += self._notice(alert, done, now)
+            outcome.results[i] = IngestResult(
+                "stored", alert_id=alert.id, site=alert.site, node=alert.node
+            )
+        # One event per incident the batch touched, with its state after the batch.
+        events.extend(IncidentChanged(incident=f[0], change=f[1]) for f in changed.values())
+        if skewed:
+            self.storage.counters.bump("clock_skewed", skewed)
+
+    def _notice(self, alert: Alert, done, now: datetime) -> int:
+        """Log what a stored alert tells about its node; 1 if its clock is off by a day."""
+        if done.seq_gap:
+            log.warning(
+                "%d alert(s) of %s/%s lost before seq %d",
+                done.seq_gap, alert.site, alert.node, alert.seq,
+            )  # fmt: skip
+        if done.rejected_snapshot_topic:
+            log.warning("dropped a snapshot for %s sent by another node", alert.id)
+        if abs(alert.ts - now) <= CLOCK_SKEW_LIMIT:
+            return 0
+        # Kept (it may be real), counted, and listed by when it came, not when it says.
+        log.warning(
+            "alert %s from %s/%s says %s, received %s: node clock off",
+            alert.id, alert.site, alert.node, alert.ts.isoformat(), now.isoformat(),
+        )  # fmt: skip
+        return 1
+
+    def _store_one(self, item: _Decoded, events: list[HubEvent], now: datetime) -> IngestResult:
         """One message inside the batch, in its own savepoint: if the hub's code raises on
         it, only it is rolled back and it is quarantined as ``internal_error``."""
         if item.refused is not None:
@@ -220,7 +300,7 @@ class Ingestor:
         mine: list[HubEvent] = []
         try:
             with self.storage.transaction():
-                result = self._apply(item, mine)
+                result = self._apply(item, mine, now)
         except Exception as exc:
             if isinstance(exc, StorageFailure) or is_storage_failure(exc):
                 raise
@@ -231,8 +311,8 @@ class Ingestor:
         events.extend(mine)
         return result
 
-    def _apply(self, item: _Decoded, events: list[HubEvent]) -> IngestResult:
-        parsed, message, now = item.parsed, item.message, self.clock()
+    def _apply(self, item: _Decoded, events: list[HubEvent], now: datetime) -> IngestResult:
+        parsed, message = item.parsed, item.message
         assert parsed is not None
         if parsed.channel is Channel.SNAPSHOT:
             return self._snapshot(parsed, item.payload, now, events)
@@ -261,20 +341,8 @@ class Ingestor:
         events.append(AlertStored(alert=record))
         if filed is not None:
             events.append(IncidentChanged(incident=incident, change=change))
-        if abs(alert.ts - now) > CLOCK_SKEW_LIMIT:
-            # Kept (it may be real), counted, and sorted by when it came, not when it says.
+        if self._notice(alert, done, now):
             self.storage.counters.bump("clock_skewed")
-            log.warning(
-                "alert %s from %s/%s says %s, received %s: node clock off",
-                alert.id, alert.site, alert.node, alert.ts.isoformat(), now.isoformat(),
-            )  # fmt: skip
-        if done.seq_gap:
-            log.warning(
-                "%d alert(s) of %s/%s lost before seq %d",
-                done.seq_gap, alert.site, alert.node, alert.seq,
-            )  # fmt: skip
-        if done.rejected_snapshot_topic:
-            log.warning("dropped a snapshot for %s sent by another node", alert.id)
         return IngestResult("stored", alert_id=alert.id, site=alert.site, node=alert.node)
 
     def _snapshot(
@@ -312,6 +380,12 @@ class Ingestor:
                 )  # fmt: skip
             elif result.outcome == "duplicate":
                 log.debug("duplicate alert %s from %s ignored", alert.id, alert.node)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_topic(topic: str, root: str) -> Topic:
+    """Topics repeat (one per node and channel): parse each once. Topic is frozen."""
+    return parse_topic(topic, root)
 
 
 def _duplicate(alert: Alert) -> IngestResult:

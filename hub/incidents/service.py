@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -110,6 +110,50 @@ class IncidentService:
             if result is not None:
                 self.storage.alerts.set_incident(alert.id, result[0].id)
         return result
+
+    def correlate_many(self, alerts: Sequence[AlertRecord]) -> list[tuple[Incident, str] | None]:
+        """:meth:`correlate` for a batch of just-stored alerts, in order, filing each alert
+        where one call each would, but each security incident the batch touches is read once
+        and written once: ingest's group commit stores 500 alerts of one area as one incident
+        update, not 500. Each alert's entry holds its incident *as it stands after the whole
+        batch* and ``"opened"`` if the batch opened it, else ``"alert_added"``. Call inside
+        ``storage.transaction()`` (nobody else can change an incident meanwhile)."""
+        results: list[tuple[str, str] | tuple[Incident, str] | None] = []
+        window = timedelta(seconds=self.settings.correlation_window_s)
+        current: dict[str, Incident] = {}  # area -> its incident (as read or opened)
+        joined: dict[str, list[AlertRecord]] = {}  # incident id -> alerts added in memory
+        base: dict[str, Incident] = {}  # incident id -> as read or opened
+        final: dict[str, Incident] = {}
+        with self.storage.transaction():
+            for alert in alerts:
+                if alert.kind in self.maintenance_kinds:  # rare: one at a time
+                    result = self._correlate_maintenance(alert)
+                    if result is not None:
+                        final[result[0].id] = result[0]
+                        results.append((result[0].id, result[1]))
+                        self.storage.alerts.set_incident(alert.id, result[0].id)
+                    else:
+                        results.append(None)
+                    continue
+                since = alert.received_at - window
+                incident = current.get(alert.area)
+                if incident is None:
+                    incident = self.repo.open_for_correlation(alert.area, Category.SECURITY, since)
+                last = _last_alert_at(incident, joined) if incident else None
+                if incident is None or last is None or last < since:
+                    incident = self._open_from_alert(alert, Category.SECURITY, None)
+                    current[alert.area] = final[incident.id] = incident
+                    results.append((incident.id, "opened"))
+                else:
+                    joined.setdefault(incident.id, []).append(alert)
+                    current[alert.area] = base[incident.id] = incident
+                    results.append((incident.id, "alert_added"))
+            for incident_id, added in joined.items():
+                final[incident_id] = self.repo.save(_with_alerts(base[incident_id], added))
+            links = [(a.id, r[0]) for a, r in zip(alerts, results, strict=True) if r]
+            if links:
+                self.storage.alerts.set_incidents(links)  # type: ignore[arg-type]
+        return [(final[r[0]], r[1]) if r else None for r in results]  # type: ignore[index]
 
     def _correlate_security(self, alert: AlertRecord) -> tuple[Incident, str]:
         window = timedelta(seconds=self.settings.correlation_window_s)
@@ -303,6 +347,27 @@ def _with_alert(incident: Incident, alert: AlertRecord) -> Incident:
             "alert_count": incident.alert_count + 1,
             "last_alert_at": at,
             "updated_at": max(incident.updated_at, at),
+        }
+    )
+
+
+def _last_alert_at(incident: Incident, joined: dict[str, list[AlertRecord]]):
+    added = joined.get(incident.id)
+    return added[-1].received_at if added else incident.last_alert_at
+
+
+def _with_alerts(incident: Incident, alerts: list[AlertRecord]) -> Incident:
+    """:func:`_with_alert` for several alerts at once (one copy of the incident)."""
+    severity = incident.severity
+    for alert in alerts:
+        severity = most_severe(severity, alert.severity)
+    last = max(a.received_at for a in alerts)
+    return incident.model_copy(
+        update={
+            "severity": severity,
+            "alert_count": incident.alert_count + len(alerts),
+            "last_alert_at": last,
+            "updated_at": max(incident.updated_at, last),
         }
     )
 

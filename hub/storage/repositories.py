@@ -32,6 +32,12 @@ class AlertRepository(Protocol):
     def known_ids(self, alert_ids: list[str]) -> set[str]:
         """Which of these ids are stored already (one read: duplicates cost no write)."""
 
+    def insert_many(self, alerts: list[Alert], received_at: datetime) -> list[AlertInsert]:
+        """insert() for new alerts with distinct ids, in one go (all or none)."""
+
+    def set_incidents(self, pairs: list[tuple[str, str]]) -> None:
+        """(alert id, incident id) for many alerts."""
+
     def get(self, alert_id: str) -> AlertRecord | None: ...
 
     def find(self, query: AlertQuery) -> AlertPage: ...
