@@ -135,8 +135,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.get("/api/health", tags=["public"])
     def health() -> dict:
-        """Liveness only: says nothing about the site, its nodes or its data."""
-        return {"status": "ok"}
+        """``ok``, or ``degraded`` while storage refuses writes (ingest holds its acks and
+        retries by itself). Says nothing about the site, its nodes or its data."""
+        status = ctx.services.get("health")  # HubService.ingest_health
+        return {"status": status() if status else "ok"}
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(who: viewer) -> JSONResponse:
