@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pwd
 import shutil
 import sqlite3
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from pathlib import Path
 
 from hub.clock import Clock, system_clock
 from hub.storage.sqlite import DATABASE_FILE
+from hub.storage.sqlite.database import SqliteDatabase
 from hub.storage.sqlite.private import (
     FILE_MODE,
     SQLITE_SIDE_FILES,
@@ -46,6 +48,7 @@ from hub.storage.sqlite.private import (
     private_dir,
     private_file,
 )
+from hub.storage.sqlite.users import SqliteAuditLog
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,8 @@ def backup(data_dir: Path, out: Path, clock: Clock = system_clock) -> BackupSumm
     private_dir(out)
     os.chmod(out, 0o700)
     taken_at = clock()
+    # Before the copy, so the backup itself says when it was taken and by whom.
+    _audit(data_dir, "hub.backup", str(out.resolve()), clock)
     database = out / DATABASE_FILE
     _copy_database(source, database)
     files = _copy_files(data_dir, out)
@@ -131,10 +136,25 @@ def restore(backup_dir: Path, data_dir: Path, force: bool = False) -> BackupSumm
     manifest = _read_manifest(backup_dir)
     taken = manifest.get("taken_at")
     taken_at = datetime.fromisoformat(taken) if taken else system_clock()
+    _audit(data_dir, "hub.restore", str(backup_dir.resolve()), system_clock, f"taken {taken}")
     return BackupSummary(backup_dir, copy.stat().st_size, files, taken_at)
 
 
 # --- the database ------------------------------------------------------------------------
+
+
+def _audit(data_dir: Path, action: str, target: str, clock: Clock, detail: str = "") -> None:
+    """Who copied or replaced everything the hub holds goes in its audit log (the operating
+    system's user: these commands are run on the hub's machine, not signed in)."""
+    try:
+        who = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        who = f"uid {os.getuid()}"
+    database = SqliteDatabase(data_dir / DATABASE_FILE)
+    try:
+        SqliteAuditLog(database).record(clock(), None, action, target, f"{detail} by {who}".strip())
+    finally:
+        database.close()
 
 
 def _copy_database(source: Path, target: Path) -> None:

@@ -93,6 +93,9 @@ def test_a_backup_taken_while_alerts_stream_in_restores_every_alert_stored_befor
         assert ids <= set(streamer.sent)
         for alert_id in with_photo:
             assert storage.alerts.snapshot_file(alert_id).read_bytes() == snapshot_jpeg()
+        # Both are in the audit log: the backup's own row came along in the copy.
+        actions = [e.action for e in storage.audit.entries(action=None)]
+        assert actions[:2] == ["hub.restore", "hub.backup"]
     finally:
         storage.close()
 
