@@ -85,14 +85,16 @@ def start_hub_process(
     first_start = not (folder / "hub" / "hub.sqlite3").exists()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = ["hub", "--config", str(site), "--connection", str(conn_path), *args]
+    log_file = (folder / "hub.log").open("w")  # its warnings, for a failure's message
     proc = subprocess.Popen(
         [sys.executable, "-m", "villagewatch.cli", "--log-level", "WARNING", *command],
         cwd=REPO,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log_file,
         text=True,
         env=env,
     )
+    log_file.close()  # the child has its own copy
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     url, password, deadline = None, None, time.monotonic() + timeout
@@ -101,7 +103,8 @@ def start_hub_process(
             line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
         except queue.Empty:
             proc.kill()
-            raise AssertionError("villagewatch hub did not start") from None
+            log = (folder / "hub.log").read_text()[-2000:]
+            raise AssertionError(f"villagewatch hub did not start:\n{log}") from None
         if line.startswith("officer page: "):
             url = line.split(": ", 1)[1].strip()
         elif line.startswith("first admin login"):
