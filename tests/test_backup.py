@@ -110,3 +110,23 @@ def test_a_backup_goes_to_a_new_folder_and_restore_takes_only_a_backup(tmp_path:
     (tmp_path / "not-a-backup").mkdir()
     restored = villagewatch("restore", "--config", site, tmp_path / "not-a-backup")
     assert restored.returncode == 2 and "not a hub backup" in restored.stderr
+
+
+def test_force_restores_over_data_a_hung_hub_still_holds(tmp_path: Path):
+    site = write_site_file(tmp_path)
+    hung = open_sqlite_storage(tmp_path / "hub")  # holds the data folder's lock, as a hub does
+    kept = make_alert()
+    hung.alerts.insert(kept, datetime.now(UTC))
+    assert villagewatch("backup", "--config", site, tmp_path / "backup").returncode == 0
+    hung.alerts.insert(make_alert(seq=1), datetime.now(UTC))
+
+    assert villagewatch("restore", "--config", site, tmp_path / "backup").returncode == 2
+    forced = villagewatch("restore", "--config", site, tmp_path / "backup", "--force")
+    assert forced.returncode == 0, forced.stderr
+    hung.close()  # it wrote to the file the restore replaced: restart it at once
+
+    storage = open_sqlite_storage(tmp_path / "hub")
+    try:
+        assert storage.alerts.ids() == [kept.id]
+    finally:
+        storage.close()
