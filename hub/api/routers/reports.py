@@ -2,7 +2,7 @@
 
 # No "from __future__ import annotations": FastAPI must see the real Annotated dependency
 # types, which are local to build().
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -19,6 +19,10 @@ from hub.incidents.timings import ResponseTimeReport, response_time_report
 DEFAULT_PERIOD = timedelta(days=30)
 #: Longer periods would read every incident of years at once; a year is what people compare.
 MAX_PERIOD = timedelta(days=400)
+#: The report also reads the period before and the year before: dates near the calendar's
+#: ends would overflow (a 500 found by the fuzzer). The hub holds nothing outside these.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def build(ctx: ApiContext) -> APIRouter:
@@ -38,11 +42,13 @@ def build(ctx: ApiContext) -> APIRouter:
         [start, end), with the mean time from alert to arrival, each compared with the
         period just before and the same period last year."""
         end = aware(end) or ctx.clock()
-        start = aware(start) or end - DEFAULT_PERIOD
-        if not start < end <= start + MAX_PERIOD:
+        start = aware(start) or max(end, EARLIEST + DEFAULT_PERIOD) - DEFAULT_PERIOD
+        in_calendar = EARLIEST <= start < LATEST and EARLIEST < end <= LATEST
+        if not in_calendar or not start < end <= start + MAX_PERIOD:
             raise HTTPException(
                 422,
-                f"start must be before end, at most {MAX_PERIOD.days} days apart",
+                f"start must be before end, at most {MAX_PERIOD.days} days apart, "
+                f"within {EARLIEST.year}..{LATEST.year - 1}",
             )
         report = response_time_report(
             ctx.storage.incidents, start, end, area=area, kind=kind, category=category
