@@ -13,7 +13,8 @@ session, of the model its rules need: :func:`edge.detectors.choose_model`); they
 :class:`~edge.outbox.Outbox` under the gateway's
 ``data_dir``, which one :class:`~edge.publisher.Publisher` drains to the broker whenever it
 is reachable. The broker may not exist yet when the agent starts, and may restart at any
-time: alerts wait in the outbox and are delivered once it is back.
+time: alerts wait in the outbox and are delivered once it is back. An alert leaves the
+outbox only when the hub's receipt says it is stored (protocol v2, docs/protocol.md).
 """
 
 from __future__ import annotations
