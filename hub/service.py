@@ -34,7 +34,8 @@ from hub.escalation import EscalationWorker
 from hub.events import EventBus
 from hub.incidents.service import IncidentService
 from hub.ingest import Ingestor
-from hub.ingest_pipeline import IngestPipeline
+from hub.ingest_pipeline import IngestPipeline, tune_gc_for_ingest
+from hub.ingest_receiver import ReceiverLink
 from hub.notify.base import NotifierSetup
 from hub.notify.registry import build_notifiers
 from hub.notify.service import NotificationService, NotificationWorker
@@ -59,7 +60,14 @@ class HubService:
         purge_interval_s: float = 3600.0,
         clock: Clock = system_clock,
         heartbeat_s: float = 15.0,
+        ingest_process: bool = False,
+        tune_gc: bool = False,
     ) -> None:
+        """For more than ~6,000 alerts/s on a small machine: ``ingest_process`` runs the
+        MQTT connection in a child process (:mod:`hub.ingest_receiver`), so storing gets
+        this process's core to itself, and ``tune_gc`` makes the garbage collector cheap
+        (:func:`hub.ingest_pipeline.tune_gc_for_ingest`; process-wide, so off in tests)."""
+        self._tune_gc = tune_gc
         self.config = config
         self.connection = hub_connection
         self.data_dir = Path(data_dir)
@@ -114,19 +122,28 @@ class HubService:
         self._own_status_topic = status_topic(root, hub_connection.site, hub_connection.node)
         self._ready = threading.Event()
         self._started = False
-        self.link = MqttLink(
-            LinkSettings.for_node(
-                hub_connection,
-                client_id=f"vw-hub-{hub_connection.site}-{hub_connection.node}",
-                subscriptions=hub_subscriptions(root),
-                # The broker queues alerts for us while we restart instead of dropping them.
-                persistent_session=True,
-                # PUBACK only after the batch is committed: persisted before acknowledged.
-                ack_when_handled=True,
-            ),
-            on_delivery=self._on_delivery,
-            on_connection_change=lambda up: None if up else self._ready.clear(),
+        link_options = dict(
+            client_id=f"vw-hub-{hub_connection.site}-{hub_connection.node}",
+            subscriptions=hub_subscriptions(root),
+            # The broker queues alerts for us while we restart instead of dropping them.
+            persistent_session=True,
+            # PUBACK only after the batch is committed: persisted before acknowledged.
+            ack_when_handled=True,
         )
+        self.link: MqttLink | ReceiverLink
+        if ingest_process:
+            self.link = ReceiverLink(
+                hub_connection,
+                on_delivery=self._on_delivery,
+                on_connection_change=lambda up: None if up else self._ready.clear(),
+                **link_options,
+            )
+        else:
+            self.link = MqttLink(
+                LinkSettings.for_node(hub_connection, **link_options),
+                on_delivery=self._on_delivery,
+                on_connection_change=lambda up: None if up else self._ready.clear(),
+            )
         self.pipeline = IngestPipeline(self.ingestor, self.link.ack, self._publish_receipt)
 
     @staticmethod
@@ -158,6 +175,8 @@ class HubService:
 
     def start(self) -> None:
         self.web.start()
+        if self._tune_gc:
+            tune_gc_for_ingest()
         self.pipeline.start()
         self.link.start()
         for worker in self.workers:
