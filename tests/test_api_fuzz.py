@@ -14,6 +14,7 @@ examples per operation is bounded so the whole run stays well under a minute.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +28,9 @@ from hypothesis import strategies as st
 
 from hub.api.app import PUBLIC_ROUTES
 
-#: Per operation and generation mode (schema-valid, schema-breaking).
-EXAMPLES = 12
+#: Per operation and generation mode (schema-valid, schema-breaking); VW_FUZZ_EXAMPLES=200
+#: for a deeper run by hand.
+EXAMPLES = int(os.environ.get("VW_FUZZ_EXAMPLES", "12"))
 #: The live feed never ends by design; its one parameter is fuzzed by test_api_bad_requests.
 NOT_FUZZED_SIGNED_IN = {("GET", "/api/events")}
 
