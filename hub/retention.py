@@ -5,7 +5,8 @@ lifetime per kind under ``hub.retention`` (``alerts_days``, ``audit_days``,
 ``quarantine_days``, ``notifications_days``, ``node_history_days``): a village may keep
 alerts and their snapshots 30 days but the audit log a year. Ages are measured on the hub's
 clock (when it received a thing), never a node's. Snapshots whose alert never came go after
-an hour, files included; expired sessions go at once.
+an hour, files included; files no row names at all (a write whose commit never came) go
+after an hour too; expired sessions go at once.
 
 :class:`RetentionWorker` purges in the background: once at start, then every
 ``interval_s``. :meth:`RetentionWorker.tick` is one purge, for tests on a ManualClock.
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hub.clock import Clock, system_clock
 from hub.storage.repositories import Storage
@@ -55,11 +57,18 @@ class Lifetimes:
         return cls(**dict.fromkeys(cls.__dataclass_fields__, days))
 
 
+#: ``now -> counts``: deletes files no row names (see :mod:`hub.storage.sqlite.orphans`).
+Sweeper = Callable[[datetime], dict[str, int]]
+
+
 def purge(
-    storage: Storage, lifetimes: Lifetimes | float, clock: Clock = system_clock
+    storage: Storage,
+    lifetimes: Lifetimes | float,
+    clock: Clock = system_clock,
+    sweep: Sweeper | None = None,
 ) -> dict[str, int]:
-    """Delete what has outlived its lifetime; returns how many of each were deleted.
-    A plain number is one lifetime for every kind."""
+    """Delete what has outlived its lifetime, then files no row names (with ``sweep``);
+    returns how many of each were deleted. A plain number is one lifetime for every kind."""
     if not isinstance(lifetimes, Lifetimes):
         lifetimes = Lifetimes.uniform(lifetimes)
     now = clock()
@@ -74,6 +83,8 @@ def purge(
     counts |= storage.audit.purge(cutoff(lifetimes.audit))
     counts |= storage.notifications.purge(cutoff(lifetimes.notifications))
     counts |= storage.sessions.purge(now)
+    if sweep is not None:
+        counts |= sweep(now)
     if any(counts.values()):
         log.info("retention purge (%s): %s", lifetimes, counts)
     return counts
@@ -88,6 +99,7 @@ class RetentionWorker:
         lifetimes: Lifetimes | float,
         interval_s: float = 3600.0,
         clock: Clock = system_clock,
+        sweep: Sweeper | None = None,
     ) -> None:
         self.storage = storage
         self.lifetimes = (
@@ -95,6 +107,7 @@ class RetentionWorker:
         )
         self.interval_s = interval_s
         self.clock = clock
+        self.sweep = sweep
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hub-retention", daemon=True)
 
@@ -110,7 +123,7 @@ class RetentionWorker:
         """One purge now. A locked or full disk must not end retention for good: the error
         is logged and the next tick tries again."""
         try:
-            return purge(self.storage, self.lifetimes, self.clock)
+            return purge(self.storage, self.lifetimes, self.clock, self.sweep)
         except Exception:
             log.exception("retention purge failed; retrying in %.0f s", self.interval_s)
             return {}

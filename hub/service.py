@@ -41,6 +41,7 @@ from hub.notify.registry import build_notifiers
 from hub.notify.service import NotificationService, NotificationWorker
 from hub.retention import Lifetimes, RetentionWorker
 from hub.storage.sqlite import open_sqlite_storage
+from hub.storage.sqlite.orphans import orphan_sweeper
 from hub.storage.sqlite.throttle import login_failures_for
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,11 @@ class HubService:
         self.app = create_app(self.api)
         self.web = WebServer(self.app, http_host, http_port, tls=self._tls(config))
         self.retention = RetentionWorker(
-            self.storage, Lifetimes.from_settings(config.hub), purge_interval_s, clock
+            self.storage,
+            Lifetimes.from_settings(config.hub),
+            purge_interval_s,
+            clock,
+            sweep=orphan_sweeper(self.storage),  # files whose row never committed
         )
         # Started in this order, stopped in reverse: escalation queues, the worker sends.
         self.workers: list = [

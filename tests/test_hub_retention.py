@@ -5,6 +5,7 @@ hour with their files — 300 of them once left 21 MB behind."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from hub_helpers import make_alert, snapshot_jpeg, wait_for
 from contract.protocol import new_alert_id
 from contract.siteconfig import ConfigError, HubSettings, parse_site_config
 from hub.retention import Lifetimes, RetentionWorker, purge
+from hub.storage.sqlite.orphans import orphan_sweeper
 
 
 def hub_settings(**hub) -> HubSettings:
@@ -89,3 +91,35 @@ def test_the_worker_purges_in_the_background_from_the_start(storage, clock):
     finally:
         worker.stop()
     assert worker.tick()["alerts"] == 0  # one purge, called directly
+
+
+def test_files_no_row_names_are_swept_after_an_hour_and_named_ones_stay(storage, clock):
+    """A file written whose row never committed (killed mid-write, disk full at COMMIT)."""
+    alert = make_alert()
+    storage.alerts.insert(alert, clock())
+    storage.alerts.save_snapshot(alert.site, alert.node, alert.id, snapshot_jpeg(), clock())
+    storage.alerts.save_snapshot(alert.site, alert.node, new_alert_id(), snapshot_jpeg(), clock())
+    data = storage.data_dir
+    orphans = [
+        data / "snapshots" / "riverside" / "2026-12-01" / f"{new_alert_id()}.jpg",
+        data / "snapshots" / "riverside" / "2026-12-01" / f"{new_alert_id()}.tmp",
+        data / "attachments" / ("ab" * 16) / ("cd" * 16 + ".jpg"),
+    ]
+    young = data / "snapshots" / "riverside" / "2026-12-02" / f"{new_alert_id()}.jpg"
+    for path in [*orphans, young]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(snapshot_jpeg())
+    # File times on the test's clock: the orphans are two hours old, the young one minutes.
+    two_hours_ago = clock().timestamp() - 7200
+    for path in orphans:
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    os.utime(young, (clock().timestamp() - 600,) * 2)
+    named = {p for p in files_under(data / "snapshots") if p not in [*orphans, young]}
+    assert len(named) == 2  # the linked snapshot and the one waiting for its alert
+
+    counts = purge(storage, 30, clock, sweep=orphan_sweeper(storage))
+    assert counts["orphan_files"] == 3
+    assert counts["orphan_bytes"] == 3 * len(snapshot_jpeg())
+    assert set(files_under(data / "snapshots")) == named | {young}
+    assert files_under(data / "attachments") == []
+    assert storage.alerts.snapshot_file(alert.id).read_bytes() == snapshot_jpeg()
