@@ -176,6 +176,19 @@ class Ingestor:
         self._log(outcome.results, decoded)
         return outcome
 
+    def quarantine_alone(self, topic: str, payload: bytes, error: Exception) -> BatchOutcome:
+        """Quarantine one message whose batch of one raised (``internal_error``), in its own
+        transaction. Raises StorageFailure if even that cannot be written."""
+        detail = f"{type(error).__name__}: {error}"
+        try:
+            with self.storage.transaction():
+                self._quarantine(topic, "internal_error", detail, payload)
+        except Exception as exc:
+            if is_storage_failure(exc):
+                raise StorageFailure(f"{type(exc).__name__}: {exc}") from exc
+            log.exception("could not even quarantine a message on %r", topic[:200])
+        return BatchOutcome([IngestResult("quarantined", "internal_error")])
+
     def publish(self, events: Sequence[HubEvent]) -> None:
         for event in events:
             try:

@@ -83,6 +83,7 @@ class IngestPipeline:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._degraded_since: float | None = None
+        self._idle = False
         #: Figures for tests and the bench: batches committed, messages decided, failures.
         self.batches = 0
         self.decided = 0
@@ -94,7 +95,9 @@ class IngestPipeline:
     def submit(self, delivery: Delivery) -> None:
         """Queue one message; never blocks and never touches storage."""
         self._queue.append(delivery)  # deque.append is atomic
-        if len(self._queue) == 1 or len(self._queue) >= self.max_batch:
+        # The writer sets _idle under the lock before it checks the queue, so either it
+        # sees this message or it is waiting by the time the notify takes the lock.
+        if self._idle or len(self._queue) >= self.max_batch:
             with self._wake:
                 self._wake.notify()
 
@@ -128,8 +131,12 @@ class IngestPipeline:
     def _run(self) -> None:
         while not self._stopping.is_set():
             batch = self._take()
-            if batch:
+            if not batch:
+                continue
+            try:
                 self._process(batch)
+            except Exception:  # a bug here must not end ingest: the broker redelivers
+                log.exception("ingest writer failed on a batch of %d", len(batch))
 
     def _take(self) -> list[Delivery]:
         """Whatever is queued, up to ``max_batch``. Waits for the first message, then at
@@ -137,8 +144,10 @@ class IngestPipeline:
         growing: the broker sends only its in-flight window before it wants PUBACKs, so
         waiting for a full batch would just stall."""
         with self._wake:
+            self._idle = True
             while not self._queue and not self._stopping.is_set():
                 self._wake.wait(0.5)
+            self._idle = False
         deadline = time.monotonic() + self.max_wait_s
         seen = -1
         while len(self._queue) < self.max_batch and len(self._queue) != seen:
@@ -157,7 +166,7 @@ class IngestPipeline:
         delay = self.retry_min_s
         while True:
             try:
-                outcome = self.ingestor.handle_batch([(d.topic, d.payload) for d in batch])
+                outcome = self._store(batch)
                 break
             except StorageFailure as exc:
                 self.storage_failures += 1
@@ -177,6 +186,28 @@ class IngestPipeline:
             )
             self._degraded_since = None
         self._after_commit(batch, outcome)
+
+    def _store(self, batch: list[Delivery]) -> BatchOutcome:
+        """The batch in one commit; if the batch as a whole raises (a bug outside the
+        per-message savepoints), each message alone, and one that still raises is
+        quarantined as ``internal_error``: decided and acknowledged, never retried."""
+        try:
+            return self.ingestor.handle_batch([(d.topic, d.payload) for d in batch])
+        except StorageFailure:
+            raise
+        except Exception:
+            log.exception("a batch of %d failed; storing one by one", len(batch))
+        whole = BatchOutcome([])
+        for d in batch:
+            try:
+                one = self.ingestor.handle_batch([(d.topic, d.payload)])
+            except StorageFailure:
+                raise
+            except Exception as exc:
+                one = self.ingestor.quarantine_alone(d.topic, d.payload, exc)
+            whole.results.extend(one.results)
+            whole.events.extend(one.events)
+        return whole
 
     def _after_commit(self, batch: list[Delivery], outcome: BatchOutcome) -> None:
         self.batches += 1
