@@ -24,35 +24,25 @@ FOLDERS = ("snapshots", "attachments")
 MIN_AGE = timedelta(hours=1)
 
 
-def referenced_files(database: SqliteDatabase) -> set[str]:
-    """Every file path (relative to the data folder) a row names."""
-    rows = database.all(
-        "SELECT snapshot_path AS path FROM alerts WHERE snapshot_path IS NOT NULL"
-        " UNION ALL SELECT path FROM pending_snapshots"
-        " UNION ALL SELECT 'attachments/' || incident_id || '/' || stored_name"
-        " FROM incident_attachments"
-    )
-    return {str(Path(r["path"])) for r in rows}
-
-
 def sweep_orphans(
     database: SqliteDatabase, data_dir: Path, now: datetime, min_age: timedelta = MIN_AGE
 ) -> dict[str, int]:
     """Delete files under the data folder's file folders that no row names and that were
-    last written before ``now - min_age``; returns ``{"orphan_files": n, "orphan_bytes": b}``."""
+    last written before ``now - min_age``; returns ``{"orphan_files": n, "orphan_bytes": b}``.
+
+    Each file is looked up by the key its name carries (the alert id of a snapshot, the
+    incident of a photo), so the sweep costs one indexed lookup per old file and holds no
+    list of every file in memory.
+    """
     data_dir = Path(data_dir)
     cutoff = (now - min_age).timestamp()
-    known = referenced_files(database)
     count = size = 0
     for folder in FOLDERS:
         for path in (data_dir / folder).rglob("*"):
-            if not path.is_file() or str(path.relative_to(data_dir)) in known:
+            if not path.is_file():
                 continue
             stat = path.stat()
-            if stat.st_mtime >= cutoff:
-                continue
-            # Checked again at the moment of deleting: a row may have come meanwhile.
-            if _named_now(database, str(path.relative_to(data_dir))):
+            if stat.st_mtime >= cutoff or _named(database, path.relative_to(data_dir)):
                 continue
             path.unlink(missing_ok=True)
             count, size = count + 1, size + stat.st_size
@@ -60,15 +50,23 @@ def sweep_orphans(
     return {"orphan_files": count, "orphan_bytes": size}
 
 
-def _named_now(database: SqliteDatabase, rel: str) -> bool:
-    """Whether a row names this one file at this moment."""
-    found = database.one(
-        "SELECT 1 AS hit FROM alerts WHERE snapshot_path = ?"
-        " UNION ALL SELECT 1 FROM pending_snapshots WHERE path = ?"
-        " UNION ALL SELECT 1 FROM incident_attachments"
-        " WHERE 'attachments/' || incident_id || '/' || stored_name = ?",
-        [rel, rel, rel],
-    )
+def _named(database: SqliteDatabase, rel: Path) -> bool:
+    """Whether a row names this file: ``snapshots/<site>/<day>/<alert id>.jpg`` (an alert's
+    or a waiting snapshot's) or ``attachments/<incident id>/<stored name>``."""
+    text = str(rel)
+    if rel.parts[0] == "snapshots":
+        found = database.one(
+            "SELECT 1 AS hit FROM alerts WHERE id = ? AND snapshot_path = ?"
+            " UNION ALL SELECT 1 FROM pending_snapshots WHERE alert_id = ? AND path = ?",
+            [rel.stem, text, rel.stem, text],
+        )
+    elif len(rel.parts) == 3:
+        found = database.one(
+            "SELECT 1 AS hit FROM incident_attachments WHERE incident_id = ? AND stored_name = ?",
+            [rel.parts[1], rel.parts[2]],
+        )
+    else:
+        found = None
     return found is not None
 
 
