@@ -8,6 +8,7 @@ broker's own keepalive timer is what is being tested.
 
 from __future__ import annotations
 
+import ast
 import threading
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from receipt_kit import ReceiptingHub, Seconds
 from test_firmware_door_node import Listener, node_config, open_door
 
 from contract.protocol import Alert, NodeRole, Receipt, encode, receipt_topic
+from firmware_stubs import door_node as door_node_module
 from firmware_stubs.door_node import DoorNode
 from firmware_stubs.host_pins import SimulatedPin
 
@@ -162,3 +164,15 @@ def test_an_idle_node_pings_and_stays_online_while_a_silent_one_is_dropped(mosqu
         silent.client.close()
     assert wait_until(lambda: states(NODE) == ["online", "offline"])  # its clean shutdown
     listener.close()
+
+
+def test_the_firmware_imports_only_what_micropython_has():
+    """The door node runs on a board: json, os, time and umqtt (mqtt_min on the host)."""
+    tree = ast.parse(Path(door_node_module.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+    assert imported <= {"json", "os", "time", "umqtt.simple", "firmware_stubs.mqtt_min"}
