@@ -20,24 +20,42 @@ link starts a new one, and the broker redelivers whatever was not acknowledged.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
-import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from contract.connection import NodeConnection
 from contract.mqtt import Delivery, LinkSettings, MqttLink
 
 log = logging.getLogger(__name__)
+_REPO = Path(__file__).resolve().parents[1]
 
 #: Largest batch the child sends at once (the writer batches again on its side).
 CHUNK = 500
 
 
+def main(argv: list[str] | None = None) -> None:
+    """``python -m hub.ingest_receiver FD``: the child, talking over the socket FD. Its
+    first message says who to be (the hub's connection and link options)."""
+    logging.basicConfig(level=logging.WARNING, format="receiver %(levelname)s %(message)s")
+    _die_with_parent()
+    pipe = Connection(int((argv or sys.argv)[1]))
+    connection, options = pipe.recv()
+    _child(connection, options, pipe)
+
+
 def _child(connection: NodeConnection, options: dict, pipe: Connection) -> None:
     """The receiver process: a real MqttLink whose deliveries go down ``pipe``."""
-    logging.basicConfig(level=logging.WARNING)
     buffer: list[tuple] = []
     ready = threading.Condition()
     sending = threading.Lock()  # paho's thread and the forwarder both send
@@ -92,6 +110,16 @@ def _child(connection: NodeConnection, options: dict, pipe: Connection) -> None:
         link.stop()
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when the hub dies, even by kill -9, so no orphan keeps
+    the hub's MQTT session (elsewhere the closed pipe ends it a moment later)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class ReceiverLink:
     """The hub side of the receiver process: looks like an MqttLink to the hub."""
 
@@ -108,28 +136,30 @@ class ReceiverLink:
         self._on_connection_change = on_connection_change
         self.connected = threading.Event()
         self._pipe: Connection | None = None
-        self._process: multiprocessing.process.BaseProcess | None = None
+        self._process: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
         self._send_lock = threading.Lock()
         self._stopping = False
+        self._respawn_s = 1.0
 
     def start(self) -> None:
         self._stopping = False
         self._spawn()
 
     def _spawn(self) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        ours, theirs = context.Pipe()
-        self._process = context.Process(
-            target=_child,
-            args=(self.connection, self.options, theirs),
-            name="vw-hub-receiver",
-            daemon=True,
+        # A fresh interpreter (not fork: the hub has threads; not multiprocessing's spawn:
+        # it re-runs the parent's __main__), talking over one end of a socket pair.
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_REPO), *sys.path])}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "hub.ingest_receiver", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=env,
         )
-        self._process.start()
         theirs.close()
-        self._pipe = ours
-        self._reader = threading.Thread(target=self._read, args=(ours,), daemon=True)
+        self._pipe = Connection(ours.detach())
+        self._pipe.send((self.connection, self.options))
+        self._reader = threading.Thread(target=self._read, args=(self._pipe,), daemon=True)
         self._reader.start()
 
     def _read(self, pipe: Connection) -> None:
@@ -147,8 +177,11 @@ class ReceiverLink:
                     self._on_connection_change(value)
         self.connected.clear()
         if not self._stopping:  # the child died: a new one resumes the broker session
-            log.error("the MQTT receiver process exited; starting another")
-            self._spawn()
+            log.error("the MQTT receiver process exited; another in %.0f s", self._respawn_s)
+            time.sleep(self._respawn_s)  # never a tight loop of crashing children
+            self._respawn_s = min(self._respawn_s * 2, 30.0)
+            if not self._stopping:
+                self._spawn()
 
     def _send(self, message: tuple) -> bool:
         pipe = self._pipe
@@ -179,9 +212,15 @@ class ReceiverLink:
         self._stopping = True
         self._send(("stop",))
         if self._process is not None:
-            self._process.join(timeout)
-            if self._process.is_alive():
-                self._process.terminate()
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
         if self._pipe is not None:
             self._pipe.close()
         self.connected.clear()
+
+
+if __name__ == "__main__":
+    main()
