@@ -8,6 +8,9 @@ in its own receiver process (``ingest_process=True``, for rates above one core).
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 from broker_kit import Probe
 from hub_helpers import example_config, make_alert, wait_for
@@ -85,3 +88,30 @@ def test_a_node_never_gets_another_nodes_receipts(mosquitto, hub):
     finally:
         me.close()
         other.close()
+
+
+def test_a_killed_receiver_process_is_replaced_and_nothing_it_held_is_lost(mosquitto, tmp_path):
+    hub = HubService(
+        example_config(),
+        mosquitto.connection("hub", NodeRole.HUB),
+        tmp_path / "hub",
+        ingest_process=True,
+    )
+    hub.start()
+    conn = mosquitto.provision(NODE)
+    node = Probe(conn.port, NODE, conn.password, NODE)
+    try:
+        assert hub.wait_ready(20)
+        first = hub.link._process.pid
+        alerts = [make_alert(node=NODE, seq=i) for i in range(600)]
+        for i, alert in enumerate(alerts):
+            node.client.publish(alert_topic("vw", SITE, NODE), encode(alert), qos=1)
+            if i == 300:
+                os.kill(first, signal.SIGKILL)  # mid-burst, like a crash
+        ids = {a.id for a in alerts}
+        wait_for(lambda: set(hub.storage.alerts.ids()) == ids, 30, "every alert")
+        assert hub.link._process.pid != first
+        assert hub.storage.alerts.count() == len(alerts)
+    finally:
+        node.close()
+        hub.stop()
