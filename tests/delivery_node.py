@@ -4,7 +4,9 @@ Run as ``python tests/delivery_node.py SPEC_JSON``. The spec names the node's co
 file, its outbox, how many alerts it raises in total and the publisher's settings. Alert
 ``seq`` numbers come from the outbox's persisted counter, and each alert's id is derived
 from ``(node, seq)``, so a test knows every id that must reach the hub without asking, and a
-node restarted after a kill -9 carries on from where its outbox stopped.
+node restarted after a kill -9 carries on from where its outbox stopped. With ``prefill`` the
+whole burst is queued before the publisher starts (a gateway whose uplink comes back after an
+outage), otherwise while it runs.
 
 It prints ``queued <n>`` once all its alerts are in the outbox, ``figures {json}`` (PUBACKs,
 receipted alerts, re-sent rows) every 0.2 s, and on SIGTERM stops cleanly, prints its last
@@ -60,6 +62,19 @@ def main(spec: dict) -> int:
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    topic = alert_topic(conn.topic_root, conn.site, conn.node)
+    total = spec["count"]
+    first = (outbox.counter() if outbox.counter() is not None else -1) + 1
+
+    def queue(upto: int) -> None:
+        for _ in range(outbox.counter() + 1 if outbox.counter() is not None else 0, upto):
+            outbox.put_numbered(lambda seq: [(topic, encode(make_alert(conn, seq)), 1)])
+            publisher.kick()
+            if done.is_set():
+                return
+
+    if spec.get("prefill"):  # the burst is already waiting when the uplink comes up
+        queue(total)
     publisher.start()
 
     def figures() -> str:
@@ -72,14 +87,7 @@ def main(spec: dict) -> int:
             print(figures(), flush=True)
 
     threading.Thread(target=report, daemon=True).start()
-    topic = alert_topic(conn.topic_root, conn.site, conn.node)
-    total = spec["count"]
-    first = (outbox.counter() if outbox.counter() is not None else -1) + 1
-    for _ in range(first, total):
-        outbox.put_numbered(lambda seq: [(topic, encode(make_alert(conn, seq)), 1)])
-        publisher.kick()
-        if done.is_set():
-            break
+    queue(total)
     print(f"queued {total - first}", flush=True)
     done.wait()
     publisher.stop()

@@ -1,10 +1,11 @@
 """Issue 7, test 1: a burst of 20,000 alerts from 4 edge nodes while the hub is stopped.
 
 Real mosquitto, a real ``villagewatch hub`` process, four real edge processes (Outbox +
-Publisher). The broker keeps at most 2,000 messages for the absent hub, as any finite
-broker queue eventually must, so it drops most of the burst after acknowledging it to the
-edges — exactly how v1 lost 5,550 of 16,000. With receipts the edges keep every alert until
-the hub has committed it and send the dropped ones again: 0 lost, 0 duplicated.
+Publisher) that each find 5,000 alerts in their outbox as they connect. The broker keeps at
+most 2,000 messages for the absent hub, as any finite broker queue eventually must, so it
+drops most of the burst after acknowledging it to the edges — exactly how v1 lost 5,550 of
+16,000. With receipts the edges keep every alert until the hub has committed it and send the
+dropped ones again: 0 lost, 0 duplicated.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def test_a_20000_alert_burst_while_the_hub_is_stopped_and_the_broker_drops_its_b
     tmp_path,
 ):
     broker = small_queue_broker(tmp_path / "broker", max_queued=2000)
-    fleet = Fleet.provision(broker, tmp_path / "edges", NODES, PER_NODE)
+    fleet = Fleet.provision(broker, tmp_path / "edges", NODES, PER_NODE, prefill=True)
     hub = start_hub(broker, tmp_path)  # its persistent session now exists in the broker
     try:
         hub.stop()
