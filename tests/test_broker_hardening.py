@@ -185,3 +185,33 @@ def test_hub_identity_on_the_node_listener_is_bound_to_its_username_too(
     assert node.publish(ALERT_B, b"barrier")
     assert hub.wait_for(ALERT_B, b"barrier")
     assert not hub.disconnected.is_set()
+
+
+def test_the_generated_mosquitto_config_says_why_it_saves_and_queues_as_it_does(
+    tmp_path: Path,
+) -> None:
+    running = start_broker("mosquitto", tmp_path / "broker")  # mosquitto accepted it
+    try:
+        running.add("gw-a")
+        conf = running.broker.conf_path.read_text()
+        settings = {
+            line.split()[0]: line.split(maxsplit=1)[1]
+            for line in conf.splitlines()
+            if line and not line.startswith("#") and " " in line
+        }
+        assert settings["autosave_on_changes"] == "false"
+        assert settings["autosave_interval"] == "30"
+        assert int(settings["max_queued_messages"]) >= 100_000
+        assert int(settings["max_inflight_messages"]) >= 1000
+        assert settings["persistent_client_expiration"] == "14d"
+        for reason in ("receipt", "re-sends", "whole database", "stall"):
+            assert reason in conf, f"the config does not explain: {reason}"
+        # Each listener's own rules: ids bound to usernames for nodes, hub identities only
+        # on the hub's listener.
+        node_block, hub_block = conf.split(f"listener {running.port} ")[1].split("listener ")
+        assert "use_username_as_clientid true" in node_block
+        assert "use_username_as_clientid" not in hub_block
+        hub_users = (tmp_path / "broker" / "passwd-hub").read_text()
+        assert "gw-a:" not in hub_users and "hub:" in hub_users
+    finally:
+        running.shutdown()
