@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 from hub.api.auth import COOKIE_NAME, LoginThrottle, Principal, client_address
 from hub.api.context import ApiContext
 from hub.domain.users import Role
+from hub.storage.failures import is_storage_failure
 
 
 class LoginRequest(BaseModel):
@@ -110,7 +111,17 @@ def build(ctx: ApiContext) -> APIRouter:
 
     @router.post("/api/logout", status_code=204)
     def logout(request: Request, who: anyone) -> Response:
-        accounts.close_session(who.token)
+        try:
+            accounts.close_session(who.token)
+        except Exception as exc:
+            if not is_storage_failure(exc):
+                raise
+            # The session stays valid: saying "signed out" would be a lie.
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "the hub cannot write right now (storage full?); try again shortly",
+                headers={"Retry-After": "30"},
+            ) from None
         ctx.audit(who.username, "logout")
         response = Response(status_code=204)
         response.delete_cookie(
