@@ -10,9 +10,9 @@ There are no default passwords, and passwords never go to the site file or the l
 
 The hub's file points at the broker's hub listener (``broker.hub_host:hub_port``, where
 only hub identities may log in) and carries a random client id, kept across rotations so
-its persistent session survives. With ``broker.tls_port`` set, node files carry the site CA
-and the TLS port (the CA and server certificate are made on first use, see
-:mod:`broker.tls`).
+its persistent session survives. With ``broker.tls_port`` set, every file carries the site
+CA and the TLS port to dial (the hub's listener is then TLS as well); the CA and server
+certificate are made on first use, see :mod:`broker.tls`.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def provision_node(
     role = node_role(config, node)
     settings = config.broker
     is_hub = role is NodeRole.HUB
-    tls = {} if is_hub else _tls_fields(config)
+    tls = _tls_fields(config, settings.hub_port if is_hub else settings.tls_port)
     listen = "hub_host" if is_hub else "tls_host" if tls and settings.tls_host else "host"
     target_host = host or getattr(settings, listen)
     if target_host in _ALL_INTERFACES:
@@ -128,7 +128,7 @@ def provision_node(
         role,
         target_host,
         target_port,
-        f" and TLS port {settings.tls_port}" if tls else "",
+        f" (TLS port {conn.tls_port})" if tls else "",
         path,
     )
     return conn, path
@@ -150,15 +150,16 @@ def provision_tls(config: SiteConfig) -> ServerTls:
     return tls
 
 
-def _tls_fields(config: SiteConfig) -> dict[str, object]:
-    """The CA (PEM text) and TLS port for a node's file, when the site has TLS."""
+def _tls_fields(config: SiteConfig, tls_port: int) -> dict[str, object]:
+    """The CA (PEM text) and TLS port for a connection file, when the site has TLS (the
+    hub's listener is then TLS too: ``tls_port`` is the hub port for the hub)."""
     try:
         tls = site_tls(config)
     except CertificateError as exc:
         raise ProvisionError(f"broker TLS: {exc}") from None
     if tls is None:
         return {}
-    return {"ca": tls.ca_pem(), "tls_port": config.broker.tls_port}
+    return {"ca": tls.ca_pem(), "tls_port": tls_port}
 
 
 def _hub_client_id(site: str, path: Path) -> str:

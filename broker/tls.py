@@ -37,10 +37,10 @@ def tls_folder(config: SiteConfig) -> Path:
 
 
 def server_names(config: SiteConfig) -> list[str]:
-    """What nodes may dial: ``tls_names``, the listen address (unless all interfaces) and
-    the loopback names, without repeats."""
+    """What nodes and the hub may dial: ``tls_names``, the listen addresses (unless all
+    interfaces) and the loopback names, without repeats."""
     b = config.broker
-    listen = [h for h in (b.tls_host, b.host) if h and h not in _ALL_INTERFACES]
+    listen = [h for h in (b.tls_host, b.host, b.hub_host) if h and h not in _ALL_INTERFACES]
     names = [*b.tls_names, *listen]
     names += ["localhost", "127.0.0.1"]
     return list(dict.fromkeys(names))

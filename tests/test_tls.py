@@ -16,7 +16,7 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
-from broker_kit import Probe, write_site
+from broker_kit import Probe, wait_until, write_site
 from conftest import require_mosquitto
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -87,8 +87,8 @@ def test_a_nodes_connection_file_carries_the_ca_and_the_tls_port(site: SiteConfi
     again = NodeConnection.load(path)
     assert again.ca == site_tls(site).ca_pem() and again.tls_port == site.broker.tls_port
     assert again.dial_port == site.broker.tls_port
-    hub, _ = provision_node(site, "hub")  # the hub dials its own (loopback) listener
-    assert hub.ca is None and hub.port == site.broker.hub_port
+    hub, _ = provision_node(site, "hub")  # the hub dials its own listener, TLS as well
+    assert hub.ca == again.ca and hub.dial_port == site.broker.hub_port
 
 
 def test_a_node_with_the_sites_ca_connects_over_tls_and_reaches_the_hub(
@@ -97,18 +97,24 @@ def test_a_node_with_the_sites_ca_connects_over_tls_and_reaches_the_hub(
     conn, _ = provision_node(site, "gw-plaza")
     hub_conn, _ = provision_node(site, "hub")
     broker.reload()
-    hub = Probe(hub_conn.port, "hub", hub_conn.password, "hub")
     topic = alert_topic(conn.topic_root, conn.site, conn.node)
-    hub.subscribe(topic)
+    received: list[bytes] = []
+    hub = MqttLink(
+        LinkSettings.for_node(hub_conn, subscriptions=[(topic, 1)]),
+        on_message=lambda t, payload: received.append(payload),
+    )
     link = MqttLink(LinkSettings.for_node(conn))
+    hub.start()
     link.start()
     try:
+        assert hub.wait_connected(10), hub.refused_reason
         assert link.wait_connected(10), link.refused_reason
-        assert link.publish(topic, b"over tls") is not None
-        assert hub.wait_for(topic, b"over tls")
+        assert wait_until(lambda: link.publish(topic, b"over tls") is not None and received)
+        assert b"over tls" in received
+        assert broker.sweeper.sweep() == 0  # the retained sweeper works beside TLS listeners
     finally:
         link.stop()
-        hub.close()
+        hub.stop()
 
 
 def test_a_node_trusting_another_ca_refuses_the_broker(
@@ -123,10 +129,11 @@ def test_a_node_trusting_another_ca_refuses_the_broker(
     assert tls_client(conn.ca, conn).connect("127.0.0.1", conn.tls_port) == 0
 
 
-def test_plain_mqtt_to_the_tls_port_is_refused(site: SiteConfig, broker: Broker) -> None:
-    conn, _ = provision_node(site, "gw-plaza")
+@pytest.mark.parametrize("node", ["gw-plaza", "hub"])
+def test_plain_mqtt_to_a_tls_port_is_refused(site: SiteConfig, broker: Broker, node: str) -> None:
+    conn, _ = provision_node(site, node)
     broker.reload()
-    plain = Probe(conn.tls_port, conn.username, conn.password, "plain")
+    plain = Probe(conn.dial_port, conn.username, conn.password, "plain")
     try:
         assert not plain.accepted
         assert plain.disconnected.is_set()
