@@ -72,3 +72,27 @@ def test_revoking_a_users_sessions_ends_one_kept_in_memory_too(hub):
     refuse_writes(hub, False)
     assert hub.accounts.revoke_sessions("viewer") == 1
     assert viewer.get("/api/me").status_code == 401
+
+
+def test_writes_the_store_refuses_are_503_with_retry_after_not_500(hub):
+    admin, _ = sign_in(hub, "admin")
+    officer, _ = sign_in(hub, "officer")
+    refuse_writes(hub, True)
+    for response in (
+        admin.post("/api/users", json={"username": "newcomer", "role": "viewer"}),
+        officer.post(
+            "/api/incidents",
+            json={
+                "source": "call",
+                "kind": "burglary",
+                "severity": "major",
+                "title": "break-in reported by a neighbour",
+                "location": {"area": "plaza"},
+            },
+        ),
+    ):
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "30"
+    refuse_writes(hub, False)
+    created = admin.post("/api/users", json={"username": "newcomer", "role": "viewer"})
+    assert created.status_code == 201

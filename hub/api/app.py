@@ -7,6 +7,8 @@ Everything else needs a session (cookie or bearer token) and a role.
 
 # No "from __future__ import annotations": FastAPI must see the real Annotated type of the
 # openapi route's dependency, which is local to create_app().
+import logging
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +32,9 @@ from hub.api.routers import (
     session,
 )
 from hub.domain.users import Role
+from hub.storage.failures import is_storage_failure
+
+log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
 
@@ -112,6 +117,22 @@ def create_app(ctx: ApiContext) -> FastAPI:
             for e in exc.errors()[:10]
         ]
         return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(OSError)
+    async def storage_refused(request: Request, exc: Exception) -> JSONResponse:
+        """A store that cannot write (full disk, read-only, I/O error) is the hub's state,
+        not a bug: 503 with Retry-After, so a client knows to try again. Anything else
+        from the database stays a 500, logged."""
+        if is_storage_failure(exc):
+            log.warning("%s %s: storage refused (%s)", request.method, request.url.path, exc)
+            return JSONResponse(
+                {"detail": "the hub cannot store this right now (storage full?); try again"},
+                status_code=503,
+                headers={"Retry-After": "30"},
+            )
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     def shell_file(name: str, media_type: str | None = None) -> FileResponse:
         return FileResponse(
