@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,12 @@ class BenchBroker(MosquittoBroker):
             if line.startswith(name + " ")
         ]
         return values[-1] if values else "(mosquitto default)"
+
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of another process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def prepare(folder: Path, nodes: list[str], per_node: int) -> tuple[dict[str, Path], set[str]]:
@@ -142,6 +149,8 @@ def hub_run(
     assert hub.wait_ready(10), "hub did not subscribe"
     time.sleep(0.5)  # let the status messages of the start settle
     batches.clear()
+    child = getattr(hub.link, "_process", None)  # the receiver process, if any
+    child_cpu = _cpu(child.pid) if child else 0.0
     cpu0, writer_cpu[0], writer_busy[0] = time.process_time(), 0.0, 0.0
     started = publish_all(broker.port, passwords, files)
     deadline = started + timeout
@@ -149,6 +158,7 @@ def hub_run(
         time.sleep(0.05)
     finished = batches[-1][0] if batches else time.monotonic()
     cpu = time.process_time() - cpu0
+    child_cpu = _cpu(child.pid) - child_cpu if child else 0.0
     stored = hub.storage.alerts.ids()
     counters = hub.storage.counters.all()
     hub.stop()
@@ -164,6 +174,7 @@ def hub_run(
         "cpu_us": cpu / len(ids) * 1e6,
         "writer_us": writer_cpu[0] / len(ids) * 1e6,
         "writer_busy": writer_busy[0] / (finished - started),
+        "receiver_us": child_cpu / len(ids) * 1e6,
     }
 
 
@@ -219,6 +230,8 @@ def main() -> int:
         f" {hub['writer_us']:.0f} µs;"
         f" writer busy {hub['writer_busy']:.0%} of the time"
     )
+    if hub["receiver_us"]:
+        print(f"  receiver process (paho) CPU per alert {hub['receiver_us']:.0f} µs")
     print(f"  lost {hub['lost']}, duplicated in store {hub['duplicated']},", end="")
     print(f" redelivered copies dropped {hub['redelivered']}")
     ok = hub["lost"] == 0 and hub["duplicated"] == 0
