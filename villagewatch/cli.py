@@ -122,6 +122,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
         data_dir=config.resolve(config.hub.data_dir),
         http_host=config.hub.http_host,
         http_port=config.hub.http_port,
+        tune_gc=True,  # one hub per process: the collector made cheap (ingest rate)
     )
     hub.start()
     password = hub.ensure_admin()
