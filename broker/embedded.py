@@ -31,7 +31,7 @@ amqtt 0.12.1 needed five fixes, made here by subclassing rather than patching:
 3. it dropped the old session of a client id *before* checking the password, so anyone who
    could reach the port could cut the hub off by connecting as ``hub`` with no password:
    we authenticate first and touch no session on failure;
-4. it had no maximum packet size: see above;
+4. it had no maximum packet size: see above (:mod:`broker.embedded_guard`);
 5. a connecting client was sent the retained messages matching *other* clients'
    subscriptions (so any node could read every node's status): retained messages now go
    out only in answer to the client's own SUBSCRIBE, after the ACL check.
@@ -60,6 +60,7 @@ from amqtt.session import Session
 from amqtt.utils import gen_client_id
 
 from broker.credentials import CredentialStore, Identity
+from broker.embedded_guard import PacketSizeGuard
 from broker.embedded_plugins import IDENTITY_KEY
 from broker.mosquitto import free_port
 from broker.retained import retained_allowed
@@ -88,62 +89,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class _PacketSizeGuard(ReaderAdapter):
-    """Follows MQTT framing on the incoming byte stream and hangs up on an oversized packet
-    as soon as its length is known, before its body is read into memory."""
-
-    def __init__(
-        self, inner: ReaderAdapter, limit: int, abort: Any, peer: object, listener: str
-    ) -> None:
-        self.listener = listener  # which listener the connection came in on
-        self._inner = inner
-        self._limit = limit
-        self._abort = abort
-        self._peer = peer
-        self._body_left = 0  # bytes of the current packet's body still to come
-        self._in_length = False  # reading the "remaining length" varint
-        self._length = 0
-        self._multiplier = 1
-
-    async def read(self, n: int = -1) -> bytes:
-        data = await self._inner.read(n)
-        self._scan(data)
-        return data
-
-    def feed_eof(self) -> None:
-        self._inner.feed_eof()
-
-    def _scan(self, data: bytes) -> None:
-        i = 0
-        while i < len(data):
-            if self._body_left:
-                step = min(self._body_left, len(data) - i)
-                self._body_left -= step
-                i += step
-            elif not self._in_length:  # the packet type byte
-                self._in_length, self._length, self._multiplier = True, 0, 1
-                i += 1
-            else:
-                byte = data[i]
-                i += 1
-                self._length += (byte & 0x7F) * self._multiplier
-                self._multiplier *= 128
-                if byte & 0x80:
-                    continue
-                self._in_length = False
-                self._body_left = self._length
-                if self._length > self._limit:
-                    log.warning(
-                        "client %s sent a %d-byte packet (limit %d): disconnecting",
-                        self._peer,
-                        self._length,
-                        self._limit,
-                    )
-                    self._abort()
-                    # amqtt reads this as "connection lost": the will fires, nothing is routed.
-                    raise ConnectionResetError("packet too large")
-
-
 class _KeepaliveHandler(BrokerProtocolHandler):
     """amqtt's broker handler ignores read timeouts; drop the silent client instead."""
 
@@ -166,7 +111,7 @@ class _HardenedBroker(Broker):
     async def stream_connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
     ) -> None:
-        guard = _PacketSizeGuard(
+        guard = PacketSizeGuard(
             StreamReaderAdapter(reader),
             MAX_PACKET_BYTES,
             writer.transport.abort,
