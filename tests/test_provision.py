@@ -4,6 +4,7 @@ node's private connection file."""
 from __future__ import annotations
 
 import logging
+import re
 import stat
 from pathlib import Path
 
@@ -125,3 +126,18 @@ def test_provision_all_sets_up_a_site_whose_nodes_reach_the_hub(tmp_path: Path, 
         for p in probes:
             p.close()
         broker.stop()
+
+
+def test_the_hubs_client_id_is_random_and_survives_a_password_rotation(
+    site: SiteConfig, tmp_path: Path
+) -> None:
+    first, _ = provision_node(site, "hub")
+    rotated, _ = provision_node(site, "hub")
+    assert rotated.password != first.password
+    assert rotated.client_id == first.client_id  # same persistent session after a rotation
+    assert re.fullmatch(r"vw-hub-riverside-[0-9a-f]{16}", first.client_id or "")
+    (tmp_path / "other").mkdir()
+    elsewhere = load_site_config(write_site(tmp_path / "other", kind="embedded"))
+    assert provision_node(elsewhere, "hub")[0].client_id != first.client_id
+    node, _ = provision_node(site, "gw-plaza")
+    assert node.client_id is None  # a node's id is its username, bound by the broker
