@@ -12,7 +12,10 @@ that overflowed). So the loop is:
    their snapshot rows once the broker has PUBACKed them (a snapshot whose alert is already
    receipted goes on its PUBACK). Rows of no alert go on their PUBACK alone;
 3. a row not released ``receipt_timeout_s`` after it was sent is sent again, each time
-   waiting twice as long (up to ``max_receipt_timeout_s``): a hub that is down is not flooded;
+   waiting twice as long (up to ``max_receipt_timeout_s``): a hub that is down is not flooded.
+   The time-out also follows how long receipts really take (TCP's rule: smoothed latency plus
+   four times its deviation, measured on alerts sent once only), so a hub that is slowly
+   working through a backlog is not buried under copies of what it is about to store;
 4. when the connection drops, everything unreleased is sent again right after the reconnect
    (the broker may have restarted and lost it). The hub drops duplicates by alert id and
    receipts them again, so re-sending is always safe.
@@ -58,6 +61,7 @@ class _Sent:
     attempts: int
     kind: str | None
     alert_id: str | None
+    first_sent: float
 
 
 class Publisher:
@@ -112,6 +116,9 @@ class Publisher:
         self._unreleased: dict[int, _Sent] = {}  # row id -> sent, not yet released
         self._acked_snapshots: set[int] = set()  # snapshot rows the broker took
         self._sent_upto = 0  # rows up to this id have been published at least once
+        # Receipt latency, smoothed, and its mean deviation (None: no sample yet).
+        self._latency: float | None = None
+        self._deviation = 0.0
         self._thread: threading.Thread | None = None
         self._next_stats = 0.0
         #: Figures since start (for stats and tests): PUBACKs, alerts released by a receipt,
@@ -222,10 +229,14 @@ class Publisher:
         if not ids:
             return
         done = []
+        now = self.clock()
         for row_id, kind in self.outbox.of_alerts(ids):
             if kind == ALERT:
                 done.append(row_id)
                 self.receipted += 1
+                sent = self._unreleased.get(row_id)
+                if sent is not None and sent.attempts == 1:  # a copy's receipt says nothing
+                    self._observe(now - sent.first_sent)
             elif kind == SNAPSHOT and row_id in self._acked_snapshots:
                 done.append(row_id)
         self._release(done)
@@ -280,7 +291,7 @@ class Publisher:
                 continue
             sent = self._unreleased.get(row.id)
             if sent is None:
-                sent = self._unreleased[row.id] = _Sent(now, 0, row.kind, row.alert_id)
+                sent = self._unreleased[row.id] = _Sent(now, 0, row.kind, row.alert_id, now)
             else:
                 self.resent += 1
             sent.deadline = now + self._timeout(sent.attempts)
@@ -292,8 +303,25 @@ class Publisher:
         return waiting
 
     def _timeout(self, attempts: int) -> float:
-        """Receipt time-out after ``attempts`` earlier sends: 30 s, 60 s, … up to the cap."""
-        return min(self.receipt_timeout_s * 2 ** min(attempts, 16), self.max_receipt_timeout_s)
+        """Receipt time-out after ``attempts`` earlier sends: 30 s, 60 s, … up to the cap;
+        longer from the start when receipts have been taking long."""
+        base = self.receipt_timeout_s
+        if self._latency is not None:
+            base = max(base, self._latency + 4 * self._deviation)
+        return min(base * 2 ** min(attempts, 16), self.max_receipt_timeout_s)
+
+    @property
+    def receipt_timeout(self) -> float:
+        """The time-out a row sent now would get."""
+        return self._timeout(0)
+
+    def _observe(self, latency: float) -> None:
+        """One receipt latency (Jacobson/Karels, as TCP estimates its round trip)."""
+        if self._latency is None:
+            self._latency, self._deviation = latency, latency / 2
+        else:
+            self._deviation += (abs(self._latency - latency) - self._deviation) / 4
+            self._latency += (latency - self._latency) / 8
 
     def _publish_stats(self) -> None:
         assert self._stats is not None

@@ -120,6 +120,27 @@ def test_unreceipted_alerts_are_sent_again_after_30_s_then_60_s_then_120_s(edge,
     assert edge.outbox.pending_count() == 3
 
 
+def test_receipts_that_take_20_s_stretch_the_time_out_so_a_slow_hub_gets_no_copies(edge, hub):
+    """A hub working through a backlog receipts late; re-sending at 30 s would only add to
+    its backlog. The time-out follows the receipts: latency + 4 x deviation = 20 + 40 s."""
+    slow = hub(receipting=False)
+    first = queue(edge.outbox, 1)[0]
+    assert edge.until(lambda: edge.publisher.acked == 1 and slow.ids() == {first.id})
+    edge.clock.advance(20)
+    receipt = Receipt(site=SITE, node=NODE, ids=[first.id])
+    slow.client.publish(receipt_topic("vw", SITE, NODE), encode(receipt), qos=1)
+    assert edge.until(lambda: edge.publisher.receipted == 1)
+    assert edge.publisher.receipt_timeout == 60
+
+    second = queue(edge.outbox, 1)[0]
+    assert edge.until(lambda: edge.publisher.acked == 2 and second.id in slow.ids())
+    edge.clock.advance(59.9)
+    edge.publisher.tick()
+    assert edge.publisher.resent == 0  # 30 s would have sent a copy already
+    edge.clock.advance(0.1)
+    assert edge.until(lambda: slow.copies[second.id] == 2)
+
+
 def test_an_alert_and_its_snapshot_leave_together_once_the_hub_has_both(edge, hub):
     stand_in = hub()  # receipts an alert only once its promised JPEG is stored too
     made = queue(edge.outbox, 3, snapshot=True)
