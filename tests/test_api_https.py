@@ -33,12 +33,23 @@ def assert_https_only(url: str, tls: ServerTls, password: str, stranger_ca: Path
     assert url.startswith("https://127.0.0.1:")
     client = httpx.Client(base_url=url, verify=client_ssl_context(tls.ca), timeout=10)
     with client:
-        signed_in = client.post("/api/login", json={"username": "admin", "password": password})
+        # As the officer page sends it: its own https origin passes the login CSRF check.
+        signed_in = client.post(
+            "/api/login",
+            json={"username": "admin", "password": password},
+            headers={"Origin": url.rstrip("/")},
+        )
         assert signed_in.status_code == 200, signed_in.text
         cookie = signed_in.headers["set-cookie"].lower()
         assert "; secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
         for response in (signed_in, client.get("/api/me"), client.get("/")):
             assert response.headers["strict-transport-security"] == "max-age=31536000"
+        # The same host over plain http is another origin.
+        plain_origin = {"Origin": url.rstrip("/").replace("https://", "http://")}
+        crossed = client.post(
+            "/api/login", json={"username": "admin", "password": password}, headers=plain_origin
+        )
+        assert crossed.status_code == 403
     # A client that trusts another CA (a device posing as the hub would be the same) fails.
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(url + "api/health", verify=client_ssl_context(stranger_ca))
