@@ -40,8 +40,9 @@ PROTOCOL_VERSION = 2
 SUPPORTED_VERSIONS = (1, 2)
 #: Sequence numbers and counters stay exact in every JSON reader (IEEE doubles: 2**53).
 MAX_SEQ = 2**53 - 1
-#: Event times outside these years are refused: they cannot be real and they break arithmetic.
-MIN_YEAR, MAX_YEAR = 2000, 2199
+#: Event times outside these years are refused: they cannot be real and they break arithmetic
+#: (1970: replays of recordings count from the Unix epoch).
+MIN_YEAR, MAX_YEAR = 1970, 2199
 #: Alert ids one receipt may carry.
 MAX_RECEIPT_IDS = 1000
 DEFAULT_TOPIC_ROOT = "vw"
