@@ -127,7 +127,7 @@ class SqliteAlertRepository:
             conn = db.db.conn
             gaps = self.nodes.account_seq_many(alerts)
             pending = self._take_pending([a.id for a in alerts])
-            rows = []
+            rows, received = [], iso(received_at)
             for alert, gap in zip(alerts, gaps, strict=True):
                 snapshot_path, rejected = None, None
                 early = pending.get(alert.id)
@@ -138,7 +138,7 @@ class SqliteAlertRepository:
                     drop_files.append(self.data_dir / early["path"])
                     why = f"snapshot from {early['node']} for an alert of {alert.node}"
                     self.quarantine.add(received_at, rejected, "node_mismatch", why, b"")
-                rows.append(_row(alert, received_at, snapshot_path))
+                rows.append(_row(alert, received_at, snapshot_path, received))
                 record = _trusted_record(alert, received_at, snapshot_path is not None)
                 done.append(AlertInsert(True, record, gap, rejected))
             conn.executemany(_INSERT_SQL, rows)
@@ -361,12 +361,17 @@ def _trusted_record(alert: Alert, received_at: datetime, snapshot_ready: bool) -
     return record
 
 
-def _row(alert: Alert, received_at: datetime, snapshot_path: str | None) -> list:
+def _row(
+    alert: Alert, received_at: datetime, snapshot_path: str | None, received: str | None = None
+) -> list:
+    """The alerts row of ``alert``; ``received`` is ``iso(received_at)`` when the caller
+    has it already (one per batch)."""
     objects = _OBJECTS.dump_json(alert.objects).decode() if alert.objects else "[]"
-    frame = json.dumps(alert.frame_size) if alert.frame_size else None
-    return [alert.id, alert.site, alert.node, alert.seq, iso(alert.ts), iso(received_at),
-            alert.kind, str(alert.severity), alert.area, alert.zone, alert.camera,
-            alert.message, objects, frame, int(alert.has_snapshot), snapshot_path]  # fmt: skip
+    frame = f"[{alert.frame_size[0]}, {alert.frame_size[1]}]" if alert.frame_size else None
+    return [alert.id, alert.site, alert.node, alert.seq, iso(alert.ts),
+            received or iso(received_at), alert.kind, str(alert.severity), alert.area,
+            alert.zone, alert.camera, alert.message, objects, frame, int(alert.has_snapshot),
+            snapshot_path]  # fmt: skip
 
 
 def _record(row: dict) -> AlertRecord:
