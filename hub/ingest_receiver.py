@@ -40,6 +40,7 @@ from contract.mqtt import Delivery, LinkSettings, MqttLink
 log = logging.getLogger(__name__)
 _REPO = Path(__file__).resolve().parents[1]
 
+_SESSIONS_PER_CHILD = 10**6
 #: Largest batch the child sends at once (the writer batches again on its side).
 CHUNK = 500
 
@@ -141,12 +142,14 @@ class ReceiverLink:
         self._send_lock = threading.Lock()
         self._stopping = False
         self._respawn_s = 1.0
+        self._generation = 0  # which child: Delivery.session = generation * 10**6 + its own
 
     def start(self) -> None:
         self._stopping = False
         self._spawn()
 
     def _spawn(self) -> None:
+        self._generation += 1
         # A fresh interpreter (not fork: the hub has threads; not multiprocessing's spawn:
         # it re-runs the parent's __main__), talking over one end of a socket pair.
         ours, theirs = socket.socketpair()
@@ -169,8 +172,9 @@ class ReceiverLink:
             except (EOFError, OSError):
                 break
             if kind == "batch":
+                base = self._generation * _SESSIONS_PER_CHILD
                 for topic, payload, mid, qos, session in value:
-                    self._on_delivery(Delivery(topic, payload, mid, qos, session))
+                    self._on_delivery(Delivery(topic, payload, mid, qos, base + session))
             elif kind == "connected":
                 (self.connected.set if value else self.connected.clear)()
                 if self._on_connection_change:
@@ -195,7 +199,14 @@ class ReceiverLink:
             return False
 
     def ack(self, deliveries: list[Delivery]) -> int:
-        acks = [(d.mid, d.qos, d.session) for d in deliveries if d.qos > 0]
+        # Only this child's deliveries: a new child numbers its sessions from 1 again, and
+        # an old message id may name another message on its connection.
+        base = self._generation * _SESSIONS_PER_CHILD
+        acks = [
+            (d.mid, d.qos, d.session - base)
+            for d in deliveries
+            if d.qos > 0 and base < d.session < base + _SESSIONS_PER_CHILD
+        ]
         return len(acks) if acks and self._send(("ack", acks)) else 0
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int | None:
