@@ -174,7 +174,7 @@ def test_a_jpeg_photo_is_kept_whole_in_the_incidents_own_folder(desk):
     [stored] = (desk.storage.data_dir / "attachments" / incident.id).iterdir()
     assert stored.read_bytes() == data
     assert stored.name != "door.jpg"  # stored under a name the hub made up
-    assert stat.S_IMODE(os.stat(stored).st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(stored).st_mode) == 0o600
 
 
 def test_a_png_is_recognised_by_its_bytes_whatever_its_name(desk):

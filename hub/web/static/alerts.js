@@ -144,7 +144,12 @@ export const Alerts = {
       Card.update(li, alert);
     } else if (!isNew || Alerts.matches(alert)) {
       li = Card.create(alert);
-      const after = [...list.children].find((node) => Number(node.dataset.received) < received);
+      // Alerts stored in one batch share a received time: a live one goes above its equals
+      // (it came later), a page from the API (already newest first) below them.
+      const after = [...list.children].find((node) => {
+        const other = Number(node.dataset.received);
+        return isNew ? other <= received : other < received;
+      });
       list.insertBefore(li, after || null);
       if (isNew) li.classList.add("new");
     }
