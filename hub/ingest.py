@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import Protocol
 
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
+    MAX_JSON_BYTES,
     Alert,
     Channel,
     NodeStats,
@@ -87,11 +89,19 @@ class IngestResult:
     alert_id: str | None = None
     site: str | None = None
     node: str | None = None
+    #: The alert is stored but the JPEG it announced is not: no receipt yet, so the node
+    #: keeps (and re-sends) both until the snapshot is here too.
+    awaiting_snapshot: bool = False
 
     @property
     def receipted(self) -> bool:
-        """An alert the hub now holds (stored now or before): the node may forget it."""
-        return self.outcome in ("stored", "duplicate") and self.node is not None
+        """The hub has decided this alert for good — stored with everything it announced,
+        or quarantined (kept with its reason) — so the node may forget it. A quarantined
+        alert is receipted too: re-sending it would only be refused again."""
+        decided = self.outcome in (
+            "stored", "duplicate", "quarantined", "snapshot_linked", "snapshot_duplicate"
+        )  # fmt: skip
+        return decided and self.node is not None and not self.awaiting_snapshot
 
 
 @dataclass
@@ -109,6 +119,8 @@ class _Decoded:
     parsed: Topic | None = None
     message: Alert | NodeStatus | NodeStats | None = None
     refused: ProtocolError | None = None
+    #: For a refused alert on a valid alert topic: the id it claims, so it can be receipted.
+    refused_alert: tuple[str, str, str] | None = None  # site, node, alert id
 
 
 class Ingestor:
@@ -156,7 +168,7 @@ class Ingestor:
             duplicates = 0
             for i, item in enumerate(decoded):
                 if isinstance(item.message, Alert) and item.message.id in known:
-                    outcome.results[i] = _duplicate(item.message)
+                    outcome.results[i] = self._duplicate(item.message)
                     duplicates += 1
             writes = [i for i, r in enumerate(outcome.results) if r.outcome == "pending"]
             if not writes:  # all duplicates: no write at all, counted by a later commit
@@ -207,11 +219,37 @@ class Ingestor:
                 return _Decoded(topic, payload, parsed)
             return _Decoded(topic, payload, parsed, decode(parsed, payload))
         except ProtocolError as exc:
-            return _Decoded(topic, payload, refused=exc)
+            return _Decoded(
+                topic, payload, refused=exc, refused_alert=self._claimed(topic, payload)
+            )
         except Exception as exc:  # the validator itself broke: poison, not a crash
             log.exception("validating a message on %r failed", topic[:200])
             refused = ProtocolError("internal_error", f"{type(exc).__name__}: {exc}")
             return _Decoded(topic, payload, refused=refused)
+
+    def _claimed(self, topic: str, payload: bytes) -> tuple[str, str, str] | None:
+        """(site, node, id) of a refused message on a well-formed alert topic that names an
+        alert id: the node that sent it gets a receipt and stops re-sending it."""
+        try:
+            parsed = _parse_topic(topic, self.topic_root)
+        except ProtocolError:
+            return None
+        found = _CLAIMED_ID.search(payload[:MAX_JSON_BYTES])
+        if parsed.channel is not Channel.ALERT or found is None:
+            return None
+        return parsed.site, parsed.node, found.group(1).decode()
+
+    def _duplicate(self, alert: Alert) -> IngestResult:
+        """A copy of a stored alert. Receipted again (its node missed the first receipt),
+        unless the JPEG it announced has still not come."""
+        awaiting = False
+        if alert.has_snapshot:
+            stored = self.storage.alerts.get(alert.id)
+            awaiting = stored is not None and not stored.snapshot_ready
+        return IngestResult(
+            "duplicate", alert_id=alert.id, site=alert.site, node=alert.node,
+            awaiting_snapshot=awaiting,
+        )  # fmt: skip
 
     def _known_alert_ids(self, decoded: list[_Decoded]) -> set[str]:
         ids = [d.message.id for d in decoded if isinstance(d.message, Alert)]
@@ -278,9 +316,7 @@ class Ingestor:
                     changed[found[0].id] = found
             events.append(_alert_stored(record))
             skewed += self._notice(alert, done, now)
-            outcome.results[i] = IngestResult(
-                "stored", alert_id=alert.id, site=alert.site, node=alert.node
-            )
+            outcome.results[i] = _stored(alert, record)
         # One event per incident the batch touched, with its state after the batch.
         events.extend(IncidentChanged(incident=f[0], change=f[1]) for f in changed.values())
         if skewed:
@@ -309,7 +345,10 @@ class Ingestor:
         it, only it is rolled back and it is quarantined as ``internal_error``."""
         if item.refused is not None:
             self._quarantine(item.topic, item.refused.reason, item.refused.detail, item.payload)
-            return IngestResult("quarantined", item.refused.reason)
+            site, node, alert_id = item.refused_alert or (None, None, None)
+            return IngestResult(
+                "quarantined", item.refused.reason, alert_id=alert_id, site=site, node=node
+            )
         mine: list[HubEvent] = []
         try:
             with self.storage.transaction():
@@ -345,7 +384,7 @@ class Ingestor:
     def _alert(self, alert: Alert, now: datetime, events: list[HubEvent]) -> IngestResult:
         done = self.storage.alerts.insert(alert, now)
         if not done.stored or done.record is None:
-            return _duplicate(alert)
+            return self._duplicate(alert)
         record = done.record
         filed = self.correlator.correlate(record) if self.correlator else None
         if filed is not None:
@@ -356,7 +395,7 @@ class Ingestor:
             events.append(IncidentChanged(incident=incident, change=change))
         if self._notice(alert, done, now):
             self.storage.counters.bump("clock_skewed")
-        return IngestResult("stored", alert_id=alert.id, site=alert.site, node=alert.node)
+        return _stored(alert, record)
 
     def _snapshot(
         self, parsed: Topic, jpeg: bytes, now: datetime, events: list[HubEvent]
@@ -371,6 +410,15 @@ class Ingestor:
             return IngestResult("quarantined", exc.reason)
         if outcome == "linked":
             events.append(SnapshotArrived(alert_id=alert_id))
+            # The alert was waiting for this JPEG: now both are here, receipt the alert.
+            return IngestResult(
+                "snapshot_linked", alert_id=alert_id, site=parsed.site, node=parsed.node
+            )
+        if outcome == "duplicate" and self.storage.alerts.get(alert_id) is not None:
+            # A re-sent JPEG of a complete alert: its node missed the receipt.
+            return IngestResult(
+                "snapshot_duplicate", alert_id=alert_id, site=parsed.site, node=parsed.node
+            )
         name = f"snapshot_{outcome}" if outcome != "duplicate" else "duplicate"
         return IngestResult(name, alert_id=alert_id)
 
@@ -412,5 +460,12 @@ def _parse_topic(topic: str, root: str) -> Topic:
     return parse_topic(topic, root)
 
 
-def _duplicate(alert: Alert) -> IngestResult:
-    return IngestResult("duplicate", alert_id=alert.id, site=alert.site, node=alert.node)
+def _stored(alert: Alert, record: AlertRecord) -> IngestResult:
+    return IngestResult(
+        "stored", alert_id=alert.id, site=alert.site, node=alert.node,
+        awaiting_snapshot=alert.has_snapshot and not record.snapshot_ready,
+    )  # fmt: skip
+
+
+#: The id an alert payload claims, found without parsing it (it failed to parse or validate).
+_CLAIMED_ID = re.compile(rb'"id"\s*:\s*"([0-9a-f]{32})"')

@@ -120,8 +120,42 @@ def test_second_copy_of_a_snapshot_is_a_duplicate(ingestor, store):
     publish_alert(ingestor, alert)
     topic = snapshot_topic("vw", SITE, NODE, alert.id)
     assert ingestor.handle(topic, snapshot_jpeg()).outcome == "snapshot_linked"
-    assert ingestor.handle(topic, snapshot_jpeg()).outcome == "duplicate"
+    assert ingestor.handle(topic, snapshot_jpeg()).outcome == "snapshot_duplicate"
     assert hub_stats(store)["snapshot_duplicates"] == 1
+
+
+def test_an_alert_is_receipted_only_once_the_jpeg_it_announced_is_stored_too(ingestor):
+    """A receipt lets the node forget the alert *and* its snapshot: it must not come while
+    the broker may still lose the JPEG."""
+    alert = make_alert(has_snapshot=True)
+    first = publish_alert(ingestor, alert)
+    assert first.outcome == "stored" and not first.receipted
+    assert not publish_alert(ingestor, alert).receipted  # a re-send, still no JPEG
+    topic = snapshot_topic("vw", SITE, NODE, alert.id)
+    linked = ingestor.handle(topic, snapshot_jpeg())
+    assert linked.receipted and (linked.node, linked.alert_id) == (NODE, alert.id)
+    assert publish_alert(ingestor, alert).receipted  # complete now: re-sends are receipted
+    assert ingestor.handle(topic, snapshot_jpeg()).receipted
+
+
+def test_a_jpeg_before_its_alert_is_not_a_receipt_for_an_alert_the_hub_lacks(ingestor):
+    alert = make_alert(has_snapshot=True)
+    topic = snapshot_topic("vw", SITE, NODE, alert.id)
+    assert not ingestor.handle(topic, snapshot_jpeg()).receipted
+    assert not ingestor.handle(topic, snapshot_jpeg()).receipted  # pending, not stored
+    assert publish_alert(ingestor, alert).receipted  # the alert finds its JPEG waiting
+
+
+def test_a_quarantined_alert_is_receipted_so_its_node_stops_resending_it(ingestor, store):
+    """Decided is decided: the hub keeps it in quarantine with its reason, and a node that
+    re-sent it forever would only fill its window with copies refused again."""
+    bad = json.loads(encode(make_alert(has_snapshot=False)))
+    bad["seq"] = 2**63
+    result = ingestor.handle(alert_topic("vw", SITE, NODE), json.dumps(bad).encode())
+    assert (result.outcome, result.reason) == ("quarantined", "invalid")
+    assert result.receipted and (result.node, result.alert_id) == (NODE, bad["id"])
+    garbage = ingestor.handle(alert_topic("vw", SITE, NODE), b"\xff not json")
+    assert garbage.outcome == "quarantined" and not garbage.receipted  # no id to receipt
 
 
 HOSTILE = {

@@ -46,7 +46,7 @@ def test_alerts_are_stored_in_batches_and_receipted_to_their_node_duplicates_too
     node = Probe(conn.port, NODE, conn.password, NODE)
     try:
         node.subscribe(receipt_topic("vw", SITE, NODE))
-        alerts = [make_alert(node=NODE, seq=i) for i in range(1000)]
+        alerts = [make_alert(node=NODE, seq=i, has_snapshot=False) for i in range(1000)]
         for alert in alerts:
             node.client.publish(alert_topic("vw", SITE, NODE), encode(alert), qos=1)
         ids = {a.id for a in alerts}
@@ -77,9 +77,9 @@ def test_a_node_never_gets_another_nodes_receipts(mosquitto, hub):
         me.subscribe(receipt_topic("vw", SITE, NODE))
         other.subscribe(receipt_topic("vw", SITE, "+"))  # the ACL lets it see only its own
         other.subscribe(receipt_topic("vw", SITE, "gate-door"))
-        alert = make_alert(node=NODE)
+        alert = make_alert(node=NODE, has_snapshot=False)
         assert me.publish(alert_topic("vw", SITE, NODE), encode(alert))
-        door = make_alert(node="gate-door", kind="door", camera=None, zone=None)
+        door = make_alert(node="gate-door", kind="door", camera=None, zone=None, has_snapshot=False)
         assert other.publish(alert_topic("vw", SITE, "gate-door"), encode(door))
         wait_for(lambda: receipted_ids(me) == [alert.id], 20, "my receipt")
         wait_for(lambda: other.payloads(receipt_topic("vw", SITE, "gate-door")), 20, "theirs")
