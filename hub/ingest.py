@@ -6,8 +6,9 @@ caller may then acknowledge every message of the batch. :class:`hub.ingest_pipel
 IngestPipeline` feeds it from paho's network thread; :meth:`Ingestor.handle` is a batch of
 one, for tests and tools.
 
-Every message is *decided*: stored, duplicate, a status/stats/snapshot, or quarantined with
-a reason. Nothing a node sends can fail the batch:
+Every message is *decided*: stored, duplicate, a status/stats/snapshot, empty (a broker
+clearing a retained message: MQTT's empty payload), or quarantined with a reason. Nothing
+a node sends can fail the batch:
 
 * a message that breaks the protocol is a quarantine row (bad_topic, not_json, invalid ...);
 * a message that makes the hub's own code raise runs inside its own savepoint, which is
@@ -167,7 +168,9 @@ class Ingestor:
             outcome = BatchOutcome([IngestResult("pending")] * len(decoded))
             duplicates = 0
             for i, item in enumerate(decoded):
-                if isinstance(item.message, Alert) and item.message.id in known:
+                if not item.payload:  # a retained message being cleared: nothing to keep
+                    outcome.results[i] = IngestResult("empty")
+                elif isinstance(item.message, Alert) and item.message.id in known:
                     outcome.results[i] = self._duplicate(item.message)
                     duplicates += 1
             writes = [i for i, r in enumerate(outcome.results) if r.outcome == "pending"]

@@ -34,6 +34,7 @@ from hub.clock import Clock, system_clock
 from hub.domain.users import Role
 from hub.ingest import IngestResult
 from hub.service import HubService
+from hub.stats import hub_figures
 from hub.storage.repositories import Storage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,23 +156,8 @@ def login(base_url: str, username: str, password: str) -> httpx.Client:
 
 
 def hub_stats(storage: Storage) -> dict:
-    """The figures ``GET /api/stats`` reports, read straight from storage (for tests that
-    have no HTTP server). ``seq_gaps`` is alerts still missing (late arrivals give theirs
-    back); ``seq_gaps_seen`` never goes down."""
-    c = storage.counters.all()
-    quarantined = {
-        k.split(".", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("quarantined.")
-    }
-    return {
-        "alerts_received": c.get("alerts", 0),
-        "alerts_stored": storage.alerts.count(),
-        "duplicates": c.get("duplicates", 0),
-        "seq_gaps": storage.nodes.total_seq_gaps(),
-        "seq_gaps_seen": c.get("seq_gaps_seen", 0),
-        "snapshots": c.get("snapshots", 0),
-        "snapshot_duplicates": c.get("snapshot_duplicates", 0),
-        "quarantined": quarantined,
-    }
+    """The figures ``GET /api/stats`` reports, for tests that have no HTTP server."""
+    return hub_figures(storage)
 
 
 # --- the HTTP API on its own ---------------------------------------------------------------

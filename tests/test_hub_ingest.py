@@ -325,3 +325,11 @@ def test_a_broken_store_is_reported_as_held_not_raised_nor_quarantined(ingestor,
     result = ingestor.handle(alert_topic("vw", SITE, NODE), encode(make_alert()))
     # The store's fault, not the message's: it must not be acknowledged (nor quarantined).
     assert (result.outcome, result.reason) == ("held", "storage_unavailable")
+
+
+def test_an_empty_payload_clearing_a_retained_message_is_not_quarantined(ingestor, store):
+    """The broker clears stray retained messages by publishing an empty one: that is MQTT
+    housekeeping, not a bad message from a node."""
+    for topic in (alert_topic("vw", SITE, NODE), snapshot_topic("vw", SITE, NODE, "a" * 32)):
+        assert ingestor.handle(topic, b"").outcome == "empty"
+    assert store.quarantine.entries() == [] and store.alerts.count() == 0

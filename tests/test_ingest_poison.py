@@ -27,7 +27,11 @@ from hub.incidents.service import IncidentService
 from hub.ingest import Ingestor
 from hub.storage.sqlite import open_sqlite_storage
 
-DECIDED = {"stored", "duplicate", "status", "stats", "snapshot_linked", "snapshot_pending"}
+#: Outcomes other than quarantine; "empty" is an empty payload (a retained message cleared).
+DECIDED = {
+    "stored", "duplicate", "status", "stats", "snapshot_linked", "snapshot_pending",
+    "snapshot_duplicate", "empty",
+}  # fmt: skip
 
 
 @pytest.fixture

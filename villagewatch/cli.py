@@ -123,6 +123,7 @@ def cmd_hub(args: argparse.Namespace) -> int:
         http_host=config.hub.http_host,
         http_port=config.hub.http_port,
         tune_gc=True,  # one hub per process: the collector made cheap (ingest rate)
+        ingest_process=True,  # MQTT in a child process: storing gets this core to itself
     )
     hub.start()
     password = hub.ensure_admin()

@@ -11,6 +11,7 @@ from hub.api.auth import Principal
 from hub.api.context import ApiContext
 from hub.domain.nodes import NodeState
 from hub.domain.users import Role
+from hub.stats import hub_figures
 
 
 class StatsOut(BaseModel):
@@ -22,6 +23,8 @@ class StatsOut(BaseModel):
     snapshots: int
     snapshot_duplicates: int
     quarantined: dict[str, int]
+    clock_skewed: int = Field(description="alerts whose event time was a day or more off")
+    seq_jumps: int = Field(description="sequence jumps too large to be loss (a reset node)")
     live_subscribers: int
 
 
@@ -37,20 +40,6 @@ def build(ctx: ApiContext) -> APIRouter:
 
     @router.get("/api/stats", response_model=StatsOut)
     def stats(who: viewer) -> StatsOut:
-        c = storage.counters.all()
-        quarantined = {
-            k.split(".", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("quarantined.")
-        }
-        return StatsOut(
-            alerts_received=c.get("alerts", 0),
-            alerts_stored=storage.alerts.count(),
-            duplicates=c.get("duplicates", 0),
-            seq_gaps=storage.nodes.total_seq_gaps(),
-            seq_gaps_seen=c.get("seq_gaps_seen", 0),
-            snapshots=c.get("snapshots", 0),
-            snapshot_duplicates=c.get("snapshot_duplicates", 0),
-            quarantined=quarantined,
-            live_subscribers=ctx.bus.stream_count,
-        )
+        return StatsOut(**hub_figures(storage), live_subscribers=ctx.bus.stream_count)
 
     return router
