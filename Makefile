@@ -34,6 +34,8 @@ lint: $(STAMP)
 bench: $(STAMP) system-packages
 	$(BIN)/python bench/replay_throughput.py
 	$(BIN)/python bench/e2e_latency.py
+	$(BIN)/python bench/hub_ingest.py
+	$(BIN)/python bench/hub_scale.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
