@@ -226,6 +226,20 @@ def wait_delivered(fleet: Fleet, hub_folder: Path, timeout: float = 90.0) -> Non
     assert ok, f"after {timeout} s: {tally(fleet, hub_folder)}, {fleet.outbox_rows()} unreceipted"
 
 
+def assert_heals(fleet: Fleet, hub_folder: Path, what: str, since: float) -> Tally:
+    """Wait until every alert is delivered, print the figures (``-s`` shows them) and
+    assert that nothing was lost or duplicated."""
+    wait_delivered(fleet, hub_folder)
+    result = tally(fleet, hub_folder)
+    print(
+        f"{what}: {result}, healed in {time.monotonic() - since:.1f} s, "
+        f"{fleet.resent()} copies re-sent"
+    )
+    assert result.perfect, result
+    assert result.stored == fleet.total
+    return result
+
+
 def start_hub(broker: RunningBroker, folder: Path, ready: bool = True) -> HubProcess:
     """``villagewatch hub`` with its data in ``folder/hub``; ``ready`` waits until it has
     subscribed (its retained status says online: published after its SUBSCRIBE)."""

@@ -12,7 +12,13 @@ import time
 
 import pytest
 from broker_kit import wait_until
-from delivery_kit import Fleet, kill9_broker, start_hub, stored_count, tally, wait_delivered
+from delivery_kit import (
+    Fleet,
+    assert_heals,
+    kill9_broker,
+    start_hub,
+    stored_count,
+)
 
 pytestmark = pytest.mark.mosquitto
 NODES, PER_NODE = 4, 2500
@@ -29,15 +35,8 @@ def test_kill_9_of_the_broker_mid_burst_with_the_hub_up_loses_nothing(mosquitto,
         at_kill = stored_count(tmp_path)
         t0 = time.monotonic()
         mosquitto.start()
-        wait_delivered(fleet, tmp_path)
-        result = tally(fleet, tmp_path)
-        print(
-            f"broker kill -9 with the hub up at {at_kill}/{fleet.total} stored: {result}, "
-            f"healed in {time.monotonic() - t0:.1f} s, {fleet.resent()} copies re-sent"
-        )
         assert at_kill < fleet.total, "the kill came after the burst: not mid-burst"
-        assert result.perfect, result
-        assert result.stored == fleet.total
+        assert_heals(fleet, tmp_path, f"broker kill -9 with the hub up at {at_kill} stored", t0)
     finally:
         fleet.stop()
         hub.stop()
@@ -57,15 +56,8 @@ def test_kill_9_of_the_broker_mid_burst_with_the_hub_down_loses_nothing(mosquitt
         mosquitto.start()
         t0 = time.monotonic()
         hub = start_hub(mosquitto, tmp_path, ready=False)
-        wait_delivered(fleet, tmp_path)
-        result = tally(fleet, tmp_path)
-        print(
-            f"broker kill -9 with the hub down, {acked_at_kill}/{fleet.total} acknowledged by "
-            f"the broker: {result}, healed in {time.monotonic() - t0:.1f} s, "
-            f"{fleet.resent()} copies re-sent"
-        )
-        assert result.perfect, result
-        assert result.stored == fleet.total
+        what = f"broker kill -9 with the hub down, {acked_at_kill} acknowledged by the broker"
+        assert_heals(fleet, tmp_path, what, t0)
     finally:
         fleet.stop()
         hub.stop()
