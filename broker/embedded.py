@@ -21,7 +21,7 @@ never faces a network; production sites run mosquitto. It speaks to the same
 * a packet larger than ``MAX_SNAPSHOT_BYTES + 64 KiB`` closes the connection (mosquitto's
   ``max_packet_size``); the client's will fires, the message reaches no one.
 
-amqtt 0.12.1 needed five fixes, made here by subclassing rather than patching:
+amqtt 0.12.1 needed six fixes, made here by subclassing rather than patching:
 
 1. it never enforced the keepalive, so a node that lost power (no TCP FIN) stayed "online"
    forever: we drop a client silent for 1.5 times its keepalive, firing its will;
@@ -34,7 +34,10 @@ amqtt 0.12.1 needed five fixes, made here by subclassing rather than patching:
 4. it had no maximum packet size: see above (:mod:`broker.embedded_guard`);
 5. a connecting client was sent the retained messages matching *other* clients'
    subscriptions (so any node could read every node's status): retained messages now go
-   out only in answer to the client's own SUBSCRIBE, after the ACL check.
+   out only in answer to the client's own SUBSCRIBE, after the ACL check;
+6. a client subscribing while a message was being broadcast broke the broadcast ("dictionary
+   changed size during iteration"; nodes subscribe to their receipts at every connect): the
+   broadcast now walks a snapshot of the subscriptions.
 
 Credentials are read from the store at each CONNECT, so a newly provisioned node can
 connect at once; :meth:`EmbeddedBroker.reload` additionally closes connections whose
@@ -101,12 +104,22 @@ class _KeepaliveHandler(BrokerProtocolHandler):
             self._closing = asyncio.ensure_future(self.handle_connection_closed())
 
 
+class _SubscriptionTable(dict):
+    """amqtt walks its subscriptions with an ``await`` inside the loop (``_run_broadcast``),
+    so a client subscribing meanwhile changed the dict mid-walk: "dictionary changed size
+    during iteration", and that broadcast was lost. Each walk now goes over a snapshot."""
+
+    def items(self):  # type: ignore[override]
+        return list(super().items())
+
+
 class _HardenedBroker(Broker):
     """amqtt's Broker with the fixes listed in the module docstring."""
 
     def __init__(self, config: dict[str, Any], loop: Any, topic_root: str) -> None:
         super().__init__(config, loop=loop)
         self.topic_root = topic_root
+        self._subscriptions = _SubscriptionTable(self._subscriptions)
 
     async def stream_connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str

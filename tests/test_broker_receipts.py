@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from broker_kit import BROKER_KINDS, ROOT, BrokerUnderTest, start_broker
+from broker_kit import BROKER_KINDS, ROOT, BrokerUnderTest, start_broker, wait_until
 from conftest import SITE
 
 from contract.protocol import NodeRole, alert_topic, receipt_topic
@@ -106,3 +106,27 @@ def test_receipt_sent_while_a_node_was_away_reaches_its_persistent_session(
     back = broker.probe("gw-a", client_id="gw-a", clean_session=False)
     assert back.accepted
     assert back.wait_for(RECEIPT_A, b"while away")
+
+
+def test_nodes_subscribing_while_alerts_stream_lose_no_broadcast(tmp_path: Path, caplog) -> None:
+    """Every node subscribes to its receipts at each connect, often while other nodes'
+    alerts are being broadcast. amqtt walked its subscription table with an ``await`` in
+    the loop, and a SUBSCRIBE meanwhile broke the walk ("dictionary changed size during
+    iteration"): that message never reached anyone."""
+    broker = start_broker("embedded", tmp_path / "broker")
+    try:
+        nodes = [f"gw-{n}" for n in range(13)]
+        for node in nodes:
+            broker.add(node)
+        sender, hub = broker.probe(nodes[0]), broker.probe("hub")
+        hub.subscribe(f"{ROOT}/+/+/alert")
+        topic = alert_topic(ROOT, SITE, nodes[0])
+        for i in range(300):
+            sender.client.publish(topic, b"alert %d" % i, qos=1)
+            if i % 25 == 0:  # a node comes online mid-stream and subscribes
+                node = nodes[1 + i // 25]
+                broker.probe(node).subscribe(receipt_topic(ROOT, SITE, node))
+        assert wait_until(lambda: len(hub.payloads(topic)) == 300), len(hub.payloads(topic))
+        assert "changed size during iteration" not in caplog.text
+    finally:
+        broker.shutdown()
