@@ -1,9 +1,10 @@
 """The hub at scale (issue 6, section 5): a month of a busy site in SQLite, read over HTTP.
 
-1. fills a real SQLite store with 1,000,000 alerts and 100,000 incidents (what the data looks
-   like and how it is bulk-loaded: ``bench/hub_scale_data.py``), and serves it with the real
-   app on uvicorn (``create_app`` + ``WebServer``, composed as ``HubService`` does, without
-   MQTT and retention); then measures on this machine, each beside an *empty* store:
+1. fills a real SQLite store with 1,000,000 alerts and 100,000 incidents (what happens in
+   that month: ``bench/hub_scale_plan.py``; how it is bulk-loaded: ``bench/hub_scale_data.py``),
+   and serves it with the real app on uvicorn (``create_app`` + ``WebServer``, composed as
+   ``HubService`` does, without MQTT and retention); then measures on this machine, each
+   beside an *empty* store:
 2. the officer page's reads (queue, incident and alert lists with the page's filters, the
    second page): sequential requests from one signed-in officer; goal p95 ≤ 50 ms.
    ``GET /api/health`` is the floor of the HTTP stack, ``GET /api/me`` adds the session check;

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 from hub_helpers import make_alert  # tests/: one realistic alert, as the tests build them
-from hub_scale_data import MAINTENANCE, pick, topology
+from hub_scale_plan import MAINTENANCE, pick, topology, wording
 
 from contract.protocol import Alert, alert_topic, encode
 from hub.clock import ManualClock
@@ -39,16 +39,11 @@ def live_alerts(count: int, seed: int, last_seq: dict[tuple[str, str], int]) -> 
     for _ in range(count):
         s = rng.choice(sources)
         if rng.random() < 0.04:
-            troubles = MAINTENANCE["camera" if s.camera else "sensor"]
-            kind, severity = rng.choice(list(troubles.items()))
-            zone, message = None, kind.replace("_", " ")
-            if rng.random() < 0.3:
-                severity, message = "info", f"{message}: cleared"
+            kind = rng.choice(list(MAINTENANCE["camera" if s.camera else "sensor"]))
+            severity, zone, message = wording(rng, s, kind, cleared=rng.random() < 0.3)
         else:
             kind = pick(rng, s.kinds)
-            _, severities, zones, text = s.kinds[kind]
-            severity, zone = pick(rng, severities), rng.choice(zones)
-            message = text.format(zone)
+            severity, zone, message = wording(rng, s, kind)
         seq = last_seq[s.site, s.node] = last_seq.get((s.site, s.node), -1) + 1
         camera_fields = {} if s.camera else {"objects": [], "frame_size": None}
         alerts.append(
