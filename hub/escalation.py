@@ -27,7 +27,7 @@ from hub.domain.notifications import Message
 from hub.domain.users import Role
 from hub.events import EventBus, HubEvent, IncidentChanged
 from hub.notify.service import NotificationService
-from hub.notify.worker import PeriodicWorker
+from hub.periodic import PeriodicWorker
 from hub.storage.repositories import Storage
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ after an hour too; expired sessions go at once.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.clock import Clock, system_clock
+from hub.periodic import PeriodicWorker
 from hub.storage.repositories import Storage
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def purge(
     return counts
 
 
-class RetentionWorker:
+class RetentionWorker(PeriodicWorker):
     """Purges once at start and then every ``interval_s`` seconds, on its own thread."""
 
     def __init__(
@@ -101,23 +101,13 @@ class RetentionWorker:
         clock: Clock = system_clock,
         sweep: Sweeper | None = None,
     ) -> None:
+        super().__init__("hub-retention", self.tick, interval_s)
         self.storage = storage
         self.lifetimes = (
             lifetimes if isinstance(lifetimes, Lifetimes) else Lifetimes.uniform(lifetimes)
         )
-        self.interval_s = interval_s
         self.clock = clock
         self.sweep = sweep
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hub-retention", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
 
     def tick(self) -> dict[str, int]:
         """One purge now. A locked or full disk must not end retention for good: the error
@@ -127,8 +117,3 @@ class RetentionWorker:
         except Exception:
             log.exception("retention purge failed; retrying in %.0f s", self.interval_s)
             return {}
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.tick()
-            self._stop.wait(self.interval_s)

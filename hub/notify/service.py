@@ -22,7 +22,7 @@ from hub.clock import Clock
 from hub.domain.notifications import Delivery, DeliveryStatus, Message
 from hub.domain.users import Role
 from hub.notify.base import Notifier, NotifierError, PermanentFailure
-from hub.notify.worker import PeriodicWorker
+from hub.periodic import PeriodicWorker
 from hub.storage.repositories import Storage
 
 log = logging.getLogger(__name__)

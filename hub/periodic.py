@@ -1,4 +1,9 @@
-"""A background thread that runs one step periodically until stopped."""
+"""A background thread that runs one step periodically until stopped.
+
+The hub's background jobs (sending notifications, escalating incidents, retention) are each a
+:class:`PeriodicWorker` around their own ``tick``/``deliver_due``: the thread, its stop and
+its error handling are written once, here.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ log = logging.getLogger(__name__)
 
 class PeriodicWorker:
     """Calls ``step()`` every ``interval_s`` seconds (sooner when :attr:`wakeup` is set) on a
-    daemon thread. A step that raises is logged and the loop goes on: a bad row must not
-    silence every later notification. Tests call the step directly instead of starting it.
+    daemon thread. A step that raises is logged and the loop goes on: one bad row must not
+    end the job for good. Tests call the step directly instead of starting it.
     """
 
     def __init__(self, name: str, step: Callable[[], object], interval_s: float) -> None:
