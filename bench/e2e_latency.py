@@ -25,6 +25,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from conftest import loopback_connection  # noqa: E402
 from e2e_kit import SseCollector  # noqa: E402
 from hub_helpers import make_alert, snapshot_jpeg  # noqa: E402
+from percentile import percentile  # noqa: E402
 
 from broker.credentials import CredentialStore  # noqa: E402
 from broker.embedded import EmbeddedBroker  # noqa: E402
@@ -44,11 +45,6 @@ from hub.domain.users import Role  # noqa: E402
 from hub.service import HubService  # noqa: E402
 
 SITE, NODE = "riverside", "gw-plaza"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> int:

@@ -26,6 +26,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from hub_helpers import example_config, make_alert, offline_connection, serve_api  # noqa: E402
 from hub_process import start_hub_process  # noqa: E402
+from percentile import percentile  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
 from test_api_auth import app_routes  # noqa: E402
 from test_api_body_limits import SAMPLE_IDS, login, send_huge_body  # noqa: E402
@@ -80,8 +81,7 @@ def percentiles(call, n: int) -> str:
         response = call()
         times.append((time.perf_counter() - start) * 1000)
         assert response.status_code < 300, response.text
-    times.sort()
-    return f"p50 {times[n // 2]:.2f} ms  p95 {times[int(n * 0.95)]:.2f} ms"
+    return f"p50 {percentile(times, 50):.2f} ms  p95 {percentile(times, 95):.2f} ms"
 
 
 def latency(tmp: Path, n: int) -> None:

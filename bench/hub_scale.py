@@ -47,10 +47,10 @@ from hub_scale_live import (  # noqa: E402
     correlation_cost,
     fan_out,
     live_alerts,
-    percentile,
     print_correlation,
     print_fan_out,
 )
+from percentile import percentile  # noqa: E402
 
 from contract.siteconfig import SiteConfig, load_site_config  # noqa: E402
 from hub.accounts import AccountService  # noqa: E402

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import httpx
 from hub_helpers import make_alert  # tests/: one realistic alert, as the tests build them
 from hub_scale_plan import MAINTENANCE, pick, topology, wording
+from percentile import percentile
 
 from contract.protocol import Alert, alert_topic, encode
 from hub.clock import ManualClock
@@ -23,11 +24,6 @@ if TYPE_CHECKING:
     from hub_scale import Hub
 
 ROOT = "vw"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def live_alerts(count: int, seed: int, last_seq: dict[tuple[str, str], int]) -> list[Alert]:
