@@ -9,12 +9,12 @@ provisioning and never stored in clear on the hub; only the node's connection fi
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from contract.files import write_durably
 from contract.passwords import MOSQUITTO_ITERATIONS, hash_password, verify_password
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
@@ -127,18 +127,13 @@ class CredentialStore:
         return None
 
     def _write(self, identities: dict[str, Identity]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             n: {k: v for k, v in asdict(i).items() if k != "username"}
             for n, i in identities.items()
         }
         for v in data.values():
             v["role"] = str(v["role"])
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-        os.replace(tmp, self.path)
+        write_durably(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
 
     # --- mosquitto renderings -------------------------------------------------------------
 

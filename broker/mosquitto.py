@@ -34,6 +34,7 @@ from pathlib import Path
 from broker.credentials import CredentialStore
 from broker.retained import SWEEPER_USERNAME, RetainedSweeper, sweeper_acl
 from contract.certificates import ServerTls
+from contract.files import write_durably
 from contract.passwords import MOSQUITTO_ITERATIONS, hash_password
 from contract.protocol import MAX_SNAPSHOT_BYTES, NodeRole
 
@@ -284,9 +285,7 @@ def _logged_since(path: Path, offset: int, needle: str) -> bool:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+    write_durably(path, text.encode())
 
 
 def _dialable(host: str) -> str:

@@ -18,7 +18,6 @@ certificate are made on first use, see :mod:`broker.tls`.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from pathlib import Path
 
@@ -120,8 +119,7 @@ def provision_node(
         client_id=_hub_client_id(config.site.id, path) if is_hub else None,
         **tls,
     )
-    _private_dir(path.parent)
-    conn.save(path)
+    conn.save(path)  # 0600, in folders made 0700
     log.info(
         "provisioned %s (%s) for %s:%s%s; connection file %s",
         node,
@@ -181,10 +179,3 @@ def provision_all(
     """
     nodes = [HUB_NODE, *(g.node for g in config.gateways), *(s.node for s in config.sensors)]
     return {n: provision_node(config, n, host=host, port=port) for n in nodes}
-
-
-def _private_dir(path: Path) -> None:
-    """Create the folder for connection files readable by this user only."""
-    if not path.exists():
-        path.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, 0o700)

@@ -25,6 +25,7 @@ from contract.certificates import (
     issue_server_certificate,
     load_or_create_site_ca,
 )
+from contract.files import DIR_MODE, private_dir
 from contract.siteconfig import SiteConfig
 
 #: Re-issue the generated server certificate when it has less than this left.
@@ -68,7 +69,7 @@ def site_tls(config: SiteConfig, now: datetime | None = None) -> ServerTls | Non
 def generated_tls(config: SiteConfig, now: datetime | None = None) -> ServerTls:
     """The site CA and a current server certificate in :func:`tls_folder`, made as needed."""
     folder = tls_folder(config)
-    _private_dir(folder)
+    private_dir(folder).chmod(DIR_MODE)  # holds the keys: owner only, even if it existed
     now = now or datetime.now(UTC)
     ca = load_or_create_site_ca(folder, config.site.id, now)
     names = server_names(config)
@@ -81,8 +82,3 @@ def generated_tls(config: SiteConfig, now: datetime | None = None) -> ServerTls:
     except (CertificateError, FileNotFoundError):
         pass  # missing, for other names, or signed by a CA since replaced: issue a new one
     return issue_server_certificate(ca, folder, names, now)
-
-
-def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)

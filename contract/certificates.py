@@ -18,7 +18,6 @@ Used by the broker (mosquitto's TLS listener), by the hub (HTTPS) and by nodes
 from __future__ import annotations
 
 import ipaddress
-import os
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,12 +30,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from contract.files import write_durably
+
 #: A site CA outlives many server certificates; rotate it by provisioning nodes again.
 CA_DAYS = 10 * 365
 #: Server certificates are re-issued by provisioning again; 825 days is what browsers accept.
 SERVER_DAYS = 825
 #: File names inside a TLS folder (``<broker data_dir>/tls`` by default).
 CA_CERT, CA_KEY, SERVER_CERT, SERVER_KEY = "ca.pem", "ca.key", "server.pem", "server.key"
+#: Certificates are public: nodes get the CA, clients the server chain. Keys are 0600.
+PUBLIC_MODE = 0o644
 
 
 class CertificateError(ValueError):
@@ -112,7 +115,7 @@ def load_or_create_site_ca(folder: Path, site: str, now: datetime | None = None)
         .sign(key, hashes.SHA256())
     )
     _write_key(ca.key, key)
-    _write_public(ca.cert, cert.public_bytes(serialization.Encoding.PEM))
+    write_durably(ca.cert, cert.public_bytes(serialization.Encoding.PEM), PUBLIC_MODE)
     return ca
 
 
@@ -154,7 +157,7 @@ def issue_server_certificate(
     tls = ServerTls(ca.cert, folder / f"{stem}.pem", folder / f"{stem}.key")
     _write_key(tls.key, key)
     chain = cert.public_bytes(serialization.Encoding.PEM) + ca.cert.read_bytes()
-    _write_public(tls.cert, chain)
+    write_durably(tls.cert, chain, PUBLIC_MODE)
     return tls
 
 
@@ -296,25 +299,4 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write(path, pem, 0o600)
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    _write(path, data, 0o644)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Atomic write with ``mode`` from the first byte (a key is never briefly world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # O_CREAT honours umask; keys must be exactly 0600
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    write_durably(path, pem)  # 0600 from the first byte

@@ -11,11 +11,11 @@ and only to a broker whose certificate that CA signed, never falling back to pla
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contract.files import write_durably
 from contract.protocol import DEFAULT_TOPIC_ROOT, Identifier, NodeRole
 
 
@@ -47,12 +47,8 @@ class NodeConnection(BaseModel):
         return self.tls_port if self.ca and self.tls_port else self.port
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.model_dump_json(indent=2))
-        os.replace(tmp, path)
+        """Write the file 0600 (it holds the password), whole or not at all."""
+        write_durably(Path(path), self.model_dump_json(indent=2).encode())
 
     @classmethod
     def load(cls, path: Path) -> NodeConnection:
