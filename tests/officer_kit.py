@@ -70,6 +70,14 @@ def start_officer_hub(
     return service
 
 
+@pytest.fixture
+def hub(mosquitto, tmp_path: Path) -> Iterator[HubService]:
+    """The example site's hub for one test (``start_officer_hub``), stopped after it."""
+    service = start_officer_hub(mosquitto, tmp_path / "hub")
+    yield service
+    service.stop()
+
+
 def add_user(hub: HubService, username: str, role: Role = Role.OFFICER) -> str:
     """A hub user; returns the generated password."""
     return hub.accounts.create_user(username, role)

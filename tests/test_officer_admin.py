@@ -5,24 +5,16 @@ the response-times panel."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from hub_helpers import login
-from officer_kit import DESK, PHONE, add_user, browser, sign_in, start_officer_hub, watch_problems
+from officer_kit import DESK, PHONE, add_user, browser, hub, sign_in, watch_problems
 from playwright.sync_api import Browser, Page, expect
 
 from hub.domain.users import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
-__all__ = ["browser"]  # the fixture, imported for pytest
-
-
-@pytest.fixture
-def hub(mosquitto, tmp_path: Path):
-    service = start_officer_hub(mosquitto, tmp_path / "hub")
-    yield service
-    service.stop()
+__all__ = ["browser", "hub"]  # the fixtures, imported for pytest
 
 
 def shown_password(page: Page) -> str:

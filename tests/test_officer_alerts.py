@@ -4,26 +4,17 @@ first, and filters that narrow the list on the hub's side."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hub_helpers import NodeClient, make_alert, wait_for
-from officer_kit import DESK, SITE, add_user, browser, sign_in, start_officer_hub, watch_problems
+from officer_kit import DESK, SITE, add_user, browser, hub, sign_in, watch_problems
 from playwright.sync_api import Browser, Page, expect
 
 from contract.protocol import Severity, alert_topic, encode
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
-__all__ = ["browser"]  # the fixture, imported for pytest
+__all__ = ["browser", "hub"]  # the fixtures, imported for pytest
 
 SEVERITIES = [Severity.CRITICAL, Severity.MAJOR, Severity.MINOR]
-
-
-@pytest.fixture
-def hub(mosquitto, tmp_path: Path):
-    service = start_officer_hub(mosquitto, tmp_path / "hub")
-    yield service
-    service.stop()
 
 
 def card_ids(page: Page) -> list[str]:

@@ -20,8 +20,8 @@ from officer_kit import (
     SMALL_PHONE,
     add_user,
     browser,
+    hub,
     sign_in,
-    start_officer_hub,
     watch_problems,
 )
 from playwright.sync_api import Browser, Page, expect
@@ -29,16 +29,9 @@ from playwright.sync_api import Browser, Page, expect
 from contract.protocol import alert_topic, encode, snapshot_topic
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
-__all__ = ["browser"]  # the fixture, imported for pytest
+__all__ = ["browser", "hub"]  # the fixtures, imported for pytest
 
 SCREENSHOT = REPO / "docs" / "officer-incidents.png"
-
-
-@pytest.fixture
-def hub(mosquitto, tmp_path: Path):
-    service = start_officer_hub(mosquitto, tmp_path / "hub")
-    yield service
-    service.stop()
 
 
 def raise_intrusion(mosquitto, hub) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from officer_kit import (
     StallingProxy,
     add_user,
     browser,
+    hub,
     sign_in,
     start_officer_hub,
     watch_problems,
@@ -30,14 +31,7 @@ from hub.escalation import EscalationWorker
 from hub.notify.service import NotificationService
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
-__all__ = ["browser"]  # the fixture, imported for pytest
-
-
-@pytest.fixture
-def hub(mosquitto, tmp_path: Path):
-    service = start_officer_hub(mosquitto, tmp_path / "hub", heartbeat_s=1.0)
-    yield service
-    service.stop()
+__all__ = ["browser", "hub"]  # the fixtures, imported for pytest
 
 
 def chimes(page: Page, counter: str = "chimes") -> int:

@@ -3,24 +3,15 @@ mosquitto: sign in, see an alert with its snapshot arrive live, see nodes come a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hub_helpers import NodeClient, make_alert, snapshot_jpeg, start_hub
-from officer_kit import PHONE, SITE, add_user, browser, watch_problems
+from hub_helpers import NodeClient, make_alert, snapshot_jpeg
+from officer_kit import PHONE, SITE, add_user, browser, hub, watch_problems
 from playwright.sync_api import Browser, expect
 
 from contract.protocol import NodeRole, Severity, alert_topic, encode, snapshot_topic
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
-__all__ = ["browser"]  # the fixture, imported for pytest
-
-
-@pytest.fixture
-def hub(mosquitto, tmp_path: Path):
-    service = start_hub(mosquitto, tmp_path / "hub")
-    yield service
-    service.stop()
+__all__ = ["browser", "hub"]  # the fixtures, imported for pytest
 
 
 def test_officer_sees_live_alerts_with_snapshots_and_node_status_on_a_phone(

@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import pytest
 from hub_helpers import REPO
-from officer_kit import PHONE, add_user, browser, sign_in, start_officer_hub, watch_problems
+from officer_kit import PHONE, add_user, browser, hub, sign_in, watch_problems
 from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
-__all__ = ["browser"]  # the fixture, imported for pytest
+__all__ = ["browser", "hub"]  # the fixtures, imported for pytest
 
 STATIC = REPO / "hub" / "web" / "static"
 #: PNG icon -> the SVG it is drawn from, and its size.
@@ -36,13 +36,6 @@ CACHED_PATHS = """async () => {
     }
     return paths;
 }"""
-
-
-@pytest.fixture
-def hub(mosquitto, tmp_path: Path):
-    service = start_officer_hub(mosquitto, tmp_path / "hub")
-    yield service
-    service.stop()
 
 
 def bgra(image: np.ndarray) -> np.ndarray:
