@@ -57,7 +57,7 @@ from hub.events import (
     NodeChanged,
     SnapshotArrived,
 )
-from hub.storage.failures import StorageFailure, is_storage_failure
+from hub.storage.failures import StorageFailure, as_storage_failure, is_storage_failure
 from hub.storage.repositories import Storage
 
 log = logging.getLogger(__name__)
@@ -176,17 +176,12 @@ class Ingestor:
             writes = [i for i, r in enumerate(outcome.results) if r.outcome == "pending"]
             if not writes:  # all duplicates: no write at all, counted by a later commit
                 self._uncounted_duplicates += duplicates
-            else:
-                try:
-                    with self.storage.transaction():
-                        self._store(decoded, writes, outcome)
-                        if self._uncounted_duplicates + duplicates:
-                            bump = self._uncounted_duplicates + duplicates
-                            self.storage.counters.bump("duplicates", bump)
-                except Exception as exc:  # the batch is retried whole: count nothing yet
-                    if isinstance(exc, StorageFailure) or is_storage_failure(exc):
-                        raise StorageFailure(f"{type(exc).__name__}: {exc}") from exc
-                    raise
+            else:  # if this raises, the batch is retried whole: count nothing yet
+                with as_storage_failure(), self.storage.transaction():
+                    self._store(decoded, writes, outcome)
+                    if self._uncounted_duplicates + duplicates:
+                        bump = self._uncounted_duplicates + duplicates
+                        self.storage.counters.bump("duplicates", bump)
                 self._uncounted_duplicates = 0
         self._log(outcome.results, decoded)
         return outcome
@@ -196,11 +191,11 @@ class Ingestor:
         transaction. Raises StorageFailure if even that cannot be written."""
         detail = f"{type(error).__name__}: {error}"
         try:
-            with self.storage.transaction():
+            with as_storage_failure(), self.storage.transaction():
                 self._quarantine(topic, "internal_error", detail, payload)
-        except Exception as exc:
-            if is_storage_failure(exc):
-                raise StorageFailure(f"{type(exc).__name__}: {exc}") from exc
+        except StorageFailure:
+            raise
+        except Exception:
             log.exception("could not even quarantine a message on %r", topic[:200])
         return BatchOutcome([IngestResult("quarantined", "internal_error")])
 
@@ -258,12 +253,8 @@ class Ingestor:
         ids = [d.message.id for d in decoded if isinstance(d.message, Alert)]
         if not ids:
             return set()
-        try:
+        with as_storage_failure():
             return self.storage.alerts.known_ids(ids)
-        except Exception as exc:
-            if is_storage_failure(exc):
-                raise StorageFailure(f"{type(exc).__name__}: {exc}") from exc
-            raise
 
     def _store(self, decoded: list[_Decoded], writes: list[int], outcome: BatchOutcome) -> None:
         """Inside the batch's transaction: the new alerts together (fast), then the rest
@@ -283,7 +274,7 @@ class Ingestor:
                     self._alerts_together(decoded, list(fresh.values()), now, outcome, events)
                 outcome.events.extend(events)
             except Exception as exc:
-                if isinstance(exc, StorageFailure) or is_storage_failure(exc):
+                if is_storage_failure(exc):
                     raise
                 log.warning("%d alerts failed together (%r); one by one", len(fresh), exc)
                 for i in fresh.values():
@@ -357,7 +348,7 @@ class Ingestor:
             with self.storage.transaction():
                 result = self._apply(item, mine, now)
         except Exception as exc:
-            if isinstance(exc, StorageFailure) or is_storage_failure(exc):
+            if is_storage_failure(exc):
                 raise
             log.exception("failed to ingest a message on %r", item.topic[:200])
             detail = f"{type(exc).__name__}: {exc}"

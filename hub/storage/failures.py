@@ -12,7 +12,9 @@ The test is by error code, not by exception class: SQLite reports both "disk is 
 
 from __future__ import annotations
 
+import contextlib
 import errno
+from collections.abc import Iterator
 
 #: SQLite primary result codes that mean "the store cannot write now", not "bad input":
 #: BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
@@ -44,3 +46,17 @@ def is_storage_failure(exc: BaseException) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+@contextlib.contextmanager
+def as_storage_failure() -> Iterator[None]:
+    """Raise what :func:`is_storage_failure` recognises as a :class:`StorageFailure`;
+    anything else passes through unchanged."""
+    try:
+        yield
+    except StorageFailure:
+        raise
+    except Exception as exc:
+        if is_storage_failure(exc):
+            raise StorageFailure(f"{type(exc).__name__}: {exc}") from exc
+        raise
