@@ -93,7 +93,7 @@ class HubService:
                 "accounts": self.accounts,
                 "auth": Authenticator(self.accounts),
                 # Counters in the hub's database: a restart gives no fresh guesses.
-                "throttle": LoginThrottle(store=login_failures_for(self.storage)),
+                "throttle": LoginThrottle(clock=clock, store=login_failures_for(self.storage)),
                 "incidents": self.incidents,
                 # GET /api/health: "ok", or "degraded" while storage refuses writes.
                 "health": self.ingest_health,

@@ -27,8 +27,6 @@ from contract.protocol import (
     new_alert_id,
 )
 from contract.siteconfig import SiteConfig, load_site_config
-from hub.api.app import create_app
-from hub.api.auth import LoginThrottle
 from hub.api.server import WebServer
 from hub.clock import Clock, system_clock
 from hub.domain.users import Role
@@ -247,10 +245,12 @@ def serve_api(
     clock: Clock = system_clock,
     heartbeat_s: float = 15.0,
     session_idle_minutes: int | None = None,
-    throttle: LoginThrottle | None = None,
+    passwords: dict[str, str] | None = None,
 ) -> ApiHub:
     """The example site's hub API on a free loopback port, composed by :class:`HubService`
-    itself. ``throttle`` replaces the login throttle (to give it a test clock)."""
+    itself (``clock`` is the hub's: sessions, ingest and the login throttle all run on it).
+    One user per role is created, unless ``passwords`` says they exist already (a restart on
+    the same ``data_dir``)."""
     config = example_config()
     if session_idle_minutes is not None:
         hub_settings = config.hub.model_copy(update={"session_idle_minutes": session_idle_minutes})
@@ -258,13 +258,10 @@ def serve_api(
     service = HubService(
         config, offline_connection(), data_dir, clock=clock, heartbeat_s=heartbeat_s
     )
-    app = service.app
-    if throttle is not None:
-        service.api.services["throttle"] = throttle
-        app = create_app(service.api)  # the session router takes its throttle when built
-    server = WebServer(app, "127.0.0.1", 0)
+    server = WebServer(service.app, "127.0.0.1", 0)
     server.start()
-    passwords = {r.value: service.accounts.create_user(r.value, r) for r in Role}
+    if passwords is None:
+        passwords = {r.value: service.accounts.create_user(r.value, r) for r in Role}
     return ApiHub(service, server, passwords)
 
 

@@ -11,15 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hub_helpers import ApiHub, example_config, offline_connection, serve_api
+from hub_helpers import ApiHub, serve_api
 
-from hub.api.app import create_app
-from hub.api.auth import LoginThrottle
-from hub.api.server import WebServer
 from hub.clock import ManualClock
-from hub.service import HubService
-from hub.storage.sqlite import DATABASE_FILE
-from hub.storage.sqlite.database import SqliteDatabase
 from hub.storage.sqlite.throttle import SqliteLoginFailures
 
 STRANGER = "127.0.0.2"
@@ -32,34 +26,21 @@ def attempt(client: httpx.Client, username: str, password: str, **headers) -> ht
 
 
 class RestartableHub:
-    """The hub API on one data folder, stopped and started again like a real restart; its
-    throttle reads and writes the hub's database (through its own connection, so it can be
-    given the test's clock)."""
+    """The hub API on one data folder, stopped and started again like a real restart, on
+    the test's clock; its throttle is the hub's own, in the hub's database."""
 
     def __init__(self, data_dir: Path, clock: ManualClock) -> None:
         self.data_dir, self.clock = data_dir, clock
-        self.hub = self.database = self.passwords = None
+        self.hub = self.passwords = None
 
-    def start(self):
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.database = SqliteDatabase(self.data_dir / DATABASE_FILE)
-        store = SqliteLoginFailures(self.database)
-        throttle = LoginThrottle(free=3, clock=lambda: self.clock().timestamp(), store=store)
-        if self.passwords is None:
-            self.hub = serve_api(self.data_dir, throttle=throttle)
-            self.passwords = self.hub.passwords
-            return self.hub
-        service = HubService(example_config(), offline_connection(), self.data_dir)
-        service.api.services["throttle"] = throttle
-        server = WebServer(create_app(service.api), "127.0.0.1", 0)
-        server.start()
-        self.hub = ApiHub(service, server, self.passwords)
+    def start(self) -> ApiHub:
+        self.hub = serve_api(self.data_dir, clock=self.clock, passwords=self.passwords)
+        self.passwords = self.hub.passwords
         return self.hub
 
     def stop(self) -> None:
         if self.hub is not None:
             self.hub.close()
-            self.database.close()
             self.hub = None
 
 

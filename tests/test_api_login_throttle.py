@@ -24,20 +24,16 @@ STRANGER, SPRAYER = "127.0.0.2", "127.0.0.3"
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def throttle(clock: ManualClock) -> LoginThrottle:
-    return LoginThrottle(free=3, base_delay_s=1.0, clock=lambda: clock().timestamp())
-
-
-@pytest.fixture
-def hub(tmp_path: Path, throttle: LoginThrottle):
-    api = serve_api(tmp_path / "hub", throttle=throttle)
+def hub(tmp_path: Path, clock: ManualClock):
+    api = serve_api(tmp_path / "hub", clock=clock)
     yield api
     api.close()
+
+
+@pytest.fixture
+def throttle(hub) -> LoginThrottle:
+    """The hub's own throttle (on the hub's clock): 3 free failures, then 1 s, 2 s, 4 s ..."""
+    return hub.service.api.services["throttle"]
 
 
 def attempt(client: httpx.Client, username: str, password: str) -> httpx.Response:

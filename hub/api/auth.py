@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Protocol
 from fastapi import HTTPException, Request, status
 
 from hub.accounts import AccountService
+from hub.clock import Clock, system_clock
 from hub.domain.users import Role, User
 
 COOKIE_NAME = "vw_session"
@@ -111,7 +111,8 @@ class LoginThrottle:
     before the first failure is recorded: the check and the count happen under one lock.
     Memory is bounded by ``max_keys``. With a ``store`` every change is also written
     through to it, and a new throttle starts from what it holds, so restarting the hub gives
-    no one fresh guesses; times are wall-clock seconds for that reason.
+    no one fresh guesses; it keeps times as epoch seconds (of the hub's ``clock``) for that
+    reason.
     """
 
     def __init__(
@@ -120,7 +121,7 @@ class LoginThrottle:
         base_delay_s: float = 1.0,
         max_delay_s: float = 300.0,
         max_keys: int = 10_000,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = system_clock,
         store: LoginFailureStore | None = None,
     ) -> None:
         self.free = free
@@ -164,7 +165,7 @@ class LoginThrottle:
     def begin(self, username: str, address: str) -> float:
         """Seconds to wait before trying (0: go ahead, the attempt is now counted).
         May write to the store: call it off the event loop."""
-        now = self.clock()
+        now = self.clock().timestamp()
         with self._lock:
             wait = self._wait(username, address, now)
             if wait > 0:
