@@ -165,10 +165,9 @@ def same_origin(request: Request) -> bool:
 
 
 async def _read_login(request: Request) -> LoginRequest:
-    """Parse a JSON or urlencoded login body (no python-multipart needed)."""
+    """Parse a JSON or urlencoded login body (no python-multipart needed). Its size was
+    capped before it was read (:data:`hub.api.limits.LOGIN_LIMIT`)."""
     body = await request.body()
-    if len(body) > 4096:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "login body too large")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type == "application/x-www-form-urlencoded":
