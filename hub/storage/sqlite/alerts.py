@@ -15,11 +15,11 @@ from pathlib import Path
 from pydantic import TypeAdapter
 from sqlite_utils.migrations import Migrations
 
+from contract.files import write_durably
 from contract.protocol import Alert, DetectedObject, ProtocolError
 from hub.domain.alerts import AlertInsert, AlertPage, AlertQuery, AlertRecord
 from hub.storage.sqlite.counters import SqliteCounters
 from hub.storage.sqlite.database import SQLITE_INT_MAX, SqliteDatabase, from_iso, iso
-from hub.storage.sqlite.files import write_durably
 from hub.storage.sqlite.nodes import SqliteNodeRepository
 from hub.storage.sqlite.quarantine import SqliteQuarantine
 

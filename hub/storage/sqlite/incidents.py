@@ -13,6 +13,7 @@ import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 
+from contract.files import write_durably
 from hub.domain.incidents import (
     OPEN_STATES,
     Attachment,
@@ -24,7 +25,6 @@ from hub.domain.incidents import (
 )
 from hub.storage.incidents import IdempotencyKeyReused, IncidentQuery, StaleIncident
 from hub.storage.sqlite.database import SqliteDatabase, iso
-from hub.storage.sqlite.files import write_durably
 from hub.storage.sqlite.incident_rows import (
     ID,
     attachment_record,

@@ -20,28 +20,14 @@ import fcntl
 import os
 from pathlib import Path
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
+from contract.files import FILE_MODE, private_dir
+
 LOCK_FILE = "hub.lock"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 class DataDirBusy(RuntimeError):
     """The data folder is locked by another process (a running hub, or a restore)."""
-
-
-def private_dir(path: Path) -> Path:
-    """``mkdir -p`` where every folder it creates is 0700 (existing ones are left alone)."""
-    path = Path(path)
-    missing = []
-    walk = path
-    while not walk.exists():
-        missing.append(walk)
-        walk = walk.parent
-    for folder in reversed(missing):
-        folder.mkdir(mode=DIR_MODE, exist_ok=True)
-        os.chmod(folder, DIR_MODE)
-    return path
 
 
 def private_file(path: Path) -> None:
