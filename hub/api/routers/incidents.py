@@ -9,7 +9,7 @@ impossible transition → 409, unacceptable input → 422, photo too large → 4
 """
 
 # No "from __future__ import annotations": FastAPI must see the real Annotated dependency
-# types, which are local to build().
+# types, which build() makes and hands to each group of routes.
 import contextlib
 from collections.abc import Iterator
 from datetime import datetime
@@ -76,14 +76,25 @@ def http_errors() -> Iterator[None]:
 
 
 def build(ctx: ApiContext) -> APIRouter:
+    """The routes by concern: reading (viewers), working on an incident (officers), opening
+    one (officers, and other systems through ``integration`` users)."""
     router = APIRouter(tags=["incidents"])
     auth = ctx.services["auth"]
     viewer = Annotated[Principal, Depends(auth.require(Role.VIEWER))]
     officer = Annotated[Principal, Depends(auth.require(Role.OFFICER))]
     opener = Annotated[Principal, Depends(auth.require_any(Role.OFFICER, Role.INTEGRATION))]
+    _add_reading(router, ctx, viewer)
+    _add_working(router, ctx, officer)
+    _add_opening(router, ctx, opener)
+    return router
 
-    def service() -> IncidentService:
-        return ctx.services["incidents"]
+
+def _service(ctx: ApiContext) -> IncidentService:
+    return ctx.services["incidents"]
+
+
+def _add_reading(router: APIRouter, ctx: ApiContext, viewer) -> None:
+    """The history, the queue, one incident and its photos; every look is audited."""
 
     @router.get("/api/incidents", response_model=Page[Incident])
     def list_incidents(
@@ -130,7 +141,7 @@ def build(ctx: ApiContext) -> APIRouter:
     def get_incident(who: viewer, incident_id: IncidentId) -> IncidentDetail:
         """The incident, its alerts (with snapshot links) and its whole history."""
         with http_errors():
-            found = service().detail(incident_id)
+            found = _service(ctx).detail(incident_id)
         ctx.audit(who.username, "incident.view", incident_id, found.incident.ref)
         return IncidentDetail(
             incident=found.incident,
@@ -140,12 +151,38 @@ def build(ctx: ApiContext) -> APIRouter:
             attachments=found.attachments,
         )
 
+    @router.get(
+        "/api/incidents/{incident_id}/attachments/{attachment_id}",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+    )
+    def get_attachment(
+        who: viewer,
+        incident_id: IncidentId,
+        attachment_id: Annotated[int, PathParam(ge=1, le=2**62)],
+    ) -> Response:
+        with http_errors():
+            attachment, data = _service(ctx).attachment(incident_id, attachment_id)
+        ctx.audit(who.username, "attachment.view", incident_id, f"attachment {attachment_id}")
+        return Response(
+            data,
+            media_type=attachment.content_type,
+            headers={
+                "cache-control": "private, max-age=3600",
+                "content-disposition": f'inline; filename="{attachment.filename}"',
+            },
+        )
+
+
+def _add_working(router: APIRouter, ctx: ApiContext, officer) -> None:
+    """Moving an incident through its lifecycle, notes and photos."""
+
     @router.post("/api/incidents/{incident_id}/transitions", response_model=Incident)
     def transition(who: officer, incident_id: IncidentId, body: TransitionRequest) -> Incident:
         """Acknowledge, dispatch, en route, arrive, release, resolve (with an outcome),
         cancel or reopen; 409 with the reason when the incident's state does not allow it."""
         with http_errors():
-            incident = service().act(
+            incident = _service(ctx).act(
                 incident_id, body.action, who.username, body.note, body.outcome
             )
         detail = f"{incident.ref} → {incident.state.value}"
@@ -157,7 +194,7 @@ def build(ctx: ApiContext) -> APIRouter:
     @router.post("/api/incidents/{incident_id}/notes", response_model=Note, status_code=201)
     def add_note(who: officer, incident_id: IncidentId, body: NoteRequest) -> Note:
         with http_errors():
-            note = service().add_note(incident_id, who.username, body.text)
+            note = _service(ctx).add_note(incident_id, who.username, body.text)
         ctx.audit(who.username, "incident.note", incident_id, f"note {note.id}")
         return note
 
@@ -188,33 +225,15 @@ def build(ctx: ApiContext) -> APIRouter:
         data = await request.body()
         with http_errors():
             attachment = await run_in_threadpool(
-                service().add_attachment, incident_id, who.username, filename, data, declared
+                _service(ctx).add_attachment, incident_id, who.username, filename, data, declared
             )
         detail = f"{attachment.filename} ({attachment.size} bytes)"
         await ctx.audit_async(who.username, "incident.attachment", incident_id, detail)
         return attachment
 
-    @router.get(
-        "/api/incidents/{incident_id}/attachments/{attachment_id}",
-        response_class=Response,
-        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
-    )
-    def get_attachment(
-        who: viewer,
-        incident_id: IncidentId,
-        attachment_id: Annotated[int, PathParam(ge=1, le=2**62)],
-    ) -> Response:
-        with http_errors():
-            attachment, data = service().attachment(incident_id, attachment_id)
-        ctx.audit(who.username, "attachment.view", incident_id, f"attachment {attachment_id}")
-        return Response(
-            data,
-            media_type=attachment.content_type,
-            headers={
-                "cache-control": "private, max-age=3600",
-                "content-disposition": f'inline; filename="{attachment.filename}"',
-            },
-        )
+
+def _add_opening(router: APIRouter, ctx: ApiContext, opener) -> None:
+    """Phone calls (officers) and reports from other systems, with idempotency keys."""
 
     @router.post("/api/incidents", response_model=Incident, status_code=201)
     def open_incident(
@@ -233,7 +252,9 @@ def build(ctx: ApiContext) -> APIRouter:
         integration users, ``source: external``)."""
         if who.user.role is Role.INTEGRATION and body.source is not Source.EXTERNAL:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "other systems open external ones")
-        opening = service().open_call if body.source is Source.CALL else service().open_external
+        opening = (
+            _service(ctx).open_call if body.source is Source.CALL else _service(ctx).open_external
+        )
         with http_errors():
             incident, created = opening(body, who.username, idempotency_key)
         if created:
@@ -242,5 +263,3 @@ def build(ctx: ApiContext) -> APIRouter:
         else:
             response.headers["idempotent-replayed"] = "true"
         return incident
-
-    return router
