@@ -38,7 +38,7 @@ def open_sqlite_storage(data_dir: Path) -> Storage:
     database = SqliteDatabase(data_dir / DATABASE_FILE)
     counters = SqliteCounters(database)
     quarantine = SqliteQuarantine(database, counters)
-    nodes = SqliteNodeRepository(database)
+    nodes = SqliteNodeRepository(database, counters)
     return Storage(
         alerts=SqliteAlertRepository(database, data_dir, nodes, counters, quarantine),
         nodes=nodes,

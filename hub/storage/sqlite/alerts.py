@@ -88,40 +88,18 @@ class SqliteAlertRepository:
     # --- alerts ------------------------------------------------------------------------
 
     def insert(self, alert: Alert, received_at: datetime) -> AlertInsert:
-        # The hot path of ingest (10,000 alerts/s): plain cursor calls on the connection
-        # inside one savepoint, no per-statement helpers.
-        db, drop_file = self.database, None
-        with db.write():
-            conn = db.db.conn
-            if conn.execute("SELECT 1 FROM alerts WHERE id = ?", [alert.id]).fetchone():
+        """One alert (see :meth:`insert_many`); a known id is counted as a duplicate."""
+        with self.database.write() as db:
+            if db.conn.execute("SELECT 1 FROM alerts WHERE id = ?", [alert.id]).fetchone():
                 self.counters.bump("duplicates")
                 return AlertInsert(stored=False)
-            gap = self.nodes.account_seq(alert)
-            snapshot_path, rejected = None, None
-            pending = db.one("SELECT * FROM pending_snapshots WHERE alert_id = ?", [alert.id])
-            if pending:
-                conn.execute("DELETE FROM pending_snapshots WHERE alert_id = ?", [alert.id])
-                if (pending["site"], pending["node"]) == (alert.site, alert.node):
-                    snapshot_path = pending["path"]
-                else:  # another node sent a snapshot for this alert id first
-                    rejected = f"{pending['site']}/{pending['node']}/snapshot/{alert.id}"
-                    drop_file = self.data_dir / pending["path"]
-                    why = f"snapshot from {pending['node']} for an alert of {alert.node}"
-                    self.quarantine.add(received_at, rejected, "node_mismatch", why, b"")
-            conn.execute(_INSERT_SQL, _row(alert, received_at, snapshot_path))
-            self.counters.bump("alerts")
-            self.counters.bump("seq_gaps_seen", gap)
-        if drop_file:
-            drop_file.unlink(missing_ok=True)
-        record = AlertRecord.received(alert, received_at).model_copy(
-            update={"snapshot_ready": snapshot_path is not None}
-        )
-        return AlertInsert(True, record, gap, rejected)
+            return self.insert_many([alert], received_at)[0]
 
     def insert_many(self, alerts: list[Alert], received_at: datetime) -> list[AlertInsert]:
-        """:meth:`insert` for a batch of alerts whose ids are distinct and not stored yet
-        (the caller checked with :meth:`known_ids`): one statement per kind of write instead
-        of one per alert. Raises if any alert cannot be stored; then none is (savepoint)."""
+        """Store alerts whose ids are distinct and not stored yet (the caller checked with
+        :meth:`known_ids`), linking snapshots that came first: one statement per kind of
+        write, not per alert (ingest's hot path, 10,000 alerts/s). Raises if any alert
+        cannot be stored; then none is (savepoint)."""
         db, drop_files, done = self.database, [], []
         with db.write():
             conn = db.db.conn

@@ -1,7 +1,7 @@
 """Node bookkeeping: current status, status history, latest stats and alert sequence gaps.
 
 A node's ``seq`` grows by one per alert and survives its restarts, so a jump tells the hub
-that alerts were lost on the way (:meth:`SqliteNodeRepository.account_seq`). Status history
+that alerts were lost on the way (:meth:`SqliteNodeRepository.account_seq_many`). Status history
 keeps one row per *change* of state, which is what "when was the gate sensor offline" needs.
 """
 
@@ -85,30 +85,26 @@ MAX_SEQ_GAP = 1_000_000
 
 
 class SqliteNodeRepository:
-    def __init__(self, database: SqliteDatabase) -> None:
+    def __init__(self, database: SqliteDatabase, counters: SqliteCounters) -> None:
         self.database = database
+        self.counters = counters
         database.migrate(migrations)
-        self._counters = SqliteCounters(database)
 
     def _ensure(self, site: str, node: str) -> None:
         self.database.db.execute(
             "INSERT OR IGNORE INTO nodes (site, node) VALUES (?, ?)", [site, node]
         )
 
-    def account_seq(self, alert: Alert) -> int:
-        """Update the node's sequence bookkeeping for a *new* alert; returns how many alerts
-        went missing just before it. Call inside the caller's transaction.
+    def account_seq_many(self, alerts: list[Alert]) -> list[int]:
+        """Update the nodes' sequence bookkeeping for *new* alerts in arrival order; returns
+        how many alerts went missing just before each. Call inside the caller's transaction;
+        one read and one write per node, not per alert (ingest's group commit).
 
         A jump from 4 to 7 means 5 and 6 were lost (2 gaps, remembered as the range 5..6).
         A late alert whose number is in a remembered range fills it and gives one back;
         any other lower number (a node reset, a replay) changes nothing. So the count of
         missing alerts goes down only when a missing alert arrives.
         """
-        return self.account_seq_many([alert])[0]
-
-    def account_seq_many(self, alerts: list[Alert]) -> list[int]:
-        """:meth:`account_seq` for new alerts in arrival order: one read and one write per
-        node, not per alert (ingest's group commit)."""
         gaps = [0] * len(alerts)
         by_node: dict[tuple[str, str], list[int]] = {}
         for i, alert in enumerate(alerts):
@@ -130,7 +126,7 @@ class SqliteNodeRepository:
                     elif seq > last:
                         gap = seq - last - 1
                         if gap > MAX_SEQ_GAP:
-                            self._count_jump(conn)
+                            self.counters.bump("seq_jumps")
                             continue
                         if gap:
                             conn.execute(
@@ -164,9 +160,6 @@ class SqliteNodeRepository:
             if lo <= hi:
                 conn.execute("INSERT INTO seq_missing VALUES (?, ?, ?, ?)", [site, node, lo, hi])
         return True
-
-    def _count_jump(self, conn) -> None:
-        self._counters.bump("seq_jumps")
 
     def record_status(self, status: NodeStatus, received_at: datetime) -> bool:
         received = iso(received_at)
