@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,10 +227,23 @@ def wait_delivered(fleet: Fleet, hub_folder: Path, timeout: float = 90.0) -> Non
     assert ok, f"after {timeout} s: {tally(fleet, hub_folder)}, {fleet.outbox_rows()} unreceipted"
 
 
-def assert_heals(fleet: Fleet, hub_folder: Path, what: str, since: float) -> Tally:
+def kill_mid_burst(fleet: Fleet, hub_folder: Path, kill: Callable[[], None]) -> tuple[int, float]:
+    """Start the fleet, ``kill()`` once the hub has stored a quarter of the burst, and check
+    the kill came before the end of it. Returns the alerts stored at the kill, and when."""
+    fleet.start()
+    assert wait_until(lambda: stored_count(hub_folder) >= fleet.total // 4, 60)
+    kill()
+    at_kill, since = stored_count(hub_folder), time.monotonic()
+    assert at_kill < fleet.total, "the kill came after the burst: not mid-burst"
+    return at_kill, since
+
+
+def assert_heals(
+    fleet: Fleet, hub_folder: Path, what: str, since: float, timeout: float = 90.0
+) -> Tally:
     """Wait until every alert is delivered, print the figures (``-s`` shows them) and
     assert that nothing was lost or duplicated."""
-    wait_delivered(fleet, hub_folder)
+    wait_delivered(fleet, hub_folder, timeout)
     result = tally(fleet, hub_folder)
     print(
         f"{what}: {result}, healed in {time.monotonic() - since:.1f} s, "
