@@ -38,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 
 from hub.clock import Clock, system_clock
-from hub.storage.sqlite import DATABASE_FILE
+from hub.storage.sqlite import DATABASE_FILE, FILE_FOLDERS
 from hub.storage.sqlite.database import SqliteDatabase
 from hub.storage.sqlite.private import (
     FILE_MODE,
@@ -52,8 +52,7 @@ from hub.storage.sqlite.users import SqliteAuditLog
 
 log = logging.getLogger(__name__)
 
-#: Folders and files beside the database that a backup carries.
-FILE_FOLDERS = ("snapshots", "attachments")
+#: Files beside the database that a backup carries, besides FILE_FOLDERS.
 KEY_FILES = ("vapid.pem",)
 MANIFEST = "manifest.json"
 

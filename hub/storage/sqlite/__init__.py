@@ -24,6 +24,9 @@ from hub.storage.sqlite.quarantine import SqliteQuarantine
 from hub.storage.sqlite.users import SqliteAuditLog, SqliteSessionRepository, SqliteUserRepository
 
 DATABASE_FILE = "hub.sqlite3"
+#: The folders of files beside the database (snapshots, incident photos) that rows name:
+#: what a backup carries and what the orphan sweep looks through.
+FILE_FOLDERS = ("snapshots", "attachments")
 
 
 def open_sqlite_storage(data_dir: Path) -> Storage:

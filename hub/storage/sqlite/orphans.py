@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hub.storage.repositories import Storage
+from hub.storage.sqlite import FILE_FOLDERS
 from hub.storage.sqlite.database import SqliteDatabase
 
-FOLDERS = ("snapshots", "attachments")
 MIN_AGE = timedelta(hours=1)
 
 
@@ -37,7 +37,7 @@ def sweep_orphans(
     data_dir = Path(data_dir)
     cutoff = (now - min_age).timestamp()
     count = size = 0
-    for folder in FOLDERS:
+    for folder in FILE_FOLDERS:
         for path in (data_dir / folder).rglob("*"):
             if not path.is_file():
                 continue
