@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import math
 import threading
@@ -67,6 +66,7 @@ from broker.embedded_guard import PacketSizeGuard
 from broker.embedded_plugins import IDENTITY_KEY
 from broker.mosquitto import free_port
 from broker.retained import retained_allowed
+from contract.hosts import is_loopback
 from contract.protocol import MAX_SNAPSHOT_BYTES, NodeRole
 
 log = logging.getLogger(__name__)
@@ -80,16 +80,6 @@ _CONNECTING = "villagewatch.connecting"
 _TAKEOVER_WAIT_S = 5.0
 #: amqtt listener names: nodes (ids bound to usernames) and the hub's own.
 NODE_LISTENER, HUB_LISTENER = "default", "hub"
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1 or localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _KeepaliveHandler(BrokerProtocolHandler):

@@ -35,6 +35,7 @@ from broker.credentials import CredentialStore
 from broker.retained import SWEEPER_USERNAME, RetainedSweeper, sweeper_acl
 from contract.certificates import ServerTls
 from contract.files import write_durably
+from contract.hosts import dialable
 from contract.passwords import MOSQUITTO_ITERATIONS, hash_password
 from contract.protocol import MAX_SNAPSHOT_BYTES, NodeRole
 
@@ -107,14 +108,14 @@ class MosquittoBroker:
         self.hub_port = hub_port or free_port(hub_host)
         self.tls = tls
         self.tls_host = tls_host or host
-        self.tls_port = (tls_port or free_port(_dialable(self.tls_host))) if tls else 0
+        self.tls_port = (tls_port or free_port(dialable(self.tls_host))) if tls else 0
         self.process: subprocess.Popen | None = None
         # The sweeper's password lives only in this process; a restart makes a new one.
         self._sweeper_password = secrets.token_urlsafe(18)
         # The sweeper uses the plain node listener (its id, bound to its username, is unique);
         # the hub listener may be TLS.
         self.sweeper = RetainedSweeper(
-            _dialable(host), self.port, self._sweeper_password, store.topic_root
+            dialable(host), self.port, self._sweeper_password, store.topic_root
         )
 
     @property
@@ -286,8 +287,3 @@ def _logged_since(path: Path, offset: int, needle: str) -> bool:
 
 def _write_private(path: Path, text: str) -> None:
     write_durably(path, text.encode())
-
-
-def _dialable(host: str) -> str:
-    """An address to connect to for a listener bound to ``host``."""
-    return "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host

@@ -25,6 +25,7 @@ from broker.credentials import CredentialStore
 from broker.tls import site_tls
 from contract.certificates import CertificateError, ServerTls
 from contract.connection import NodeConnection
+from contract.hosts import ALL_INTERFACES
 from contract.protocol import NodeRole
 from contract.siteconfig import SiteConfig
 
@@ -32,8 +33,6 @@ log = logging.getLogger(__name__)
 
 #: The hub's broker identity (username and node id).
 HUB_NODE = "hub"
-
-_ALL_INTERFACES = {"0.0.0.0", "::", ""}
 
 
 class ProvisionError(ValueError):
@@ -92,7 +91,7 @@ def provision_node(
     tls = _tls_fields(config, settings.hub_port if is_hub else settings.tls_port)
     listen = "hub_host" if is_hub else "tls_host" if tls and settings.tls_host else "host"
     target_host = host or getattr(settings, listen)
-    if target_host in _ALL_INTERFACES:
+    if target_host in ALL_INTERFACES:
         raise ProvisionError(
             f"broker.{listen} is {target_host!r} (all interfaces), "
             "which cannot be dialled; pass the broker's LAN address with --host"

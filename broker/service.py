@@ -28,11 +28,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from broker.credentials import CredentialStore
-from broker.embedded import EmbeddedBroker, is_loopback
+from broker.embedded import EmbeddedBroker
 from broker.mosquitto import MosquittoBroker, find_mosquitto
 from broker.provision import credential_store
 from broker.tls import site_tls
 from contract.certificates import CertificateError, ServerTls
+from contract.hosts import is_loopback
 from contract.siteconfig import BrokerSettings, SiteConfig
 
 log = logging.getLogger(__name__)

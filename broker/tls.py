@@ -26,11 +26,11 @@ from contract.certificates import (
     load_or_create_site_ca,
 )
 from contract.files import DIR_MODE, private_dir
+from contract.hosts import ALL_INTERFACES
 from contract.siteconfig import SiteConfig
 
 #: Re-issue the generated server certificate when it has less than this left.
 RENEW_BEFORE = timedelta(days=30)
-_ALL_INTERFACES = {"0.0.0.0", "::", ""}
 
 
 def tls_folder(config: SiteConfig) -> Path:
@@ -41,7 +41,7 @@ def server_names(config: SiteConfig) -> list[str]:
     """What nodes and the hub may dial: ``tls_names``, the listen addresses (unless all
     interfaces) and the loopback names, without repeats."""
     b = config.broker
-    listen = [h for h in (b.tls_host, b.host, b.hub_host) if h and h not in _ALL_INTERFACES]
+    listen = [h for h in (b.tls_host, b.host, b.hub_host) if h and h not in ALL_INTERFACES]
     names = [*b.tls_names, *listen]
     names += ["localhost", "127.0.0.1"]
     return list(dict.fromkeys(names))

@@ -11,7 +11,6 @@ network readable by anyone on it.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import ssl
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+
+from contract.hosts import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,6 @@ class TlsFiles:
             ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(self.cert, self.key)
         except (OSError, ssl.SSLError) as exc:
             raise ValueError(f"HTTPS certificate {self.cert} / key {self.key}: {exc}") from None
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 class WebServer:
