@@ -30,10 +30,16 @@ def cursor_of(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+#: What Starlette answers when no route matches: a 404 with it proves nothing about a route.
+NO_ROUTE = {"detail": "Not Found"}
+
+
 def assert_refused(response: httpx.Response, allowed: tuple[int, ...] = (400, 413, 422)) -> None:
     assert response.status_code in allowed, (response.status_code, response.text[:300])
     assert response.headers["content-type"].startswith("application/json")
     assert len(response.content) < 2048, "the answer must not echo a large input back"
+    if response.status_code == 404:
+        assert response.json() != NO_ROUTE, f"no route answered {response.request.url.path}"
 
 
 ALERT_QUERIES = {

@@ -125,4 +125,5 @@ def test_an_admin_cannot_disable_themselves(hub):
     assert admin.get("/api/me").status_code == 200
     assert hub.storage.users.get("admin").disabled is False
     assert audited(hub, "user.disable") == []
-    assert admin.post("/api/users/nobody/disable").status_code == 404
+    nobody = admin.post("/api/users/nobody/disable")
+    assert nobody.status_code == 404 and nobody.json()["detail"] == "no user 'nobody'"
