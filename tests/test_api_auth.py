@@ -294,7 +294,8 @@ def test_alert_list_is_newest_received_first_and_filters(hub, ids):
     recent = viewer.get("/api/alerts", params={"since": "2021-01-01T00:00:00Z"}).json()["items"]
     assert [a["id"] for a in recent] == [alert_id]
     assert viewer.get("/api/alerts", params={"limit": 0}).status_code == 422
-    assert viewer.get("/api/alerts/" + "0" * 32).status_code == 404
+    missing = viewer.get("/api/alerts/" + "0" * 32)
+    assert missing.status_code == 404 and missing.json()["detail"] == "no such alert"
     assert viewer.get("/api/alerts/not-an-id").status_code == 422
 
 
