@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from incident_kit import IncidentDesk, open_desk
 
-from contract.protocol import Severity
+from contract.protocol import Severity, new_alert_id
 from hub.domain.incidents import (
     SYSTEM_ACTOR,
     Action,
@@ -197,3 +197,47 @@ def test_each_new_incident_gets_the_next_reference_of_the_sites_day(desk):
     assert refs == ["INC-20261202-0001", "INC-20261202-0002"]
     desk.clock.advance(hours=3)  # past midnight: a new day, a new count
     assert desk.incident(desk.alert().incident_id).ref == "INC-20261203-0001"
+
+
+def test_a_batch_is_filed_as_one_alert_at_a_time_would_file_it(tmp_path: Path):
+    """Ingest's group commit files a whole batch at once (``correlate_many``): every alert
+    must land where ``correlate`` one alert at a time puts it, with the same incident."""
+    plan = [  # (seconds after the previous alert, its fields)
+        (0, {}),
+        (30, {"node": "door-1", "kind": "door", "severity": Severity.CRITICAL, "camera": None}),
+        (0, {"area": "north-gate", "severity": Severity.MINOR}),
+        (10, {"kind": "stream_lost", "message": "no frames"}),
+        (100, {"severity": Severity.MINOR}),  # 140 s after the first, 110 s after the door
+        (200, {}),  # past the window of the plaza's first incident: a second one
+        (60, {"kind": "stream_lost", "severity": Severity.INFO, "message": "frames again"}),
+    ]
+    ids = [new_alert_id() for _ in plan]
+
+    def filed(desk: IncidentDesk, batch: bool) -> list[tuple]:
+        records = []
+        for alert_id, (seconds, fields) in zip(ids, plan, strict=True):
+            desk.clock.advance(seconds=seconds)
+            records.append(desk.store_alert(id=alert_id, **fields))
+            if not batch:
+                with desk.storage.transaction():
+                    desk.service.correlate(records[-1])
+        if batch:
+            with desk.storage.transaction():
+                desk.service.correlate_many(records)
+        rows = []
+        for alert_id in ids:
+            incident = desk.incident(desk.storage.alerts.get(alert_id).incident_id)
+            rows.append(
+                (incident.ref, incident.alert_count, incident.severity, incident.state,
+                 incident.last_alert_at, incident.updated_at)
+            )  # fmt: skip
+        desk.storage.close()
+        return rows
+
+    one_by_one = filed(open_desk(tmp_path / "one"), batch=False)
+    assert filed(open_desk(tmp_path / "batch"), batch=True) == one_by_one
+    refs = [row[0] for row in one_by_one]
+    assert refs[:2] == refs[4:5] * 2 and len(set(refs)) == 4  # plaza twice, gate, camera
+    plaza = one_by_one[0]
+    assert (plaza[1], plaza[2]) == (3, Severity.CRITICAL)
+    assert one_by_one[3][3] is IncidentState.RESOLVED  # the camera's, cleared
