@@ -24,6 +24,12 @@ from contract.protocol import Severity
 
 #: Who the hub itself is in a transition's ``actor`` (auto-resolve, escalation).
 SYSTEM_ACTOR = "system"
+#: Severity as a number, 0 = critical … 4 = info (the queue is read in this order).
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
+
+
+def most_severe(*severities: Severity) -> Severity:
+    return min(severities, key=SEVERITY_RANK.__getitem__)
 
 
 class IncidentState(StrEnum):

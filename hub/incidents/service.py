@@ -44,6 +44,7 @@ from hub.domain.incidents import (
     Source,
     Transition,
     apply,
+    most_severe,
 )
 from hub.events import EventBus, IncidentChanged
 from hub.incidents.attachments import checked_image, safe_filename
@@ -55,12 +56,6 @@ from hub.incidents.errors import (
 )
 from hub.incidents.requests import NewIncident
 from hub.storage.repositories import Storage
-
-_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # 0 = critical
-
-
-def most_severe(a: Severity, b: Severity) -> Severity:
-    return a if _SEVERITY_RANK[a] <= _SEVERITY_RANK[b] else b
 
 
 @dataclass(frozen=True)
@@ -162,7 +157,7 @@ class IncidentService:
         )
         if current is None:
             return self._open_from_alert(alert, Category.SECURITY, None), "opened"
-        return self.repo.save(_with_alert(current, alert)), "alert_added"
+        return self.repo.save(_with_alerts(current, [alert])), "alert_added"
 
     def _correlate_maintenance(self, alert: AlertRecord) -> tuple[Incident, str] | None:
         # No time window: a camera stays broken until it says it is not, however long.
@@ -171,10 +166,10 @@ class IncidentService:
         if alert.severity is not Severity.INFO:
             if current is None:
                 return self._open_from_alert(alert, Category.MAINTENANCE, key), "opened"
-            return self.repo.save(_with_alert(current, alert)), "alert_added"
+            return self.repo.save(_with_alerts(current, [alert])), "alert_added"
         if current is None:
             return None  # cleared, and nobody had been told: nothing to do
-        joined = _with_alert(current, alert)
+        joined = _with_alerts(current, [alert])
         resolved = apply(joined, Action.RESOLVE, alert.received_at, Outcome.HANDLED)
         note = f"cleared: {alert.message or alert.kind}"
         transition = _transition(joined, resolved, Action.RESOLVE, SYSTEM_ACTOR, note)
@@ -339,32 +334,17 @@ def maintenance_key(alert: AlertRecord) -> str:
     return f"{alert.site}/{alert.node}/{alert.camera or '-'}/{alert.kind}"
 
 
-def _with_alert(incident: Incident, alert: AlertRecord) -> Incident:
-    at = alert.received_at
-    return incident.model_copy(
-        update={
-            "severity": most_severe(incident.severity, alert.severity),
-            "alert_count": incident.alert_count + 1,
-            "last_alert_at": at,
-            "updated_at": max(incident.updated_at, at),
-        }
-    )
-
-
 def _last_alert_at(incident: Incident, joined: dict[str, list[AlertRecord]]):
     added = joined.get(incident.id)
     return added[-1].received_at if added else incident.last_alert_at
 
 
-def _with_alerts(incident: Incident, alerts: list[AlertRecord]) -> Incident:
-    """:func:`_with_alert` for several alerts at once (one copy of the incident)."""
-    severity = incident.severity
-    for alert in alerts:
-        severity = most_severe(severity, alert.severity)
+def _with_alerts(incident: Incident, alerts: Sequence[AlertRecord]) -> Incident:
+    """The incident with ``alerts`` added (one copy of it, however many)."""
     last = max(a.received_at for a in alerts)
     return incident.model_copy(
         update={
-            "severity": severity,
+            "severity": most_severe(incident.severity, *(a.severity for a in alerts)),
             "alert_count": incident.alert_count + len(alerts),
             "last_alert_at": last,
             "updated_at": max(incident.updated_at, last),

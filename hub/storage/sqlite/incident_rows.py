@@ -7,12 +7,10 @@ import binascii
 import re
 from datetime import datetime
 
-from contract.protocol import Severity
-from hub.domain.incidents import Attachment, Caller, Incident, Location
+from hub.domain.incidents import SEVERITY_RANK, Attachment, Caller, Incident, Location
 from hub.storage.incidents import IncidentQuery
 from hub.storage.sqlite.database import from_iso, iso
 
-SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 ID = re.compile(r"^[0-9a-f]{32}$")
 TIME_COLUMNS = (
     "opened_at",
