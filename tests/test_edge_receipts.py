@@ -151,9 +151,16 @@ def test_an_alert_and_its_snapshot_leave_together_once_the_hub_has_both(edge, hu
 
 def test_a_snapshot_waits_for_the_brokers_puback_even_when_its_alert_is_receipted_first(edge, hub):
     """A hub that receipts the alert before it has the JPEG: the snapshot row still stays
-    until the broker took it, then leaves (its alert is receipted)."""
+    until the broker took it, then leaves (its alert is receipted). A window of one row
+    makes the order certain: a snapshot is sent only once its alert's receipt is in."""
     hasty = hub(snapshots_needed=False)
+    edge.publisher.window = 1
     made = queue(edge.outbox, 4, snapshot=True)
+    for n in range(1, 5):
+        assert edge.until(lambda n=n: edge.publisher.receipted == n)
+        # The round that took alert n's receipt only then sent its JPEG: not PUBACKed yet.
+        rest = ["alert", "snapshot"] * (4 - n)
+        assert [r.kind for r in edge.outbox.pending()] == ["snapshot", *rest]
     assert edge.until(lambda: edge.outbox.pending_count() == 0)
     assert edge.publisher.acked == 8 and edge.publisher.receipted == 4
     assert wait_until(lambda: len(hasty.snapshots) == 4)
