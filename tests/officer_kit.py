@@ -91,6 +91,18 @@ def watch_problems(page: Page) -> list[str]:
     return problems
 
 
+@contextlib.contextmanager
+def open_page(browser: Browser, device: dict) -> Iterator[tuple[Page, list[str]]]:
+    """A page in a fresh browser context set up as ``device`` (PHONE, DESK...), and the
+    problems it reports (``watch_problems``); the context is closed afterwards."""
+    context = browser.new_context(**device)
+    try:
+        page = context.new_page()
+        yield page, watch_problems(page)
+    finally:
+        context.close()
+
+
 def sign_in(
     page: Page, url: str, username: str, password: str, problems: list[str] | None = None
 ) -> None:

@@ -4,11 +4,12 @@ the response-times panel."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
 from hub_helpers import login
-from officer_kit import DESK, PHONE, add_user, browser, hub, sign_in, watch_problems
+from officer_kit import DESK, PHONE, add_user, browser, hub, open_page, sign_in
 from playwright.sync_api import Browser, Page, expect
 
 from hub.domain.users import Role
@@ -36,10 +37,7 @@ def expect_signed_out(page: Page) -> None:
 
 
 def test_an_admin_creates_a_user_ends_her_sessions_resets_and_disables_her(hub, browser: Browser):
-    admin_ctx, carla_ctx = browser.new_context(**DESK), browser.new_context(**PHONE)
-    admin, carla = admin_ctx.new_page(), carla_ctx.new_page()
-    problems = watch_problems(admin)
-    try:
+    with open_page(browser, DESK) as (admin, problems), open_page(browser, PHONE) as (carla, _):
         sign_in(admin, hub.url, "root", add_user(hub, "root", Role.ADMIN), problems)
         admin.click("#tab-admin")
         admin.fill("#new-user-name", "carla")
@@ -66,14 +64,10 @@ def test_an_admin_creates_a_user_ends_her_sessions_resets_and_disables_her(hub, 
         actions = {e.action for e in hub.storage.audit.entries(200) if e.username == "root"}
         assert {"user.create", "user.sessions_revoked", "user.password_reset"} <= actions
         assert {"user.disable", "user.enable"} <= actions
-    finally:
-        admin_ctx.close()
-        carla_ctx.close()
 
 
 def test_a_supervisor_sees_response_times_per_step(hub, browser: Browser):
     # One call worked from acknowledgement to arrival, through the API.
-    officer = login(hub.url, "ana", add_user(hub, "ana"))
     call = {
         "source": "call",
         "kind": "burglary",
@@ -81,15 +75,14 @@ def test_a_supervisor_sees_response_times_per_step(hub, browser: Browser):
         "title": "Shed broken into",
         "location": {"area": "plaza"},
     }
-    incident = officer.post("/api/incidents", json=call).json()
-    for action in ("acknowledge", "dispatch", "en_route", "arrive"):
-        r = officer.post(f"/api/incidents/{incident['id']}/transitions", json={"action": action})
-        assert r.status_code == 200, r.text
+    with contextlib.closing(login(hub.url, "ana", add_user(hub, "ana"))) as officer:
+        incident = officer.post("/api/incidents", json=call).json()
+        for action in ("acknowledge", "dispatch", "en_route", "arrive"):
+            path = f"/api/incidents/{incident['id']}/transitions"
+            r = officer.post(path, json={"action": action})
+            assert r.status_code == 200, r.text
 
-    context = browser.new_context(**DESK)
-    page = context.new_page()
-    problems = watch_problems(page)
-    try:
+    with open_page(browser, DESK) as (page, problems):
         sign_in(page, hub.url, "sue", add_user(hub, "sue", Role.SUPERVISOR), problems)
         expect(page.locator("#tab-admin")).to_be_hidden()  # users are for admins only
         page.click("#tab-reports")
@@ -101,6 +94,3 @@ def test_a_supervisor_sees_response_times_per_step(hub, browser: Browser):
         expect(first.locator("td").first).to_have_text(re.compile(r"^\d+ s$"))
         expect(page.locator("#report-mean")).to_contain_text("Mean from alert to arrival")
         assert problems == []
-    finally:
-        context.close()
-        officer.close()

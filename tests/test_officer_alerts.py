@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from hub_helpers import NodeClient, make_alert, wait_for
-from officer_kit import DESK, SITE, add_user, browser, hub, sign_in, watch_problems
+from officer_kit import DESK, SITE, add_user, browser, hub, open_page, sign_in
 from playwright.sync_api import Browser, Page, expect
 
 from contract.protocol import Severity, alert_topic, encode
@@ -37,11 +37,8 @@ def test_120_alerts_page_in_with_load_more_and_filters_narrow_them(
         gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
     wait_for(lambda: hub.storage.alerts.count() == 120, what="all 120 alerts stored")
 
-    context = browser.new_context(**DESK)
-    page = context.new_page()
-    problems = watch_problems(page)
-    more = page.locator("#load-more")
-    try:
+    with open_page(browser, DESK) as (page, problems):
+        more = page.locator("#load-more")
         sign_in(page, hub.url, "ben", add_user(hub, "ben"), problems)
         page.click("#tab-alerts")
         expect(page.locator("#alert-count")).to_have_text("(50)")
@@ -74,5 +71,3 @@ def test_120_alerts_page_in_with_load_more_and_filters_narrow_them(
         expect(page.locator("#alert-count")).to_have_text("(50)")
         expect(more).to_be_visible()
         assert problems == []
-    finally:
-        context.close()

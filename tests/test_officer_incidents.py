@@ -13,17 +13,7 @@ from pathlib import Path
 
 import pytest
 from hub_helpers import REPO, NodeClient, make_alert, snapshot_jpeg, wait_for
-from officer_kit import (
-    DESK,
-    PHONE,
-    SITE,
-    SMALL_PHONE,
-    add_user,
-    browser,
-    hub,
-    sign_in,
-    watch_problems,
-)
+from officer_kit import DESK, PHONE, SITE, SMALL_PHONE, add_user, browser, hub, open_page, sign_in
 from playwright.sync_api import Browser, Page, expect
 
 from contract.protocol import alert_topic, encode, snapshot_topic
@@ -53,11 +43,8 @@ def act(page: Page, action: str) -> None:
 def test_two_officers_see_one_incident_acknowledged_worked_and_resolved_live(
     mosquitto, hub, browser: Browser, tmp_path: Path
 ):
-    phone = browser.new_context(**PHONE)
-    desk = browser.new_context(**DESK)
-    a, b = phone.new_page(), desk.new_page()  # officer Ana on her phone, Ben at the desk
-    problems_a, problems_b = watch_problems(a), watch_problems(b)
-    try:
+    # Officer Ana on her phone, Ben at the desk.
+    with open_page(browser, PHONE) as (a, problems_a), open_page(browser, DESK) as (b, problems_b):
         sign_in(a, hub.url, "ana", add_user(hub, "ana"), problems_a)
         sign_in(b, hub.url, "ben", add_user(hub, "ben"), problems_b)
         alert_id, incident_id = raise_intrusion(mosquitto, hub)
@@ -138,16 +125,10 @@ def test_two_officers_see_one_incident_acknowledged_worked_and_resolved_live(
         assert [p for p in problems_b if "409" not in p] == []
         incident = hub.storage.incidents.get(incident_id)
         assert (incident.state, incident.outcome) == ("resolved", "handled")
-    finally:
-        phone.close()
-        desk.close()
 
 
 def test_a_110_call_becomes_an_incident_on_a_360_px_phone(hub, browser: Browser):
-    context = browser.new_context(**SMALL_PHONE)
-    page = context.new_page()
-    problems = watch_problems(page)
-    try:
+    with open_page(browser, SMALL_PHONE) as (page, problems):
         sign_in(page, hub.url, "ana", add_user(hub, "ana"), problems)
         page.click("#new-call")
         expect(page.locator("#call-name")).to_be_focused()
@@ -173,15 +154,10 @@ def test_a_110_call_becomes_an_incident_on_a_360_px_phone(hub, browser: Browser)
         # Nothing sticks out sideways on the narrowest common phone.
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         assert problems == []
-    finally:
-        context.close()
 
 
 def test_dialogs_take_the_focus_keep_it_and_give_it_back(mosquitto, hub, browser: Browser):
-    context = browser.new_context(**DESK)
-    page = context.new_page()
-    problems = watch_problems(page)
-    try:
+    with open_page(browser, DESK) as (page, problems):
         sign_in(page, hub.url, "ben", add_user(hub, "ben"), problems)
         # Landmarks and one h1 for the whole page.
         assert page.locator("h1:visible").count() == 1
@@ -218,5 +194,3 @@ def test_dialogs_take_the_focus_keep_it_and_give_it_back(mosquitto, hub, browser
         )
         assert nameless == []
         assert problems == []
-    finally:
-        context.close()

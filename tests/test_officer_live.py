@@ -4,6 +4,7 @@ alert, the sound choice is remembered, and an escalated incident alarms until ac
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -17,9 +18,9 @@ from officer_kit import (
     add_user,
     browser,
     hub,
+    open_page,
     sign_in,
     start_officer_hub,
-    watch_problems,
 )
 from playwright.sync_api import Browser, Page, expect
 
@@ -42,12 +43,11 @@ def chimes(page: Page, counter: str = "chimes") -> int:
 def test_a_stalled_stream_says_reconnecting_and_the_alerts_it_missed_arrive_as_new(
     mosquitto, hub, browser: Browser
 ):
-    proxy = StallingProxy(hub.web.port)
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    problems = watch_problems(page)
-    conn = page.locator("#conn")
-    try:
+    with (
+        contextlib.closing(StallingProxy(hub.web.port)) as proxy,
+        open_page(browser, PHONE) as (page, problems),
+    ):
+        conn = page.locator("#conn")
         sign_in(page, proxy.url, "ana", add_user(hub, "ana"), problems)
         page.click("#tab-alerts")
         gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
@@ -79,9 +79,6 @@ def test_a_stalled_stream_says_reconnecting_and_the_alerts_it_missed_arrive_as_n
         resumed = [e.detail for e in hub.storage.audit.entries(100, action="events.subscribe")]
         assert any(resumed), "the page never asked the hub to resume after an event id"
         assert problems == []
-    finally:
-        context.close()
-        proxy.close()
 
 
 def test_alerts_sent_while_the_hub_restarted_show_up_as_new_once_it_is_back(
@@ -89,47 +86,41 @@ def test_alerts_sent_while_the_hub_restarted_show_up_as_new_once_it_is_back(
 ):
     first_run = start_officer_hub(mosquitto, tmp_path / "hub")
     port = first_run.web.port
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    problems = watch_problems(page)
     second_run = None
     try:
-        sign_in(page, first_run.url, "ana", add_user(first_run, "ana"), problems)
-        page.click("#tab-alerts")
-        gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
-        gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(make_alert(seq=0)))
-        expect(page.locator("li.card")).to_have_count(1)
+        with open_page(browser, PHONE) as (page, problems):
+            sign_in(page, first_run.url, "ana", add_user(first_run, "ana"), problems)
+            page.click("#tab-alerts")
+            gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
+            gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(make_alert(seq=0)))
+            expect(page.locator("li.card")).to_have_count(1)
 
-        first_run.stop()
-        expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
-        # The broker keeps these for the hub's session while it is away.
-        missed = [make_alert(seq=n) for n in (1, 2)]
-        for alert in missed:
-            gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
+            first_run.stop()
+            expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+            # The broker keeps these for the hub's session while it is away.
+            missed = [make_alert(seq=n) for n in (1, 2)]
+            for alert in missed:
+                gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
 
-        # Same data, same address: the session still holds, but the new run's event ids do
-        # not continue the old ones, so the hub says resync and the page asks the API.
-        second_run = start_officer_hub(mosquitto, tmp_path / "hub", port=port)
-        expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-        for alert in missed:
-            card = page.locator(f'li.card[data-id="{alert.id}"]')
-            expect(card).to_have_class(re.compile(r"\bnew\b"))
-        expect(page.locator("#alert-count")).to_have_text("(3)")
-        # While the hub was away, Chromium logged the refused connections.
-        assert [p for p in problems if "ERR_CONNECTION_REFUSED" not in p] == []
+            # Same data, same address: the session still holds, but the new run's event ids do
+            # not continue the old ones, so the hub says resync and the page asks the API.
+            second_run = start_officer_hub(mosquitto, tmp_path / "hub", port=port)
+            expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+            for alert in missed:
+                card = page.locator(f'li.card[data-id="{alert.id}"]')
+                expect(card).to_have_class(re.compile(r"\bnew\b"))
+            expect(page.locator("#alert-count")).to_have_text("(3)")
+            # While the hub was away, Chromium logged the refused connections.
+            assert [p for p in problems if "ERR_CONNECTION_REFUSED" not in p] == []
     finally:
-        context.close()
         first_run.stop()
         if second_run is not None:
             second_run.stop()
 
 
 def test_the_sound_choice_survives_a_reload_and_a_silent_duty_desk_is_told(hub, browser: Browser):
-    context = browser.new_context(**DESK)
-    page = context.new_page()
-    problems = watch_problems(page)
-    toggle, banner = page.locator("#sound-toggle"), page.locator("#sound-banner")
-    try:
+    with open_page(browser, DESK) as (page, problems):
+        toggle, banner = page.locator("#sound-toggle"), page.locator("#sound-banner")
         sign_in(page, hub.url, "ben", add_user(hub, "ben"), problems)
         expect(toggle).to_have_text("Sound off")
         expect(banner).to_be_visible()
@@ -150,28 +141,19 @@ def test_the_sound_choice_survives_a_reload_and_a_silent_duty_desk_is_told(hub, 
         expect(toggle).to_have_text("Sound off")
         expect(banner).to_be_visible()
         assert problems == []
-    finally:
-        context.close()
 
     # A viewer (no duty desk) is not nagged about sound.
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    try:
+    with open_page(browser, PHONE) as (page, _):
         sign_in(page, hub.url, "vera", add_user(hub, "vera", Role.VIEWER))
         expect(page.locator("#sound-toggle")).to_have_text("Sound off")
         expect(page.locator("#sound-banner")).to_be_hidden()
         expect(page.locator("#new-call")).to_be_hidden()
-    finally:
-        context.close()
 
 
 def test_an_escalated_incident_alarms_again_and_again_until_someone_acknowledges_it(
     mosquitto, hub, browser: Browser
 ):
-    context = browser.new_context(**DESK)
-    page = context.new_page()
-    problems = watch_problems(page)
-    try:
+    with open_page(browser, DESK) as (page, problems):
         sign_in(page, hub.url, "ben", add_user(hub, "ben"), problems)
         page.click("#sound-toggle")
         gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
@@ -199,5 +181,3 @@ def test_an_escalated_incident_alarms_again_and_again_until_someone_acknowledges
         expect(row).to_have_attribute("data-state", "acknowledged")
         expect(page.locator("body")).to_have_attribute("data-alarm", "")
         assert problems == []
-    finally:
-        context.close()

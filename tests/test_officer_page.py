@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from hub_helpers import NodeClient, make_alert, snapshot_jpeg
-from officer_kit import PHONE, SITE, add_user, browser, hub, watch_problems
+from officer_kit import PHONE, SITE, add_user, browser, hub, open_page
 from playwright.sync_api import Browser, expect
 
 from contract.protocol import NodeRole, Severity, alert_topic, encode, snapshot_topic
@@ -18,10 +18,7 @@ def test_officer_sees_live_alerts_with_snapshots_and_node_status_on_a_phone(
     mosquitto, hub, browser: Browser
 ):
     password = add_user(hub, "officer1")
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    problems = watch_problems(page)
-    try:
+    with open_page(browser, PHONE) as (page, problems):
         page.goto(hub.url)
         expect(page.locator("#login-form")).to_be_visible()
         # A wrong password is refused with a message, and nothing else is shown.
@@ -113,5 +110,3 @@ def test_officer_sees_live_alerts_with_snapshots_and_node_status_on_a_phone(
         assert problems == []
         audit = {(e.username, e.action, e.target) for e in hub.storage.audit.entries(1000)}
         assert ("officer1", "snapshot.view", alert.id) in audit
-    finally:
-        context.close()

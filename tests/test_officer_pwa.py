@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 from hub_helpers import REPO
-from officer_kit import PHONE, add_user, browser, hub, sign_in, watch_problems
+from officer_kit import PHONE, add_user, browser, hub, open_page, sign_in
 from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
@@ -72,9 +72,7 @@ def test_the_png_icons_are_the_svg_icons_rendered(browser: Browser):
 
 
 def test_the_page_installs_with_a_manifest_and_icons(hub, browser: Browser):
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    try:
+    with open_page(browser, PHONE) as (page, _):
         page.goto(hub.url)
         href = page.get_attribute('link[rel="manifest"]', "href")
         response = page.request.get(hub.url.rstrip("/") + href)
@@ -96,17 +94,12 @@ def test_the_page_installs_with_a_manifest_and_icons(hub, browser: Browser):
                 assert image.shape[:2] == (height, width), icon["src"]
                 pngs[(icon["purpose"], width)] = icon["src"]
         assert {("any", 192), ("any", 512), ("maskable", 512)} <= set(pngs)
-    finally:
-        context.close()
 
 
 def test_the_service_worker_keeps_the_shell_not_the_data_and_is_there_when_the_hub_is_not(
     hub, browser: Browser
 ):
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    problems = watch_problems(page)
-    try:
+    with open_page(browser, PHONE) as (page, problems):
         sign_in(page, hub.url, "ana", add_user(hub, "ana"), problems)
         # 127.0.0.1 is a secure context: the worker registers, for the whole site.
         scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
@@ -125,18 +118,14 @@ def test_the_service_worker_keeps_the_shell_not_the_data_and_is_there_when_the_h
         page.goto(hub.url)
         expect(page.locator("h2")).to_have_text("The hub is not reachable")
         expect(page.locator("#retry")).to_be_visible()
-    finally:
-        context.close()
 
 
 def test_a_pushed_notification_is_shown_by_the_service_worker(hub, browser: Browser):
-    context = browser.new_context(**PHONE)
-    context.grant_permissions(["notifications"], origin=hub.url.rstrip("/"))
-    page = context.new_page()
-    try:
+    with open_page(browser, PHONE) as (page, _):
+        page.context.grant_permissions(["notifications"], origin=hub.url.rstrip("/"))
         page.goto(hub.url)
         page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
-        cdp = context.new_cdp_session(page)
+        cdp = page.context.new_cdp_session(page)
         registrations = []
         cdp.on(
             "ServiceWorker.workerRegistrationUpdated",
@@ -185,5 +174,3 @@ def test_a_pushed_notification_is_shown_by_the_service_worker(hub, browser: Brow
                 "requireInteraction": True,
             }
         ]
-    finally:
-        context.close()
