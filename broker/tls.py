@@ -21,7 +21,6 @@ from contract.certificates import (
     CertificateError,
     ServerTls,
     check_server_files,
-    covers,
     issue_server_certificate,
     load_or_create_site_ca,
 )
@@ -75,9 +74,9 @@ def generated_tls(config: SiteConfig, now: datetime | None = None) -> ServerTls:
     names = server_names(config)
     current = ServerTls(ca.cert, folder / SERVER_CERT, folder / SERVER_KEY)
     try:
-        check_server_files(current.ca, current.cert, current.key, names, now)
+        check_server_files(current.ca, current.cert, current.key, names, now)  # names too
         leaf = x509.load_pem_x509_certificate(current.cert.read_bytes())
-        if leaf.not_valid_after_utc - now > RENEW_BEFORE and all(covers(leaf, n) for n in names):
+        if leaf.not_valid_after_utc - now > RENEW_BEFORE:
             return current
     except (CertificateError, FileNotFoundError):
         pass  # missing, for other names, or signed by a CA since replaced: issue a new one

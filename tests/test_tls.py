@@ -12,6 +12,7 @@ from __future__ import annotations
 import ssl
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -22,8 +23,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.provision import credential_store, provision_node
 from broker.service import Broker, BrokerSelectionError, open_broker
-from broker.tls import site_tls
+from broker.tls import RENEW_BEFORE, site_tls
 from contract.certificates import (
+    SERVER_DAYS,
     client_ssl_context,
     issue_server_certificate,
     load_or_create_site_ca,
@@ -171,3 +173,18 @@ def test_the_embedded_broker_has_no_tls_and_says_so(tmp_path: Path) -> None:
     site = load_site_config(write_site(tmp_path, kind="embedded", tls_port="free"))
     with pytest.raises(BrokerSelectionError, match="no TLS"):
         open_broker(site.broker, site.resolve(site.broker.data_dir), credential_store(site))
+
+
+def test_the_generated_server_certificate_is_kept_until_a_name_is_added_or_it_nears_its_end(
+    tmp_path: Path,
+) -> None:
+    site = tls_site(tmp_path)
+    now = datetime.now(UTC)
+    first = site_tls(site, now).cert.read_bytes()
+    assert site_tls(site, now + timedelta(days=1)).cert.read_bytes() == first  # kept
+    renew_at = now + timedelta(days=SERVER_DAYS) - RENEW_BEFORE + timedelta(days=1)
+    renewed = site_tls(site, renew_at)
+    assert renewed.cert.read_bytes() != first
+    names = [*site.broker.tls_names, "broker2.lan"]
+    wider = site.model_copy(update={"broker": site.broker.model_copy(update={"tls_names": names})})
+    assert "broker2.lan" in site_tls(wider, renew_at).names()
