@@ -20,11 +20,6 @@ from hub.domain.incidents import Action
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 def hub(tmp_path: Path, clock: ManualClock):
     api = serve_api(tmp_path / "hub", clock=clock)
     yield api

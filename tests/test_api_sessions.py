@@ -17,11 +17,6 @@ IDLE_MINUTES = 30
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 def hub(tmp_path: Path, clock: ManualClock):
     api = serve_api(
         tmp_path / "hub", clock=clock, session_idle_minutes=IDLE_MINUTES, heartbeat_s=0.3
