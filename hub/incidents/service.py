@@ -50,7 +50,6 @@ from hub.events import EventBus, IncidentChanged
 from hub.incidents.attachments import checked_image, safe_filename
 from hub.incidents.errors import (
     AttachmentNotFound,
-    IdempotencyKeyReused,
     IncidentNotFound,
     InvalidIncidentRequest,
 )
@@ -222,14 +221,9 @@ class IncidentService:
         fingerprint = hashlib.sha256(report.model_dump_json().encode()).hexdigest()
         with self.storage.transaction():
             if key is not None:  # a retry: no ref number spent, nothing written
-                earlier = self.repo.by_idempotency_key(actor, key)
+                earlier = self.repo.replay(actor, key, fingerprint)
                 if earlier is not None:
-                    if earlier[1] != fingerprint:
-                        raise IdempotencyKeyReused(
-                            f"idempotency key {key!r} was used for a different request"
-                            f" (incident {earlier[0].ref})"
-                        )
-                    return earlier[0], False
+                    return earlier, False
             at = self.clock()
             category = (
                 Category.MAINTENANCE if report.kind in self.maintenance_kinds else Category.SECURITY

@@ -72,8 +72,9 @@ class IncidentRepository(Protocol):
         on for maintenance incidents (:meth:`open_maintenance`).
         """
 
-    def by_idempotency_key(self, username: str, key: str) -> tuple[Incident, str | None] | None:
-        """The incident made with that user's key, and the request fingerprint stored."""
+    def replay(self, username: str, key: str, fingerprint: str | None) -> Incident | None:
+        """The incident made earlier with that user's key, or None if the key is new. Raises
+        :class:`IdempotencyKeyReused` if it was made for another request (``fingerprint``)."""
 
     def get(self, incident_id: str) -> Incident | None: ...
 

@@ -70,14 +70,14 @@ class SqliteIncidentRepository:
     ) -> Incident:
         with self.database.write():
             if idempotency_key is not None:
-                earlier = self._replay(incident.opened_by, idempotency_key, fingerprint)
+                earlier = self.replay(incident.opened_by, idempotency_key, fingerprint)
                 if earlier is not None:
                     return earlier
             try:
                 self._insert(incident, idempotency_key, fingerprint, correlation_key)
             except sqlite3.IntegrityError:
                 # Another writer got the key in first: the primary key decided, theirs stands.
-                earlier = idempotency_key and self._replay(
+                earlier = idempotency_key and self.replay(
                     incident.opened_by, idempotency_key, fingerprint
                 )
                 if not earlier:
@@ -114,27 +114,18 @@ class SqliteIncidentRepository:
                     ],
                 )
 
-    def _replay(self, username: str, key: str, fingerprint: str | None) -> Incident | None:
-        found = self.by_idempotency_key(username, key)
-        if found is None:
-            return None
-        earlier, earlier_fingerprint = found
-        if fingerprint != earlier_fingerprint:
-            raise IdempotencyKeyReused(
-                f"idempotency key {key!r} was used for a different request (incident {earlier.ref})"
-            )
-        return earlier
-
-    def by_idempotency_key(self, username: str, key: str) -> tuple[Incident, str | None] | None:
+    def replay(self, username: str, key: str, fingerprint: str | None) -> Incident | None:
         row = self.database.one(
             "SELECT incident_id, fingerprint FROM incident_idempotency"
             " WHERE username = ? AND key = ?",
             [username, key],
         )
-        if row is None:
-            return None
-        incident = self.get(row["incident_id"])
-        return (incident, row["fingerprint"]) if incident else None
+        earlier = self.get(row["incident_id"]) if row else None
+        if earlier is not None and fingerprint != row["fingerprint"]:
+            raise IdempotencyKeyReused(
+                f"idempotency key {key!r} was used for a different request (incident {earlier.ref})"
+            )
+        return earlier
 
     def get(self, incident_id: str) -> Incident | None:
         row = self.database.one("SELECT * FROM incidents WHERE id = ?", [incident_id])
