@@ -104,13 +104,15 @@ def test_the_service_worker_keeps_the_shell_not_the_data_and_is_there_when_the_h
         # 127.0.0.1 is a secure context: the worker registers, for the whole site.
         scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
         assert scope == hub.url
-        page.reload()  # from now on the worker answers this page's requests
-        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
-        expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-
+        # Installed, before it has answered a single request: the shell is in its cache.
         cached = page.evaluate(CACHED_PATHS)
         shell = {f"/static/{p.name}" for p in STATIC.glob("*.js") if p.name != "sw.js"}
         assert {"/", "/static/offline.html", *shell} <= set(cached)  # every module of the app
+
+        page.reload()  # from now on the worker answers this page's requests
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        cached = page.evaluate(CACHED_PATHS)
         assert [p for p in cached if p.startswith("/api/")] == []  # personal data: never
         assert problems == []
 
