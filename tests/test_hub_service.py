@@ -124,11 +124,15 @@ def test_an_alert_the_hub_cannot_persist_is_not_acknowledged_and_arrives_later(m
     gw = NodeClient(mosquitto.provision("gw-plaza"), client_id="gw-plaza")
     alert = make_alert(seq=0)
     try:
+        # The node's online status stored first: from here on the alert is the only message.
+        wait_for(lambda: hub.storage.nodes.get(SITE, "gw-plaza"), what="the node's status")
         database = hub.storage.alerts.database
         with database.read() as db:
             db.execute("PRAGMA query_only = 1")  # real SQLite, refusing every write
         gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
-        wait_for(lambda: hub.link.connected.is_set(), what="hub still connected")
+        # The hub has the alert and its commit was refused (not: the alert is on its way).
+        wait_for(lambda: hub.pipeline.storage_failures >= 1, what="a refused commit")
+        assert hub.link.connected.is_set(), "hub still connected"
         assert hub.storage.alerts.ids() == []
     finally:
         gw.stop()
