@@ -24,7 +24,7 @@ import hashlib
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from contract.protocol import Severity
@@ -178,22 +178,29 @@ class IncidentService:
         self, alert: AlertRecord, category: Category, correlation_key: str | None
     ) -> Incident:
         at = alert.received_at
-        incident = Incident(
-            id=uuid.uuid4().hex,
-            ref=self.repo.next_ref(at.astimezone(self.timezone).date()),
+        incident = self._new(
+            at,
             category=category,
             source=Source.ALERTS,
-            state=IncidentState.NEW,
             severity=alert.severity,
             kind=alert.kind,
             title=(alert.message or f"{alert.kind.replace('_', ' ')} in {alert.area}")[:120],
             location=Location(area=alert.area),
-            opened_at=at,
-            updated_at=at,
             last_alert_at=at,
             alert_count=1,
         )
         return self.repo.create(incident, correlation_key=correlation_key)
+
+    def _new(self, at: datetime, **fields) -> Incident:
+        """A new incident opened at ``at``, numbered on the site's own day."""
+        return Incident(
+            id=uuid.uuid4().hex,
+            ref=self.repo.next_ref(at.astimezone(self.timezone).date()),
+            state=IncidentState.NEW,
+            opened_at=at,
+            updated_at=at,
+            **fields,
+        )
 
     # --- from people and other systems -----------------------------------------------------
 
@@ -228,20 +235,16 @@ class IncidentService:
             category = (
                 Category.MAINTENANCE if report.kind in self.maintenance_kinds else Category.SECURITY
             )
-            incident = Incident(
-                id=uuid.uuid4().hex,
-                ref=self.repo.next_ref(at.astimezone(self.timezone).date()),
+            incident = self._new(
+                at,
                 category=category,
                 source=source,
-                state=IncidentState.NEW,
                 severity=report.severity,
                 kind=report.kind,
                 title=report.title,
                 location=report.location,
                 caller=report.caller,
                 external_ref=report.external_ref,
-                opened_at=at,
-                updated_at=at,
                 opened_by=actor,
             )
             stored = self.repo.create(incident, key, fingerprint=fingerprint)
