@@ -10,11 +10,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as paho
+import pytest
 from conftest import SITE, loopback_connection, require_mosquitto
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
@@ -115,6 +116,25 @@ def start_broker(kind: str, folder: Path) -> BrokerUnderTest:
     running.passwords["hub"] = store.add("hub", NodeRole.HUB, SITE)
     running.broker.start()
     return running
+
+
+def broker_fixture(*nodes: str, roles: dict[str, NodeRole] | None = None):
+    """A ``broker`` fixture for a test module: every test runs on both brokers, with
+    ``nodes`` provisioned (camera gateways unless ``roles`` says otherwise)::
+
+        broker = broker_fixture("gw-a", "gw-b")
+    """
+    roles = roles or {}
+
+    @pytest.fixture(params=BROKER_KINDS)
+    def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerUnderTest]:
+        running = start_broker(request.param, tmp_path / "broker")
+        for node in nodes:
+            running.add(node, roles.get(node, NodeRole.CAMERA_GATEWAY))
+        yield running
+        running.shutdown()
+
+    return broker
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = WAIT_S) -> bool:

@@ -9,11 +9,9 @@ subscriber *must* get, published after the one it must not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from broker_kit import BROKER_KINDS, ROOT, BrokerUnderTest, start_broker, wait_until
+from broker_kit import ROOT, BrokerUnderTest, broker_fixture, start_broker, wait_until
 from conftest import SITE
 
 from broker.mosquitto import MosquittoBroker
@@ -26,13 +24,7 @@ STATUS_A = status_topic(ROOT, SITE, "gw-a")
 HUB_ID = "vw-hub-riverside-3f9c2a7d41b06e85"  # as provisioning makes it: random
 
 
-@pytest.fixture(params=BROKER_KINDS)
-def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerUnderTest]:
-    running = start_broker(request.param, tmp_path / "broker")
-    running.add("gw-a")
-    running.add("gw-b")
-    yield running
-    running.shutdown()
+broker = broker_fixture("gw-a", "gw-b")
 
 
 # --- client ids -------------------------------------------------------------------------------

@@ -8,11 +8,9 @@ subscriber *must* get, published after the one it must not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from broker_kit import BROKER_KINDS, ROOT, BrokerUnderTest, start_broker, wait_until
+from broker_kit import ROOT, BrokerUnderTest, broker_fixture, start_broker, wait_until
 from conftest import SITE
 
 from contract.protocol import NodeRole, alert_topic, receipt_topic
@@ -21,14 +19,7 @@ RECEIPT_A = receipt_topic(ROOT, SITE, "gw-a")
 RECEIPT_B = receipt_topic(ROOT, SITE, "gw-b")
 
 
-@pytest.fixture(params=BROKER_KINDS)
-def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerUnderTest]:
-    running = start_broker(request.param, tmp_path / "broker")
-    running.add("gw-a")
-    running.add("gw-b")
-    running.add("door", NodeRole.SENSOR)
-    yield running
-    running.shutdown()
+broker = broker_fixture("gw-a", "gw-b", "door", roles={"door": NodeRole.SENSOR})
 
 
 def test_hub_publishes_a_receipt_to_each_node_and_each_node_gets_only_its_own(

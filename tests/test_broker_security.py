@@ -6,11 +6,8 @@ barrier: a later message the hub *must* get, published after the one it must not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from broker_kit import BROKER_KINDS, ROOT, BrokerUnderTest, start_broker
+from broker_kit import ROOT, BrokerUnderTest, broker_fixture
 from conftest import SITE
 
 from contract.protocol import MAX_SNAPSHOT_BYTES, alert_topic, snapshot_topic, status_topic
@@ -19,13 +16,7 @@ ALERT_A = alert_topic(ROOT, SITE, "gw-a")
 ALERT_B = alert_topic(ROOT, SITE, "gw-b")
 
 
-@pytest.fixture(params=BROKER_KINDS)
-def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerUnderTest]:
-    running = start_broker(request.param, tmp_path / "broker")
-    running.add("gw-a")
-    running.add("gw-b")
-    yield running
-    running.shutdown()
+broker = broker_fixture("gw-a", "gw-b")
 
 
 def hub_listening(broker: BrokerUnderTest):

@@ -3,11 +3,7 @@ persistent hub sessions, restarts and credential reloads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from broker_kit import BROKER_KINDS, ROOT, BrokerUnderTest, start_broker, wait_until
+from broker_kit import ROOT, BrokerUnderTest, broker_fixture, wait_until
 from conftest import SITE
 
 from contract.mqtt import MqttLink
@@ -17,12 +13,7 @@ STATUS = status_topic(ROOT, SITE, "gw-a")
 ALERT = alert_topic(ROOT, SITE, "gw-a")
 
 
-@pytest.fixture(params=BROKER_KINDS)
-def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerUnderTest]:
-    running = start_broker(request.param, tmp_path / "broker")
-    running.add("gw-a")
-    yield running
-    running.shutdown()
+broker = broker_fixture("gw-a")
 
 
 def retained_status(broker: BrokerUnderTest, client_id: str) -> list[bytes]:
