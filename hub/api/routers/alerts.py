@@ -2,7 +2,7 @@
 
 # No "from __future__ import annotations": FastAPI must see the real Annotated types of
 # the dependencies, which are local to build().
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -12,25 +12,13 @@ from fastapi.responses import FileResponse
 from contract.protocol import ID_PATTERN, Severity
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
+from hub.api.params import aware
 from hub.api.views import AlertView, Page, alert_view
 from hub.domain.alerts import AlertQuery
 from hub.domain.incidents import IncidentState
 from hub.domain.users import Role
 
 AlertId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="32 hex digits")]
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """A query time in UTC; one without a zone is taken as UTC. A time at the very edge of
-    the calendar whose offset takes it out of range in UTC (year 1 at +05:00) is a 422."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise HTTPException(422, "time out of range in UTC") from None
 
 
 def build(ctx: ApiContext) -> APIRouter:

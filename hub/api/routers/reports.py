@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from contract.protocol import ID_PATTERN
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
-from hub.api.routers.alerts import aware
+from hub.api.params import aware
 from hub.domain.incidents import Category
 from hub.domain.users import Role
 from hub.incidents.requests import KIND_PATTERN
