@@ -31,6 +31,7 @@ from amqtt.session import Session
 
 from broker.credentials import CredentialStore, Identity
 from broker.retained import retained_allowed
+from contract.protocol import DEFAULT_TOPIC_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class TopicAclPlugin(BaseTopicPlugin):
 
     @dataclass
     class Config:
-        topic_root: str = "vw"
+        topic_root: str = DEFAULT_TOPIC_ROOT
 
     async def topic_filtering(
         self,
@@ -113,7 +114,7 @@ class RetainedStorePlugin(BasePlugin[Any]):
     @dataclass
     class Config:
         path: str = ""
-        topic_root: str = "vw"
+        topic_root: str = DEFAULT_TOPIC_ROOT
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
@@ -134,17 +135,18 @@ class RetainedStorePlugin(BasePlugin[Any]):
         # Before the listeners open, so no subscriber can miss a restored message.
         self._closing = False
         db, db_path = self._open(), self.config.path
-        rows = db.execute("SELECT topic, data, qos FROM retained").fetchall()
-        stray = [t for t, d, _ in rows if not retained_allowed(t, len(d), self.config.topic_root)]
+        keep, stray = [], []
+        for row in db.execute("SELECT topic, data, qos FROM retained"):
+            allowed = retained_allowed(row[0], len(row[1]), self.config.topic_root)
+            (keep if allowed else stray).append(row)
         if stray:  # kept by an older version that retained anything
             with db:
-                db.executemany("DELETE FROM retained WHERE topic = ?", [(t,) for t in stray])
+                db.executemany("DELETE FROM retained WHERE topic = ?", [(t,) for t, _, _ in stray])
             log.warning("dropped %d stray retained message(s) from %s", len(stray), db_path)
-        for topic, data, qos in rows:
-            if topic not in stray:
-                await self.context.retain_message(topic, data, qos)
-        if rows:
-            log.info("restored %d retained message(s) from %s", len(rows), self.config.path)
+        for topic, data, qos in keep:
+            await self.context.retain_message(topic, data, qos)
+        if keep:
+            log.info("restored %d retained message(s) from %s", len(keep), db_path)
 
     async def on_broker_retained_message(
         self, *, client_id: str | None, retained_message: Any

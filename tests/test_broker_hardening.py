@@ -9,6 +9,7 @@ subscriber *must* get, published after the one it must not.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from broker_kit import ROOT, BrokerUnderTest, broker_fixture, start_broker, wait_until
@@ -146,6 +147,26 @@ def test_stray_retained_messages_are_still_delivered_live(broker: BrokerUnderTes
     node = broker.probe("gw-a")
     assert node.publish(ALERT_A, b"an alert sent with retain", retain=True)
     assert hub.wait_for(ALERT_A, b"an alert sent with retain")
+
+
+def test_the_embedded_broker_drops_strays_an_older_version_kept_on_disk(tmp_path: Path) -> None:
+    """Before issue 7 the embedded broker stored any retained message: at start, the ones
+    the rule refuses are deleted from its file and not restored; the statuses are."""
+    running = start_broker("embedded", tmp_path / "broker")
+    running.add("gw-a")
+    status = b'{"state": "online"}'
+    assert running.probe("gw-a").publish(STATUS_A, status, retain=True)
+    running.shutdown()
+    store = tmp_path / "broker" / "retained.sqlite"
+    with sqlite3.connect(store) as db:  # what an older version left behind
+        db.execute("INSERT INTO retained VALUES (?, 1, ?)", (ALERT_A, b"\x00" * 100_000))
+    try:
+        running.broker.start()
+        assert retained_now(running, "after-upgrade") == {STATUS_A: len(status)}
+    finally:
+        running.shutdown()
+    with sqlite3.connect(store) as db:
+        assert [t for (t,) in db.execute("SELECT topic FROM retained")] == [STATUS_A]
 
 
 def test_the_sweeper_runs_by_itself(tmp_path: Path) -> None:
