@@ -1,4 +1,5 @@
-"""The ingest pipeline through real mosquitto: group commits, receipts, both link modes.
+"""The ingest pipeline: group commits, receipts, both link modes (through real mosquitto),
+and receipts split at MAX_RECEIPT_IDS (in-process, on real SQLite).
 
 The hub stores what paho queued in batches (one commit each), then acknowledges, then sends
 each node one receipt per batch naming its alerts the hub holds — for a duplicate too (the
@@ -15,10 +16,21 @@ import pytest
 from broker_kit import Probe
 from hub_helpers import example_config, make_alert, wait_for
 
-from contract.protocol import NodeRole, alert_topic, decode_receipt, encode, receipt_topic
+from contract.mqtt import Delivery
+from contract.protocol import (
+    MAX_RECEIPT_IDS,
+    NodeRole,
+    alert_topic,
+    decode_receipt,
+    encode,
+    receipt_topic,
+)
+from hub.events import EventBus
+from hub.ingest import Ingestor
+from hub.ingest_pipeline import IngestPipeline
 from hub.service import HubService
+from hub.storage.sqlite import open_sqlite_storage
 
-pytestmark = pytest.mark.mosquitto
 SITE, NODE = "riverside", "gw-plaza"
 
 
@@ -41,6 +53,7 @@ def receipted_ids(node: Probe) -> list[str]:
     return [i for p in node.payloads(topic) for i in decode_receipt(p, SITE, NODE).ids]
 
 
+@pytest.mark.mosquitto
 def test_alerts_are_stored_in_batches_and_receipted_to_their_node_duplicates_too(mosquitto, hub):
     conn = mosquitto.provision(NODE)
     node = Probe(conn.port, NODE, conn.password, NODE)
@@ -53,10 +66,9 @@ def test_alerts_are_stored_in_batches_and_receipted_to_their_node_duplicates_too
         wait_for(lambda: set(receipted_ids(node)) >= ids, 30, "a receipt for every alert")
         assert set(hub.storage.alerts.ids()) == ids  # a receipt means stored
         assert hub.pipeline.batches < len(alerts)  # many alerts per commit
-        assert all(
-            len(decode_receipt(p, SITE, NODE).ids) <= 1000
-            for p in node.payloads(receipt_topic("vw", SITE, NODE))
-        )
+        receipts = node.payloads(receipt_topic("vw", SITE, NODE))
+        assert all(len(decode_receipt(p, SITE, NODE).ids) <= 1000 for p in receipts)
+        assert len(receipts) <= hub.pipeline.batches  # one per batch, not one per alert
 
         resent = alerts[:10]  # as if those receipts had been lost
         for alert in resent:
@@ -69,6 +81,7 @@ def test_alerts_are_stored_in_batches_and_receipted_to_their_node_duplicates_too
         node.close()
 
 
+@pytest.mark.mosquitto
 def test_a_node_never_gets_another_nodes_receipts(mosquitto, hub):
     mine, theirs = mosquitto.provision(NODE), mosquitto.provision("gate-door")
     me = Probe(mine.port, NODE, mine.password, NODE)
@@ -90,6 +103,7 @@ def test_a_node_never_gets_another_nodes_receipts(mosquitto, hub):
         other.close()
 
 
+@pytest.mark.mosquitto
 def test_a_killed_receiver_process_is_replaced_and_nothing_it_held_is_lost(mosquitto, tmp_path):
     hub = HubService(
         example_config(),
@@ -115,3 +129,32 @@ def test_a_killed_receiver_process_is_replaced_and_nothing_it_held_is_lost(mosqu
     finally:
         node.close()
         hub.stop()
+
+
+def test_a_node_with_more_alerts_in_a_batch_than_a_receipt_holds_gets_several(tmp_path):
+    """A receipt names at most MAX_RECEIPT_IDS alerts; a batch holding more of one node's
+    alerts sends it several receipts, together naming each alert once, in order."""
+    storage = open_sqlite_storage(tmp_path / "hub")
+    count = 2 * MAX_RECEIPT_IDS + 500
+    acked: list[Delivery] = []
+    sent: list[tuple[str, bytes]] = []
+    pipeline = IngestPipeline(
+        Ingestor(storage, EventBus(), topic_root="vw"),
+        acked.extend,
+        lambda topic, payload: sent.append((topic, payload)),
+        max_batch=count,
+    )
+    alerts = [make_alert(node=NODE, seq=i, has_snapshot=False) for i in range(count)]
+    for mid, alert in enumerate(alerts, 1):  # all queued before the writer starts: one batch
+        pipeline.submit(Delivery(alert_topic("vw", SITE, NODE), encode(alert), mid, 1, 1))
+    pipeline.start()
+    try:
+        wait_for(lambda: pipeline.decided == count, 30, "the batch decided")
+    finally:
+        pipeline.stop()
+        storage.close()
+    assert pipeline.batches == 1 and len(acked) == count
+    assert {topic for topic, _ in sent} == {receipt_topic("vw", SITE, NODE)}
+    receipts = [decode_receipt(payload, SITE, NODE) for _, payload in sent]
+    assert [len(r.ids) for r in receipts] == [MAX_RECEIPT_IDS, MAX_RECEIPT_IDS, 500]
+    assert [i for r in receipts for i in r.ids] == [a.id for a in alerts]
