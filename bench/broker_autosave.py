@@ -45,7 +45,10 @@ class PolicyBroker(MosquittoBroker):
     policy = OURS
 
     def _conf(self) -> str:
-        return super()._conf().replace(OURS, self.policy)
+        conf = super()._conf()
+        if OURS not in conf:  # else every policy would silently measure the generated one
+            raise RuntimeError("the generated config no longer has the autosave lines")
+        return conf.replace(OURS, self.policy)
 
     def _sweep_now_and_then(self) -> None:
         pass
