@@ -14,6 +14,7 @@ from pathlib import Path
 
 import cv2
 import httpx
+from conftest import EXCERPT, REPO, SITE, loopback_connection
 
 from contract.connection import NodeConnection
 from contract.mqtt import LinkSettings, MqttLink
@@ -34,10 +35,6 @@ from hub.ingest import IngestResult
 from hub.service import HubService
 from hub.stats import hub_figures
 from hub.storage.repositories import Storage
-
-REPO = Path(__file__).resolve().parents[1]
-EXCERPT = REPO / "config" / "footage" / "vtest_lawn_excerpt.mp4"
-SITE = "riverside"
 
 
 def make_alert(node: str = "gw-plaza", seq: int = 0, site: str = SITE, **fields) -> Alert:
@@ -164,15 +161,7 @@ def hub_stats(storage: Storage) -> dict:
 def offline_connection() -> NodeConnection:
     """A hub identity pointing at a broker that is never contacted: API tests compose the
     whole hub (storage, bus, accounts, incidents, ingest, routers) but never start MQTT."""
-    return NodeConnection(
-        site=SITE,
-        node="hub",
-        role=NodeRole.HUB,
-        host="127.0.0.1",
-        port=1,
-        username="hub",
-        password="never-used-by-api-tests",
-    )
+    return loopback_connection("hub", "never-used-by-api-tests", port=1, role=NodeRole.HUB)
 
 
 @dataclass
