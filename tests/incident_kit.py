@@ -11,9 +11,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from hub_helpers import example_config, make_alert
 
-from contract.protocol import Alert, Severity, new_alert_id
-from contract.siteconfig import SiteConfig, load_site_config
 from hub.clock import ManualClock
 from hub.domain.alerts import AlertRecord
 from hub.domain.incidents import TRANSITIONS, Action, Incident, IncidentState, Location
@@ -23,8 +22,6 @@ from hub.incidents.service import IncidentService
 from hub.storage.repositories import Storage
 from hub.storage.sqlite import open_sqlite_storage
 
-REPO = Path(__file__).resolve().parents[1]
-SITE = "riverside"
 S = IncidentState
 #: How to bring a new incident into each state.
 ROUTE_TO: dict[IncidentState, list[Action]] = {
@@ -39,11 +36,6 @@ ROUTE_TO: dict[IncidentState, list[Action]] = {
 #: Every (action, state) pair the state machine allows, and every one it refuses.
 LEGAL = [(a, s) for a, (sources, _) in TRANSITIONS.items() for s in sources]
 ILLEGAL = [(a, s) for a in Action for s in IncidentState if (a, s) not in LEGAL]
-
-
-def example_config() -> SiteConfig:
-    """The example site: areas ``plaza`` and ``north-gate``, time zone from the file."""
-    return load_site_config(REPO / "config" / "site.example.yaml")
 
 
 @dataclass
@@ -64,21 +56,10 @@ class IncidentDesk:
         return self.storage.alerts.get(record.id)
 
     def store_alert(self, **fields) -> AlertRecord:
-        values = dict(
-            id=new_alert_id(),
-            site=SITE,
-            node="gw-plaza",
-            seq=0,
-            ts=self.clock(),
-            kind="intrusion",
-            severity=Severity.MAJOR,
-            area="plaza",
-            zone="lawn",
-            camera="plaza",
-            message="person in zone lawn",
-        )
-        values.update(fields)
-        inserted = self.storage.alerts.insert(Alert(**values), self.clock())
+        """The example plaza camera's intrusion alert (:func:`hub_helpers.make_alert`),
+        claimed and received *now*."""
+        alert = make_alert(**({"ts": self.clock()} | fields))
+        inserted = self.storage.alerts.insert(alert, self.clock())
         assert inserted.stored and inserted.record is not None
         return inserted.record
 

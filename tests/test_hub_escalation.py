@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from contract.protocol import Alert, Severity, new_alert_id
+from contract.protocol import Severity
 from contract.siteconfig import EscalationSettings, EscalationTier
 from hub.clock import ManualClock
 from hub.domain.incidents import Action, Incident, Location
@@ -27,6 +27,7 @@ from hub.notify.service import NotificationService, NotificationWorker
 from hub.notify.webpush import VapidKeys, WebPushNotifier
 from hub.storage.repositories import Storage
 from hub.storage.sqlite import open_sqlite_storage
+from tests.hub_helpers import make_alert
 from tests.notify_kit import Browser, HttpReceiver
 
 SUPERVISORS_HOOK = "json://127.0.0.1:9/supervisors"  # nothing listens: only queued here
@@ -232,11 +233,9 @@ def test_an_escalation_reaches_the_tiers_webhook(tmp_path):
 
 def test_a_maintenance_incident_waits_in_its_queue_and_pages_nobody(hub):
     """A camera that went dark is work for the morning, not a page to the commander."""
-    alert = Alert(
-        id=new_alert_id(), site="riverside", node="gw-plaza", seq=0, ts=hub.clock(),
-        kind="stream_lost", severity=Severity.MAJOR, area="plaza", camera="plaza",
-        message="camera plaza: no frames for 30 s",
-    )  # fmt: skip
+    alert = make_alert(
+        ts=hub.clock(), kind="stream_lost", message="camera plaza: no frames for 30 s"
+    )
     record = hub.storage.alerts.insert(alert, hub.clock()).record
     incident, change = hub.incidents.correlate(record)
     assert (incident.category, change) == ("maintenance", "opened")
