@@ -34,6 +34,9 @@ from hub.service import HubService
 
 log = logging.getLogger("villagewatch.demo")
 
+#: When the scripted 110 call comes in: after the first door and camera alerts.
+CALL_AFTER_S = 20.0
+
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket() as s:
@@ -194,7 +197,6 @@ def run_demo(
     http_port: int | None,
     broker_kind: str,
     stop: threading.Event,
-    call_after_s: float = 20.0,
 ) -> int:
     data_dir = data_dir.resolve()
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -231,7 +233,7 @@ def run_demo(
             )
             sim.start()
             started.append(sim)
-        call = ScriptedCall(hub.url, "duty-desk", desk_password, after_s=call_after_s)
+        call = ScriptedCall(hub.url, "duty-desk", desk_password, after_s=CALL_AFTER_S)
         call.start()
         started.append(call)
 
@@ -243,7 +245,7 @@ def run_demo(
             f"  data:         {data_dir}\n"
             f"Alerts and incidents appear below and on the page: the camera and the plaza\n"
             f"door make one incident, it escalates if nobody acknowledges it, and a 110 call\n"
-            f"opens another after {call_after_s:.0f} s. Ctrl-C stops everything.\n",
+            f"opens another after {CALL_AFTER_S:.0f} s. Ctrl-C stops everything.\n",
             flush=True,
         )
         stop.wait(duration)
