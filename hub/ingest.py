@@ -7,8 +7,9 @@ IngestPipeline` feeds it from paho's network thread; :meth:`Ingestor.handle` is 
 one, for tests and tools.
 
 Every message is *decided*: stored, duplicate, a status/stats/snapshot, empty (a broker
-clearing a retained message: MQTT's empty payload), or quarantined with a reason. Nothing
-a node sends can fail the batch:
+clearing a retained message: MQTT's empty payload), or quarantined with a reason (the
+decoding and the result types are in :mod:`hub.ingest_messages`). Nothing a node sends can
+fail the batch:
 
 * a message that breaks the protocol is a quarantine row (bad_topic, not_json, invalid ...);
 * a message that makes the hub's own code raise runs inside its own savepoint, which is
@@ -24,27 +25,20 @@ read for the whole batch and cost no write; their count is folded into the next 
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
-    MAX_JSON_BYTES,
     Alert,
     Channel,
     NodeStats,
     NodeStatus,
     ProtocolError,
     Topic,
-    check_snapshot,
-    decode,
-    parse_topic,
 )
 from hub.clock import Clock, system_clock
 from hub.domain.alerts import AlertRecord
@@ -57,6 +51,7 @@ from hub.events import (
     NodeChanged,
     SnapshotArrived,
 )
+from hub.ingest_messages import BatchOutcome, Decoded, IngestResult, decode_message
 from hub.storage.failures import StorageFailure, as_storage_failure, is_storage_failure
 from hub.storage.repositories import Storage
 
@@ -71,57 +66,6 @@ class Correlator(Protocol):
     def correlate(self, alert: AlertRecord) -> tuple[Incident, str] | None:
         """The incident this new alert belongs to and what changed (inside the caller's
         transaction), or None when the alert belongs to none."""
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """What happened to one message.
-
-    ``outcome`` is one of ``stored`` (new alert), ``duplicate``, ``snapshot_linked``,
-    ``snapshot_pending`` (its alert is not here yet), ``status``, ``stats``, ``quarantined``
-    (then ``reason`` says why: bad_topic, too_large, not_json, wrong_version, invalid,
-    node_mismatch, not_jpeg, internal_error) or ``held`` (the store failed: nothing was
-    kept and the message must not be acknowledged; reason ``storage_unavailable``).
-    ``site``/``node`` name the sending node of an alert (for its receipt).
-    """
-
-    outcome: str
-    reason: str | None = None
-    alert_id: str | None = None
-    site: str | None = None
-    node: str | None = None
-    #: The alert is stored but the JPEG it announced is not: no receipt yet, so the node
-    #: keeps (and re-sends) both until the snapshot is here too.
-    awaiting_snapshot: bool = False
-
-    @property
-    def receipted(self) -> bool:
-        """The hub has decided this alert for good — stored with everything it announced,
-        or quarantined (kept with its reason) — so the node may forget it. A quarantined
-        alert is receipted too: re-sending it would only be refused again."""
-        decided = self.outcome in (
-            "stored", "duplicate", "quarantined", "snapshot_linked", "snapshot_duplicate"
-        )  # fmt: skip
-        return decided and self.node is not None and not self.awaiting_snapshot
-
-
-@dataclass
-class BatchOutcome:
-    """One result per message, in order, and the events to publish (after the commit)."""
-
-    results: list[IngestResult]
-    events: list[HubEvent] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Decoded:
-    topic: str
-    payload: bytes
-    parsed: Topic | None = None
-    message: Alert | NodeStatus | NodeStats | None = None
-    refused: ProtocolError | None = None
-    #: For a refused alert on a valid alert topic: the id it claims, so it can be receipted.
-    refused_alert: tuple[str, str, str] | None = None  # site, node, alert id
 
 
 class Ingestor:
@@ -162,7 +106,8 @@ class Ingestor:
 
         Raises :class:`StorageFailure` when the store failed: then nothing was kept. The
         caller publishes ``events`` (:meth:`publish`) once it has acknowledged."""
-        decoded = [self._decode(topic, payload) for topic, payload in messages]
+        root = self.topic_root
+        decoded = [decode_message(topic, payload, root) for topic, payload in messages]
         with self._lock:
             known = self._known_alert_ids(decoded)
             outcome = BatchOutcome([IngestResult("pending")] * len(decoded))
@@ -208,35 +153,6 @@ class Ingestor:
 
     # --- deciding -------------------------------------------------------------------------
 
-    def _decode(self, topic: str, payload: bytes) -> _Decoded:
-        """Validation, outside the transaction (and outside the store's lock)."""
-        try:
-            parsed = _parse_topic(topic, self.topic_root)
-            if parsed.channel is Channel.SNAPSHOT:
-                check_snapshot(payload)
-                return _Decoded(topic, payload, parsed)
-            return _Decoded(topic, payload, parsed, decode(parsed, payload))
-        except ProtocolError as exc:
-            return _Decoded(
-                topic, payload, refused=exc, refused_alert=self._claimed(topic, payload)
-            )
-        except Exception as exc:  # the validator itself broke: poison, not a crash
-            log.exception("validating a message on %r failed", topic[:200])
-            refused = ProtocolError("internal_error", f"{type(exc).__name__}: {exc}")
-            return _Decoded(topic, payload, refused=refused)
-
-    def _claimed(self, topic: str, payload: bytes) -> tuple[str, str, str] | None:
-        """(site, node, id) of a refused message on a well-formed alert topic that names an
-        alert id: the node that sent it gets a receipt and stops re-sending it."""
-        try:
-            parsed = _parse_topic(topic, self.topic_root)
-        except ProtocolError:
-            return None
-        found = _CLAIMED_ID.search(payload[:MAX_JSON_BYTES])
-        if parsed.channel is not Channel.ALERT or found is None:
-            return None
-        return parsed.site, parsed.node, found.group(1).decode()
-
     def _duplicate(self, alert: Alert) -> IngestResult:
         """A copy of a stored alert. Receipted again (its node missed the first receipt),
         unless the JPEG it announced has still not come."""
@@ -249,14 +165,14 @@ class Ingestor:
             awaiting_snapshot=awaiting,
         )  # fmt: skip
 
-    def _known_alert_ids(self, decoded: list[_Decoded]) -> set[str]:
+    def _known_alert_ids(self, decoded: list[Decoded]) -> set[str]:
         ids = [d.message.id for d in decoded if isinstance(d.message, Alert)]
         if not ids:
             return set()
         with as_storage_failure():
             return self.storage.alerts.known_ids(ids)
 
-    def _store(self, decoded: list[_Decoded], writes: list[int], outcome: BatchOutcome) -> None:
+    def _store(self, decoded: list[Decoded], writes: list[int], outcome: BatchOutcome) -> None:
         """Inside the batch's transaction: the new alerts together (fast), then the rest
         one by one. If storing the alerts together raises, that savepoint is rolled back and
         they go one by one too, so only the alert that raises is quarantined."""
@@ -285,7 +201,7 @@ class Ingestor:
 
     def _alerts_together(
         self,
-        decoded: list[_Decoded],
+        decoded: list[Decoded],
         indexes: list[int],
         now: datetime,
         outcome: BatchOutcome,
@@ -334,7 +250,7 @@ class Ingestor:
         )  # fmt: skip
         return 1
 
-    def _store_one(self, item: _Decoded, events: list[HubEvent], now: datetime) -> IngestResult:
+    def _store_one(self, item: Decoded, events: list[HubEvent], now: datetime) -> IngestResult:
         """One message inside the batch, in its own savepoint: if the hub's code raises on
         it, only it is rolled back and it is quarantined as ``internal_error``."""
         if item.refused is not None:
@@ -357,7 +273,7 @@ class Ingestor:
         events.extend(mine)
         return result
 
-    def _apply(self, item: _Decoded, events: list[HubEvent], now: datetime) -> IngestResult:
+    def _apply(self, item: Decoded, events: list[HubEvent], now: datetime) -> IngestResult:
         parsed, message = item.parsed, item.message
         assert parsed is not None
         if parsed.channel is Channel.SNAPSHOT:
@@ -422,7 +338,7 @@ class Ingestor:
         )
         self.storage.quarantine.add(self.clock(), topic, reason, detail, payload)
 
-    def _log(self, results: list[IngestResult], decoded: list[_Decoded]) -> None:
+    def _log(self, results: list[IngestResult], decoded: list[Decoded]) -> None:
         for result, item in zip(results, decoded, strict=True):
             alert = item.message
             if not isinstance(alert, Alert):
@@ -437,18 +353,8 @@ class Ingestor:
                 log.debug("duplicate alert %s from %s ignored", alert.id, alert.node)
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse_topic(topic: str, root: str) -> Topic:
-    """Topics repeat (one per node and channel): parse each once. Topic is frozen."""
-    return parse_topic(topic, root)
-
-
 def _stored(alert: Alert, record: AlertRecord) -> IngestResult:
     return IngestResult(
         "stored", alert_id=alert.id, site=alert.site, node=alert.node,
         awaiting_snapshot=alert.has_snapshot and not record.snapshot_ready,
     )  # fmt: skip
-
-
-#: The id an alert payload claims, found without parsing it (it failed to parse or validate).
-_CLAIMED_ID = re.compile(rb'"id"\s*:\s*"([0-9a-f]{32})"')

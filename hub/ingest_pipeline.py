@@ -34,7 +34,8 @@ from collections.abc import Callable
 
 from contract.mqtt import Delivery
 from contract.protocol import MAX_RECEIPT_IDS, Receipt, receipt_topic
-from hub.ingest import BatchOutcome, Ingestor, IngestResult
+from hub.ingest import Ingestor
+from hub.ingest_messages import BatchOutcome, IngestResult
 from hub.storage.failures import StorageFailure
 
 log = logging.getLogger(__name__)
