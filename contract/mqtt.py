@@ -207,12 +207,13 @@ class MqttLink:
         current = [d for d in deliveries if d.qos > 0 and d.session == self._session]
         puback = [d.mid for d in current if d.qos == 1]
         queue = getattr(self._client, "_packet_queue", None)  # paho 2.x
+        joined = 0
         if len(puback) > 1 and queue is not None:
             queue(_PUBACK, b"".join(_PUBACK_PACKET.pack(_PUBACK, 2, mid) for mid in puback), 0, 1)
-            current = [d for d in current if d.qos != 1]
+            current, joined = [d for d in current if d.qos != 1], len(puback)
         for d in current:
             self._client.ack(d.mid, d.qos)
-        return len(current) + (len(puback) if len(puback) > 1 and queue is not None else 0)
+        return joined + len(current)
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self.connected.wait(timeout)
