@@ -82,6 +82,11 @@ class HubService:
         )
         root = hub_connection.topic_root
         self.ingestor = Ingestor(self.storage, self.bus, self.incidents, root, clock)
+        self.notifications = NotificationService(
+            self.storage,
+            clock,
+            build_notifiers(NotifierSetup(self.storage, self.data_dir, config.hub.web_push)),
+        )
         self.api = ApiContext(
             storage=self.storage,
             bus=self.bus,
@@ -95,16 +100,11 @@ class HubService:
                 # Counters in the hub's database: a restart gives no fresh guesses.
                 "throttle": LoginThrottle(clock=clock, store=login_failures_for(self.storage)),
                 "incidents": self.incidents,
+                "notifications": self.notifications,
                 # GET /api/health: "ok", or "degraded" while storage refuses writes.
                 "health": self.ingest_health,
             },
         )
-        self.notifications = NotificationService(
-            self.storage,
-            clock,
-            build_notifiers(NotifierSetup(self.storage, self.data_dir, config.hub.web_push)),
-        )
-        self.api.services["notifications"] = self.notifications
         self.escalation = EscalationWorker(
             self.storage, self.bus, config.hub.escalation, clock, self.notifications
         )
@@ -127,29 +127,28 @@ class HubService:
         self._own_status_topic = status_topic(root, hub_connection.site, hub_connection.node)
         self._ready = threading.Event()
         self._started = False
-        link_options = dict(
-            client_id=f"vw-hub-{hub_connection.site}-{hub_connection.node}",
-            subscriptions=hub_subscriptions(root),
+        self.link = self._open_link(hub_connection, ingest_process)
+        self.pipeline = IngestPipeline(self.ingestor, self.link.ack, self._publish_receipt)
+
+    def _open_link(self, connection: NodeConnection, own_process: bool) -> MqttLink | ReceiverLink:
+        """The hub's MQTT connection, in this process or in a receiver process of its own."""
+        options = dict(
+            client_id=f"vw-hub-{connection.site}-{connection.node}",
+            subscriptions=hub_subscriptions(connection.topic_root),
             # The broker queues alerts for us while we restart instead of dropping them.
             persistent_session=True,
             # PUBACK only after the batch is committed: persisted before acknowledged.
             ack_when_handled=True,
         )
-        self.link: MqttLink | ReceiverLink
-        if ingest_process:
-            self.link = ReceiverLink(
-                hub_connection,
-                on_delivery=self._on_delivery,
-                on_connection_change=lambda up: None if up else self._ready.clear(),
-                **link_options,
-            )
-        else:
-            self.link = MqttLink(
-                LinkSettings.for_node(hub_connection, **link_options),
-                on_delivery=self._on_delivery,
-                on_connection_change=lambda up: None if up else self._ready.clear(),
-            )
-        self.pipeline = IngestPipeline(self.ingestor, self.link.ack, self._publish_receipt)
+
+        def changed(up: bool) -> None:
+            if not up:
+                self._ready.clear()
+
+        if own_process:
+            return ReceiverLink(connection, self._on_delivery, changed, **options)
+        settings = LinkSettings.for_node(connection, **options)
+        return MqttLink(settings, on_delivery=self._on_delivery, on_connection_change=changed)
 
     @staticmethod
     def _tls(config: SiteConfig) -> TlsFiles | None:
