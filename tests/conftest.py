@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -84,6 +85,14 @@ class RunningBroker:
         self.broker.start()
 
 
+def unavailable(message: str) -> NoReturn:
+    """What a test needs is not on this machine: it fails in CI (CI=true), so CI can never
+    pass without having run it, and is skipped only on a developer laptop."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_sample(name: str) -> Path:
     """An opencv-doc clip (vtest.avi, tree.avi), fetched through apt once. In CI a missing
     clip fails the test: CI must never pass without having run it."""
@@ -91,10 +100,7 @@ def require_sample(name: str) -> Path:
 
     path = opencv_sample(name)
     if path is None:
-        message = f"{name} unavailable: needs Debian's opencv-doc (apt-get download opencv-doc)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{name} unavailable: needs Debian's opencv-doc (apt-get download opencv-doc)")
     return path
 
 
@@ -110,10 +116,7 @@ def tree_clip() -> Path:
 
 def require_mosquitto() -> None:
     if find_mosquitto() is None:
-        message = "mosquitto is not installed (apt-get install mosquitto); .ci/run installs it"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("mosquitto is not installed (apt-get install mosquitto); .ci/run installs it")
 
 
 @pytest.fixture
