@@ -5,6 +5,7 @@ such action is in the audit trail."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from hub_helpers import ApiHub, SseReader, serve_api
 
 from hub.clock import ManualClock
+from hub.events import SnapshotArrived
 
 IDLE_MINUTES = 30
 
@@ -122,3 +124,33 @@ def test_an_admin_cannot_disable_themselves(hub):
     assert audited(hub, "user.disable") == []
     nobody = admin.post("/api/users/nobody/disable")
     assert nobody.status_code == 404 and nobody.json()["detail"] == "no user 'nobody'"
+
+
+def test_a_busy_live_feed_still_ends_soon_after_the_user_is_disabled(hub):
+    """The feed re-checks the session at least every heartbeat, not only when it is idle:
+    on a busy hub events never leave a quiet heartbeat for a ping."""
+    officer = hub.client("officer")
+    with officer.stream("GET", "/api/events") as feed:
+        live = SseReader(feed)
+        assert live.event().name == "ping"
+        hub.accounts.set_disabled("officer", True)
+        # A backlog of 50, topped up as each is read: the feed never waits for an event
+        # (however slowly this test reads), for up to 20 heartbeats.
+        sent = 0
+
+        def publish() -> None:
+            nonlocal sent
+            hub.bus.publish(SnapshotArrived(alert_id=f"{sent:032x}"))
+            sent += 1
+
+        for _ in range(50):
+            publish()
+        deadline = time.monotonic() + 20 * 0.3
+        names = []
+        while time.monotonic() < deadline:
+            names.append(live.event().name)
+            if names[-1] == "logout":
+                break
+            publish()
+        assert names[-1] == "logout", f"still streaming after {len(names)} events"
+        assert "ping" not in names  # it was never idle: the check did not wait for one

@@ -4,11 +4,13 @@ Every event carries an ``id:``; a browser's EventSource sends the last one back 
 ``Last-Event-ID`` when it reconnects, and gets exactly the events it missed (or ``resync``
 when the hub no longer has them). A ``ping`` event (no id, so it does not move the resume
 point) comes every ``heartbeat_s``: a page that misses two knows its connection stalled even
-if the socket still looks open. Each ping also re-checks the session.
+if the socket still looks open. The session is re-checked every ``heartbeat_s``, with or
+without events: the stream ends with ``logout`` once it is gone.
 """
 
 # No "from __future__ import annotations": FastAPI must see the real Annotated types of
 # the dependencies, which are local to build().
+import asyncio
 import json
 from typing import Annotated
 
@@ -51,15 +53,21 @@ def build(ctx: ApiContext) -> APIRouter:
         )
 
     async def _event_stream(request: Request, who: Principal, stream):
+        clock = asyncio.get_running_loop().time
+        recheck_at = clock() + ctx.heartbeat_s
         with stream:
             yield "retry: 3000\n: connected\n\n"
             while not await request.is_disconnected():
                 envelope = await stream.get(timeout=ctx.heartbeat_s)
-                if envelope is None:
+                # Every heartbeat, busy or idle: a steady flow of events leaves no quiet
+                # heartbeat for a ping, and a revoked session must not keep streaming.
+                if envelope is None or clock() >= recheck_at:
+                    recheck_at = clock() + ctx.heartbeat_s
                     user = await run_in_threadpool(accounts.session_user, who.token, False)
                     if user is None:
                         yield "event: logout\ndata: {}\n\n"  # session ended: stop streaming
                         return
+                if envelope is None:
                     yield "event: ping\ndata: {}\n\n"
                     continue
                 data = json.dumps(event_data(envelope.event), default=str)
