@@ -1,7 +1,7 @@
 // Users (admins only): list, create (the generated password is shown once), disable and
 // enable, reset a password (the new one is shown once), end a user's sessions.
 
-import { api } from "./api.js";
+import { api, showRefusal } from "./api.js";
 import { $, el, keepFocus, Modal } from "./dom.js";
 
 const ROLES = ["viewer", "officer", "supervisor", "admin", "integration"];
@@ -20,14 +20,11 @@ export const Admin = {
   },
 
   async load() {
-    try {
+    await showRefusal($("admin-error"), async () => {
       const users = await api.get("/api/users");
       keepFocus($("users"), () => $("users").replaceChildren(...users.map(Admin.row)));
       $("admin-error").textContent = "";
-    } catch (err) {
-      if (!err.status) throw err;
-      $("admin-error").textContent = err.message;
-    }
+    });
   },
 
   row(user) {
@@ -56,13 +53,10 @@ export const Admin = {
   },
 
   async run(action) {
-    try {
+    await showRefusal($("admin-error"), async () => {
       await action();
       $("admin-error").textContent = "";
-    } catch (err) {
-      if (!err.status) throw err;
-      $("admin-error").textContent = err.message;
-    }
+    });
     await Admin.load();
   },
 

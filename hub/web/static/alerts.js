@@ -5,7 +5,7 @@
 // are "new": highlighted, announced, chimed. The list keeps every alert it was given (no cap):
 // "Load more" fetches the next page with the hub's next_cursor.
 
-import { api, query } from "./api.js";
+import { api, query, showRefusal } from "./api.js";
 import { $, announce, el, exactTime, fillFields, humanize, Modal, relativeTime } from "./dom.js";
 
 const PAGE = 50;
@@ -75,16 +75,15 @@ export const Alerts = {
     Alerts.loading = request;
     $("load-more").disabled = true;
     try {
-      const page = await request;
-      if (Alerts.loading !== request) return; // a newer filter won
-      const items = Array.isArray(page) ? page : page.items;
-      for (const alert of items) Alerts.upsert(alert, false);
-      const next = Array.isArray(page) ? null : page.next_cursor;
-      if (!(keepCursor && Alerts.cursor)) Alerts.cursor = next;
-      $("alerts-error").textContent = "";
-    } catch (err) {
-      if (err.status) $("alerts-error").textContent = `Could not load alerts: ${err.message}`;
-      else throw err;
+      await showRefusal($("alerts-error"), async () => {
+        const page = await request;
+        if (Alerts.loading !== request) return; // a newer filter won
+        const items = Array.isArray(page) ? page : page.items;
+        for (const alert of items) Alerts.upsert(alert, false);
+        const next = Array.isArray(page) ? null : page.next_cursor;
+        if (!(keepCursor && Alerts.cursor)) Alerts.cursor = next;
+        $("alerts-error").textContent = "";
+      }, "Could not load alerts: ");
     } finally {
       if (Alerts.loading === request) Alerts.loading = null;
       $("load-more").hidden = !Alerts.cursor;

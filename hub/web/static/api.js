@@ -42,6 +42,18 @@ async function request(method, path, { json, body, headers = {} } = {}) {
   return type.includes("json") ? res.json() : null;
 }
 
+/** Run ``work`` (calls to the hub and what follows them). If the hub refuses (an ApiError:
+ * a 409, a 422...), its message, after ``prefix``, goes in ``box`` for the officer to read;
+ * anything else (Unauthorized, no network, a bug) is thrown on. */
+export async function showRefusal(box, work, prefix = "") {
+  try {
+    await work();
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    box.textContent = prefix + err.message;
+  }
+}
+
 /** Query string from an object; arrays repeat the key (severity=a&severity=b). */
 export function query(params) {
   const q = new URLSearchParams();

@@ -4,7 +4,7 @@
 // The buttons offered are the legal transitions of the incident's state (the same table as
 // hub/domain/incidents.py); the hub still decides, and a 409 shows its message here.
 
-import { api } from "./api.js";
+import { api, showRefusal } from "./api.js";
 import { $, el, exactTime, fillFields, humanize, keepFocus, Modal, timeButton } from "./dom.js";
 import { Incidents, isOpen, stateSince } from "./incidents.js";
 
@@ -54,15 +54,12 @@ export const IncidentView = {
   async reload() {
     const id = IncidentView.id;
     if (!id) return;
-    try {
+    await showRefusal($("incident-error"), async () => {
       const full = await api.get(`/api/incidents/${encodeURIComponent(id)}`);
       if (IncidentView.id !== id) return;
       Incidents.set(full.incident);
       IncidentView.render(full);
-    } catch (err) {
-      if (!err.status) throw err;
-      $("incident-error").textContent = err.message;
-    }
+    });
   },
 
   render(full) {
@@ -228,14 +225,11 @@ export const IncidentView = {
     e.preventDefault();
     const text = $("note-text").value.trim();
     if (!text) return;
-    try {
+    await showRefusal($("incident-error"), async () => {
       await api.post(`/api/incidents/${encodeURIComponent(IncidentView.id)}/notes`, { text });
       $("note-text").value = "";
       await IncidentView.reload();
-    } catch (err) {
-      if (!err.status) throw err;
-      $("incident-error").textContent = err.message;
-    }
+    });
   },
 
   async upload(e) {
@@ -252,12 +246,9 @@ export const IncidentView = {
     }
     const id = encodeURIComponent(IncidentView.id);
     const name = encodeURIComponent(file.name.slice(-100) || "photo");
-    try {
+    await showRefusal($("incident-error"), async () => {
       await api.upload(`/api/incidents/${id}/attachments?filename=${name}`, file);
       await IncidentView.reload();
-    } catch (err) {
-      if (!err.status) throw err;
-      $("incident-error").textContent = err.message;
-    }
+    });
   },
 };

@@ -4,7 +4,7 @@
 // incident (the one open, or the focused row) or else the first unacknowledged one. Incidents
 // change live through the `incident` events; closed ones move to "Recently closed".
 
-import { api } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { $, announce, duration, el, humanize } from "./dom.js";
 
 export const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
@@ -167,7 +167,7 @@ export const Incidents = {
       Incidents.hooks.changed(inc, action);
       return inc;
     } catch (err) {
-      if (!err.status) throw err;
+      if (!(err instanceof ApiError)) throw err;
       Incidents.hooks.failed(err.message);
       return null;
     }

@@ -3,7 +3,7 @@
 // compares with the period before and the same period last year.
 // From GET /api/reports/response-times; the page only formats what the hub computed.
 
-import { api, query } from "./api.js";
+import { api, query, showRefusal } from "./api.js";
 import { $, duration, el, humanize } from "./dom.js";
 
 const DAY_MS = 86400000;
@@ -37,12 +37,9 @@ export const Reports = {
     const start = new Date(end.getTime() - days * DAY_MS);
     const params = { area: $("report-area").value, start: start.toISOString(), end: end.toISOString() };
     $("report-error").textContent = "";
-    try {
+    await showRefusal($("report-error"), async () => {
       Reports.render(await api.get(`/api/reports/response-times${query(params)}`));
-    } catch (err) {
-      if (!err.status) throw err;
-      $("report-error").textContent = `Response times unavailable: ${err.message}`;
-    }
+    }, "Response times unavailable: ");
   },
 
   /** The hub's ResponseTimeReport: current period, and its comparison with the period
