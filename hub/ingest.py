@@ -109,14 +109,14 @@ class Ingestor:
         root = self.topic_root
         decoded = [decode_message(topic, payload, root) for topic, payload in messages]
         with self._lock:
-            known = self._known_alert_ids(decoded)
+            known = self._known_alerts(decoded)
             outcome = BatchOutcome([IngestResult("pending")] * len(decoded))
             duplicates = 0
             for i, item in enumerate(decoded):
                 if not item.payload:  # a retained message being cleared: nothing to keep
                     outcome.results[i] = IngestResult("empty")
                 elif isinstance(item.message, Alert) and item.message.id in known:
-                    outcome.results[i] = self._duplicate(item.message)
+                    outcome.results[i] = _duplicate(item.message, known[item.message.id])
                     duplicates += 1
             writes = [i for i, r in enumerate(outcome.results) if r.outcome == "pending"]
             if not writes:  # all duplicates: no write at all, counted by a later commit
@@ -153,22 +153,11 @@ class Ingestor:
 
     # --- deciding -------------------------------------------------------------------------
 
-    def _duplicate(self, alert: Alert) -> IngestResult:
-        """A copy of a stored alert. Receipted again (its node missed the first receipt),
-        unless the JPEG it announced has still not come."""
-        awaiting = False
-        if alert.has_snapshot:
-            stored = self.storage.alerts.get(alert.id)
-            awaiting = stored is not None and not stored.snapshot_ready
-        return IngestResult(
-            "duplicate", alert_id=alert.id, site=alert.site, node=alert.node,
-            awaiting_snapshot=awaiting,
-        )  # fmt: skip
-
-    def _known_alert_ids(self, decoded: list[Decoded]) -> set[str]:
+    def _known_alerts(self, decoded: list[Decoded]) -> dict[str, bool]:
+        """The batch's alerts stored already, each with whether its snapshot is here too."""
         ids = [d.message.id for d in decoded if isinstance(d.message, Alert)]
         if not ids:
-            return set()
+            return {}
         with as_storage_failure():
             return self.storage.alerts.known_ids(ids)
 
@@ -293,8 +282,9 @@ class Ingestor:
 
     def _alert(self, alert: Alert, now: datetime, events: list[HubEvent]) -> IngestResult:
         done = self.storage.alerts.insert(alert, now)
-        if not done.stored or done.record is None:
-            return self._duplicate(alert)
+        if not done.stored or done.record is None:  # a second copy in the same batch
+            stored = self.storage.alerts.get(alert.id)
+            return _duplicate(alert, stored is None or stored.snapshot_ready)
         record = done.record
         filed = self.correlator.correlate(record) if self.correlator else None
         if filed is not None:
@@ -351,6 +341,15 @@ class Ingestor:
                 )  # fmt: skip
             elif result.outcome == "duplicate":
                 log.debug("duplicate alert %s from %s ignored", alert.id, alert.node)
+
+
+def _duplicate(alert: Alert, snapshot_ready: bool) -> IngestResult:
+    """A copy of a stored alert. Receipted again (its node missed the first receipt),
+    unless the JPEG it announced has still not come."""
+    return IngestResult(
+        "duplicate", alert_id=alert.id, site=alert.site, node=alert.node,
+        awaiting_snapshot=alert.has_snapshot and not snapshot_ready,
+    )  # fmt: skip
 
 
 def _stored(alert: Alert, record: AlertRecord) -> IngestResult:

@@ -29,8 +29,9 @@ class AlertRepository(Protocol):
     def insert(self, alert: Alert, received_at: datetime) -> AlertInsert:
         """Store a new alert (and link a snapshot that came first); a known id is a duplicate."""
 
-    def known_ids(self, alert_ids: list[str]) -> set[str]:
-        """Which of these ids are stored already (one read: duplicates cost no write)."""
+    def known_ids(self, alert_ids: list[str]) -> dict[str, bool]:
+        """Which of these ids are stored already, each with whether its snapshot is stored
+        too (one read: duplicates cost no write)."""
 
     def insert_many(self, alerts: list[Alert], received_at: datetime) -> list[AlertInsert]:
         """insert() for new alerts with distinct ids, in one go (all or none)."""

@@ -149,15 +149,17 @@ class SqliteAlertRepository:
                 "UPDATE alerts SET incident_id = ? WHERE id = ?", [[i, a] for a, i in pairs]
             )
 
-    def known_ids(self, alert_ids: list[str]) -> set[str]:
-        known: set[str] = set()
+    def known_ids(self, alert_ids: list[str]) -> dict[str, bool]:
+        known: dict[str, bool] = {}
         with self.database.read() as db:
             for start in range(0, len(alert_ids), 500):  # SQLite's variable limit
                 chunk = alert_ids[start : start + 500]
                 rows = db.conn.execute(
-                    f"SELECT id FROM alerts WHERE id IN ({_marks(tuple(chunk))})", chunk
+                    "SELECT id, snapshot_path IS NOT NULL FROM alerts"
+                    f" WHERE id IN ({_marks(tuple(chunk))})",
+                    chunk,
                 )
-                known.update(r[0] for r in rows)
+                known.update((i, bool(ready)) for i, ready in rows)
         return known
 
     def get(self, alert_id: str) -> AlertRecord | None:
