@@ -19,6 +19,7 @@ from hub_helpers import serve_api
 
 from hub.api.auth import LoginThrottle
 from hub.clock import ManualClock
+from hub.storage.sqlite.throttle import SqliteLoginFailures
 
 STRANGER, SPRAYER = "127.0.0.2", "127.0.0.3"
 
@@ -90,6 +91,8 @@ def test_an_address_spraying_many_usernames_is_slowed_down(hub, throttle):
 
 
 def test_twenty_concurrent_wrong_attempts_let_at_most_free_reach_the_password_check(hub, throttle):
+    # The hub's own throttle writes every count through to SQLite, under its lock.
+    assert isinstance(throttle.store, SqliteLoginFailures)
     clients = [hub.client() for _ in range(20)]
     start = threading.Barrier(len(clients))
     statuses: list[int] = []
