@@ -74,6 +74,14 @@ def test_revoking_a_users_sessions_ends_one_kept_in_memory_too(hub):
     assert viewer.get("/api/me").status_code == 401
 
 
+def test_a_password_reset_ends_a_session_kept_in_memory_too(hub):
+    refuse_writes(hub, True)
+    viewer, _ = sign_in(hub, "viewer")
+    refuse_writes(hub, False)
+    hub.accounts.reset_password("viewer")
+    assert viewer.get("/api/me").status_code == 401
+
+
 def test_writes_the_store_refuses_are_503_with_retry_after_not_500(hub):
     admin, _ = sign_in(hub, "admin")
     officer, _ = sign_in(hub, "officer")
