@@ -46,6 +46,14 @@ def test_an_admin_creates_a_user_ends_her_sessions_resets_and_disables_her(hub, 
         row = admin.locator('#users li[data-username="carla"]')
         password = shown_password(admin)
         expect(row).to_contain_text("officer")
+        # A second carla is refused, and the hub's reason stays on screen once the list
+        # has been drawn again (a mark on her row tells the old list from the new one).
+        row.evaluate("li => { li.dataset.before = 'yes'; }")
+        admin.fill("#new-user-name", "carla")
+        admin.click("#new-user-form button[type=submit]")
+        expect(row).not_to_have_attribute("data-before", "yes")
+        expect(admin.locator("#admin-error")).to_have_text("user already exists")
+        problems[:] = [p for p in problems if "409 (Conflict)" not in p]  # Chromium logs it
 
         # Carla signs in on her phone; the admin ends her sessions (a lost phone).
         sign_in(carla, hub.url, "carla", password)

@@ -23,7 +23,6 @@ export const Admin = {
     await showRefusal($("admin-error"), async () => {
       const users = await api.get("/api/users");
       keepFocus($("users"), () => $("users").replaceChildren(...users.map(Admin.row)));
-      $("admin-error").textContent = "";
     });
   },
 
@@ -52,11 +51,10 @@ export const Admin = {
     return li;
   },
 
+  /** One action, then the list again; a refusal stays on screen (the reload keeps it). */
   async run(action) {
-    await showRefusal($("admin-error"), async () => {
-      await action();
-      $("admin-error").textContent = "";
-    });
+    $("admin-error").textContent = "";
+    await showRefusal($("admin-error"), action);
     await Admin.load();
   },
 
