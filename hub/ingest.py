@@ -63,9 +63,15 @@ CLOCK_SKEW_LIMIT = timedelta(days=1)
 
 
 class Correlator(Protocol):
+    """Files new alerts under incidents (:class:`hub.incidents.service.IncidentService`)."""
+
     def correlate(self, alert: AlertRecord) -> tuple[Incident, str] | None:
         """The incident this new alert belongs to and what changed (inside the caller's
         transaction), or None when the alert belongs to none."""
+
+    def correlate_many(self, alerts: Sequence[AlertRecord]) -> list[tuple[Incident, str] | None]:
+        """:meth:`correlate` for a batch's new alerts, in order (each incident the batch
+        touches as it stands after the whole batch)."""
 
 
 class Ingestor:
@@ -201,8 +207,7 @@ class Ingestor:
         records = [done.record for done in inserts]
         filed: list = [None] * len(records)
         if self.correlator is not None:
-            many = getattr(self.correlator, "correlate_many", None)
-            filed = many(records) if many else [self.correlator.correlate(r) for r in records]
+            filed = self.correlator.correlate_many(records)
         skewed, changed = 0, {}
         for i, alert, done, record, found in zip(
             indexes, alerts, inserts, records, filed, strict=True

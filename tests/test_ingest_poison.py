@@ -109,6 +109,9 @@ class BrokenCorrelator:
             raise ZeroDivisionError("the bug")
         return None
 
+    def correlate_many(self, alerts: list[AlertRecord]):
+        return [self.correlate(a) for a in alerts]
+
 
 def test_a_message_that_makes_the_hub_raise_is_quarantined_alone_and_the_batch_is_stored(
     storage,
