@@ -351,6 +351,7 @@ def test_people_s_actions_and_looks_are_audited(hub):
 
 
 def test_the_response_time_report_is_for_supervisors(hub):
+    hub.call()  # one plaza incident in the period, whichever tests ran before this one
     params = {"start": "2026-11-01T00:00:00Z", "end": "2026-12-31T00:00:00Z", "area": "plaza"}
     assert hub.as_("officer").get("/api/reports/response-times", params=params).status_code == 403
     r = hub.as_("supervisor").get("/api/reports/response-times", params=params)
