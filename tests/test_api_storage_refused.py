@@ -104,3 +104,13 @@ def test_writes_the_store_refuses_are_503_with_retry_after_not_500(hub):
     refuse_writes(hub, False)
     created = admin.post("/api/users", json={"username": "newcomer", "role": "viewer"})
     assert created.status_code == 201
+
+
+def test_disabling_a_user_ends_a_session_kept_in_memory_for_good(hub):
+    refuse_writes(hub, True)
+    viewer, _ = sign_in(hub, "viewer")
+    refuse_writes(hub, False)
+    hub.accounts.set_disabled("viewer", True)
+    # Enabled again before the phone next asks: it needs a new sign-in, the old one is gone.
+    hub.accounts.set_disabled("viewer", False)
+    assert viewer.get("/api/me").status_code == 401
