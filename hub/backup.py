@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from contract.files import write_durably
 from hub.clock import Clock, system_clock
 from hub.storage.sqlite import DATABASE_FILE, FILE_FOLDERS
 from hub.storage.sqlite.database import SqliteDatabase
@@ -100,7 +101,7 @@ def backup(data_dir: Path, out: Path, clock: Clock = system_clock) -> BackupSumm
         "database_bytes": database.stat().st_size,
         "files": files,
     }
-    _write_private(out / MANIFEST, json.dumps(manifest, indent=2).encode())
+    write_durably(out / MANIFEST, json.dumps(manifest, indent=2).encode())
     os.sync()  # a backup is done only once it is on disk
     return BackupSummary(out, database.stat().st_size, files, taken_at)
 
@@ -227,11 +228,6 @@ def _replace_files(backup_dir: Path, data_dir: Path) -> int:
 def _copy_private(source: Path, target: Path) -> None:
     shutil.copyfile(source, target)
     os.chmod(target, FILE_MODE)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    private_file(path)
-    path.write_bytes(data)
 
 
 def _read_manifest(folder: Path) -> dict:
