@@ -78,10 +78,8 @@ export const Alerts = {
       await showRefusal($("alerts-error"), async () => {
         const page = await request;
         if (Alerts.loading !== request) return; // a newer filter won
-        const items = Array.isArray(page) ? page : page.items;
-        for (const alert of items) Alerts.upsert(alert, false);
-        const next = Array.isArray(page) ? null : page.next_cursor;
-        if (!(keepCursor && Alerts.cursor)) Alerts.cursor = next;
+        for (const alert of page.items) Alerts.upsert(alert, false);
+        if (!(keepCursor && Alerts.cursor)) Alerts.cursor = page.next_cursor;
         $("alerts-error").textContent = "";
       }, "Could not load alerts: ");
     } finally {
@@ -109,9 +107,8 @@ export const Alerts = {
     let cursor = null;
     for (let pages = 0; pages < 20; pages++) {
       const page = await api.get(`/api/alerts${query({ since: Alerts.newestReceived, limit: 200, cursor })}`);
-      const items = Array.isArray(page) ? page : page.items;
-      for (const alert of [...items].reverse()) Alerts.arrived(alert);
-      cursor = Array.isArray(page) ? null : page.next_cursor;
+      for (const alert of page.items.reverse()) Alerts.arrived(alert);
+      cursor = page.next_cursor;
       if (!cursor) break;
     }
   },

@@ -6,9 +6,8 @@
 
 import { api, showRefusal } from "./api.js";
 import { $, el, exactTime, fillFields, humanize, keepFocus, Modal, timeButton } from "./dom.js";
-import { Incidents, isOpen, stateSince } from "./incidents.js";
+import { Incidents, isOpen, OPEN_STATES as OPEN, stateSince } from "./incidents.js";
 
-const OPEN = ["new", "acknowledged", "dispatched", "en_route", "on_scene"];
 /** action -> [states it may start from, button label] */
 export const ACTIONS = {
   acknowledge: [["new"], "Acknowledge"],

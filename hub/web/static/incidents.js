@@ -4,11 +4,11 @@
 // incident (the one open, or the focused row) or else the first unacknowledged one. Incidents
 // change live through the `incident` events; closed ones move to "Recently closed".
 
-import { ApiError, api } from "./api.js";
+import { ApiError, api, query } from "./api.js";
 import { $, announce, duration, el, humanize } from "./dom.js";
 
 export const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
-const OPEN_STATES = ["new", "acknowledged", "dispatched", "en_route", "on_scene"];
+export const OPEN_STATES = ["new", "acknowledged", "dispatched", "en_route", "on_scene"];
 const CLOSED_SHOWN = 10;
 
 /** Since when an incident has been in its state (for "acknowledged 4 min 10 s"). */
@@ -44,7 +44,7 @@ export const Incidents = {
   async load(afterGap = false) {
     const [queue, closed] = await Promise.all([
       api.get("/api/incidents/queue"),
-      api.get("/api/incidents?state=resolved&state=cancelled&limit=" + CLOSED_SHOWN)
+      api.get(`/api/incidents${query({ state: ["resolved", "cancelled"], limit: CLOSED_SHOWN })}`)
         .catch(() => ({ items: [] })),
     ]);
     const before = new Set(Incidents.all.keys());
