@@ -63,18 +63,10 @@ class Authenticator:
 
     def require(self, role: Role) -> Callable[[Request], Principal]:
         """A dependency admitting users whose role includes ``role`` (else 403)."""
-
-        def dependency(request: Request) -> Principal:
-            who = self.principal(request)
-            if not who.user.role.includes(role):
-                raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {role} role")
-            return who
-
-        dependency.__name__ = f"require_{role}"
-        return dependency
+        return self.require_any(role)
 
     def require_any(self, *roles: Role) -> Callable[[Request], Principal]:
-        """A dependency admitting a user whose role includes any of ``roles``."""
+        """A dependency admitting a user whose role includes any of ``roles`` (else 403)."""
 
         def dependency(request: Request) -> Principal:
             who = self.principal(request)
