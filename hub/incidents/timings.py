@@ -33,8 +33,8 @@ from datetime import datetime
 import numpy as np
 from pydantic import BaseModel, Field
 
-from hub.domain.incidents import Category, Incident, IncidentState
-from hub.storage.incidents import IncidentRepository
+from hub.domain.incidents import Category, IncidentState
+from hub.storage.incidents import IncidentRepository, Milestones
 
 PERCENTILE_METHOD = "linear (numpy default; Hyndman & Fan type 7)"
 
@@ -43,7 +43,7 @@ PERCENTILE_METHOD = "linear (numpy default; Hyndman & Fan type 7)"
 class Segment:
     name: str
     label: str
-    start: str  # Incident field
+    start: str  # a Milestones field
     end: str
 
 
@@ -103,7 +103,7 @@ class ResponseTimeReport(BaseModel):
     last_year: Comparison
 
 
-def durations(incidents: Iterable[Incident], segment: Segment) -> list[float]:
+def durations(incidents: Iterable[Milestones], segment: Segment) -> list[float]:
     """Seconds from the segment's start to its end, for incidents that reached both."""
     values = []
     for incident in incidents:
@@ -118,7 +118,7 @@ def durations(incidents: Iterable[Incident], segment: Segment) -> list[float]:
     return values
 
 
-def segment_figures(incidents: list[Incident], segment: Segment) -> SegmentFigures:
+def segment_figures(incidents: list[Milestones], segment: Segment) -> SegmentFigures:
     values = durations(incidents, segment)
     p50 = p90 = None
     if values:
@@ -128,7 +128,7 @@ def segment_figures(incidents: list[Incident], segment: Segment) -> SegmentFigur
     )
 
 
-def period_figures(incidents: list[Incident], start: datetime, end: datetime) -> PeriodFigures:
+def period_figures(incidents: list[Milestones], start: datetime, end: datetime) -> PeriodFigures:
     arrivals = durations(incidents, ARRIVAL)
     return PeriodFigures(
         start=start,
@@ -185,7 +185,7 @@ def response_time_report(
         raise ValueError("the period must end after it starts")
 
     def figures(a: datetime, b: datetime) -> PeriodFigures:
-        incidents = repo.opened_between(a, b, area=area, kind=kind, category=category)
+        incidents = repo.milestones_between(a, b, area=area, kind=kind, category=category)
         return period_figures(incidents, a, b)
 
     current = figures(start, end)

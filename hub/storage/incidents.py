@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from contract.protocol import Severity
 from hub.domain.incidents import (
@@ -47,6 +47,19 @@ class IncidentQuery:
     opened_before: datetime | None = None
     cursor: str | None = None
     limit: int = 50
+
+
+class Milestones(NamedTuple):
+    """When an incident reached each state for the first time: all the response-time figures
+    need, read without the rest of the incident."""
+
+    state: IncidentState
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    dispatched_at: datetime | None
+    en_route_at: datetime | None
+    on_scene_at: datetime | None
+    resolved_at: datetime | None
 
 
 class IncidentRepository(Protocol):
@@ -124,7 +137,7 @@ class IncidentRepository(Protocol):
     def attachment_file(self, incident_id: str, attachment_id: int) -> tuple[Attachment, bytes]:
         """Raises KeyError when there is no such attachment (or its file is gone)."""
 
-    def opened_between(
+    def milestones_between(
         self,
         start: datetime,
         end: datetime,
@@ -132,5 +145,6 @@ class IncidentRepository(Protocol):
         area: str | None = None,
         kind: str | None = None,
         category: Category | None = None,
-    ) -> list[Incident]:
-        """Incidents opened in [start, end): what the response-time figures are made of."""
+    ) -> list[Milestones]:
+        """The milestones of incidents opened in [start, end), oldest first: what the
+        response-time figures are made of."""

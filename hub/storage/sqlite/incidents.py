@@ -23,8 +23,13 @@ from hub.domain.incidents import (
     Note,
     Transition,
 )
-from hub.storage.incidents import IdempotencyKeyReused, IncidentQuery, StaleIncident
-from hub.storage.sqlite.database import SqliteDatabase, iso
+from hub.storage.incidents import (
+    IdempotencyKeyReused,
+    IncidentQuery,
+    Milestones,
+    StaleIncident,
+)
+from hub.storage.sqlite.database import SqliteDatabase, from_iso, iso
 from hub.storage.sqlite.incident_rows import (
     ID,
     attachment_record,
@@ -38,6 +43,7 @@ from hub.storage.sqlite.incident_rows import (
 from hub.storage.sqlite.incident_schema import OPEN_SQL, migrations
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png"}
+_MILESTONE_TIMES = Milestones._fields[1:]  # every field but the state
 
 
 class SqliteIncidentRepository:
@@ -224,7 +230,7 @@ class SqliteIncidentRepository:
         )
         return [from_row(r) for r in rows]
 
-    def opened_between(
+    def milestones_between(
         self,
         start: datetime,
         end: datetime,
@@ -232,15 +238,21 @@ class SqliteIncidentRepository:
         area: str | None = None,
         kind: str | None = None,
         category: Category | None = None,
-    ) -> list[Incident]:
+    ) -> list[Milestones]:
+        # Only these columns, and no Incident model per row: a year's report reads ~100,000.
         query = IncidentQuery(
             area=area, kind=kind, category=category, opened_since=start, opened_before=end
         )
         where, args = filters(query)
         rows = self.database.all(
-            f"SELECT * FROM incidents WHERE {' AND '.join(where)} ORDER BY opened_at, id", args
+            f"SELECT {', '.join(Milestones._fields)} FROM incidents"
+            f" WHERE {' AND '.join(where)} ORDER BY opened_at, id",
+            args,
         )
-        return [from_row(r) for r in rows]
+        return [
+            Milestones(IncidentState(r["state"]), *(from_iso(r[c]) for c in _MILESTONE_TIMES))
+            for r in rows
+        ]
 
     def transitions(self, incident_id: str) -> list[Transition]:
         rows = self.database.all(
