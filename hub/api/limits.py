@@ -37,7 +37,8 @@ KIB = 1024
 DEFAULT_LIMIT = 64 * KIB
 #: A username and password, as JSON or a form.
 LOGIN_LIMIT = 4 * KIB
-#: A photo of at most 5 MiB; the margin lets the route itself say "at most 5 MiB".
+#: A photo of at most 5 MiB; the margin lets the incidents service refuse one just over that
+#: with its own message ("photos are at most 5 MiB").
 ATTACHMENT_LIMIT = MAX_ATTACHMENT_BYTES + 64 * KIB
 
 
@@ -58,30 +59,25 @@ class BodyTooLarge(Exception):
     pass
 
 
+def limit_for(method: str, path: str) -> int:
+    """The first of :data:`ROUTE_LIMITS` that matches, else :data:`DEFAULT_LIMIT`."""
+    for route in ROUTE_LIMITS:
+        if route.method == method and route.path.match(path):
+            return route.max_bytes
+    return DEFAULT_LIMIT
+
+
 class BodyLimit:
     """Pure ASGI middleware: the body of every HTTP request is capped per route (see the
-    module docstring). ``routes`` are checked in order; the first match wins."""
+    module docstring and :func:`limit_for`)."""
 
-    def __init__(
-        self,
-        app,
-        default: int = DEFAULT_LIMIT,
-        routes: tuple[RouteLimit, ...] = ROUTE_LIMITS,
-    ) -> None:
+    def __init__(self, app) -> None:
         self.app = app
-        self.default = default
-        self.routes = routes
-
-    def limit_for(self, method: str, path: str) -> int:
-        for route in self.routes:
-            if route.method == method and route.path.match(path):
-                return route.max_bytes
-        return self.default
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.limit_for(scope["method"], scope["path"])
+        limit = limit_for(scope["method"], scope["path"])
         declared = _content_length(scope)
         if declared == -1:
             return await _refuse(send, 400, "Content-Length is not a number")
