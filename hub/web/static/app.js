@@ -73,6 +73,7 @@ const App = {
     IncidentView.init();
     CallForm.init({ opened: (inc) => { Incidents.set(inc); IncidentView.open(inc.id); } });
     Admin.init();
+    Reports.init();
     Ticker.start();
     Notify.register((id) => { if (state.me) IncidentView.open(id); });
     try {
@@ -168,7 +169,7 @@ const App = {
     Incidents.areaName = areaName;
     IncidentView.areaName = areaName;
     CallForm.setAreas(state.site.areas);
-    Reports.init(state.site.areas);
+    Reports.setAreas(state.site.areas);
     Views.show("incidents");
     LiveStream.configure(state.site.heartbeat_s, {
       event: App.onEvent,

@@ -23,12 +23,16 @@ const segmentChange = (comparison, name) =>
   ((comparison && comparison.segments) || []).find((s) => s.segment === name);
 
 export const Reports = {
-  init(areas) {
+  /** Once, when the page loads (not at each sign-in: the listeners would pile up). */
+  init() {
+    $("report-form").addEventListener("change", () => Reports.load());
+    $("report-form").addEventListener("submit", (e) => { e.preventDefault(); Reports.load(); });
+  },
+
+  setAreas(areas) {
     const select = $("report-area");
     select.replaceChildren(el("option", { value: "", text: "All areas" }));
     for (const a of areas) select.append(el("option", { value: a.id, text: a.name }));
-    $("report-form").addEventListener("change", () => Reports.load());
-    $("report-form").addEventListener("submit", (e) => { e.preventDefault(); Reports.load(); });
   },
 
   async load() {
