@@ -30,6 +30,7 @@ it instead of sleeping.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -116,6 +117,7 @@ class Publisher:
         self._unreleased: dict[int, _Sent] = {}  # row id -> sent, not yet released
         self._acked_snapshots: set[int] = set()  # snapshot rows the broker took
         self._sent_upto = 0  # rows up to this id have been published at least once
+        self._next_due = math.inf  # no unreleased row is due before this (may be early)
         # Receipt latency, smoothed, and its mean deviation (None: no sample yet).
         self._latency: float | None = None
         self._deviation = 0.0
@@ -255,22 +257,27 @@ class Publisher:
         if self._unreleased:
             log.info("connection lost: %d unreleased rows will be re-sent", len(self._unreleased))
         self._inflight.clear()
-        now = self.clock()
+        now = self._next_due = self.clock()
         for sent in self._unreleased.values():
             sent.deadline = now
 
     def _send(self) -> None:
-        in_flight = set(self._inflight.values())
         now = self.clock()
-        due = [r for r, s in self._unreleased.items() if s.deadline <= now and r not in in_flight]
         free = self.max_inflight - len(self._inflight)
-        if due and free > 0:
+        # Look through the whole window only when something may be due: with a full window
+        # that look is most of a round's work, and rounds come with every PUBACK.
+        if free > 0 and now >= self._next_due:
+            in_flight = set(self._inflight.values())
+            due = [
+                r for r, s in self._unreleased.items() if s.deadline <= now and r not in in_flight
+            ]
             batch = sorted(due)[:free]
             rows = self.outbox.rows(batch)
             gone = set(batch) - {r.id for r in rows}  # released meanwhile
             for row_id in gone:
                 self._unreleased.pop(row_id, None)
             free -= self._publish(rows, now, again=True)
+            self._next_due = min((s.deadline for s in self._unreleased.values()), default=math.inf)
         room = min(free, self.window - len(self._unreleased))
         if room > 0:
             rows = self.outbox.after(self._sent_upto, room)
@@ -295,6 +302,7 @@ class Publisher:
             else:
                 self.resent += 1
             sent.deadline = now + self._timeout(sent.attempts)
+            self._next_due = min(self._next_due, sent.deadline)
             sent.attempts += 1
             self._inflight[mid] = row.id
             waiting += 1
