@@ -12,6 +12,8 @@ from hub.storage.incidents import IncidentQuery
 from hub.storage.sqlite.database import from_iso, iso
 
 ID = re.compile(r"^[0-9a-f]{32}$")
+#: Looked up once: ``Incident.model_fields`` is rebuilt on every access (pydantic's property).
+_FIELDS = frozenset(Incident.model_fields)
 TIME_COLUMNS = (
     "opened_at",
     "updated_at",
@@ -48,7 +50,7 @@ def to_row(incident: Incident) -> dict:
 
 
 def from_row(row: dict) -> Incident:
-    data = {k: v for k, v in row.items() if k in Incident.model_fields}
+    data = {k: v for k, v in row.items() if k in _FIELDS}
     for column in TIME_COLUMNS:
         data[column] = from_iso(row[column])
     data["location"] = Location(
