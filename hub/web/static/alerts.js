@@ -6,7 +6,9 @@
 // "Load more" fetches the next page with the hub's next_cursor.
 
 import { api, query, showRefusal } from "./api.js";
-import { $, announce, el, exactTime, fillFields, humanize, Modal, relativeTime } from "./dom.js";
+import {
+  $, announce, areaName, el, exactTime, fillFields, humanize, Modal, relativeTime,
+} from "./dom.js";
 
 const PAGE = 50;
 
@@ -15,7 +17,6 @@ export const Alerts = {
   newestReceived: null, // the latest received_at seen: where a catch-up starts
   cursor: null,
   loading: null,
-  site: { areas: new Map() },
   onNew: () => {}, // (alert) => chime, notify
   openIncident: () => {},
   details: null,
@@ -34,18 +35,6 @@ export const Alerts = {
       typing = setTimeout(Alerts.reload, 400);
     });
     $("load-more").addEventListener("click", () => Alerts.loadPage());
-  },
-
-  /** Areas for names and the area filter, from GET /api/site. */
-  setSite(site) {
-    Alerts.site.areas = new Map(site.areas.map((a) => [a.id, a.name]));
-    const select = $("f-area");
-    select.replaceChildren(el("option", { value: "", text: "Any area" }));
-    for (const area of site.areas) select.append(el("option", { value: area.id, text: area.name }));
-  },
-
-  areaName(id) {
-    return Alerts.site.areas.get(id) || id;
   },
 
   filters() {
@@ -96,7 +85,7 @@ export const Alerts = {
     Alerts.upsert(alert, isNew);
     if (isNew) {
       Alerts.onNew(alert);
-      announce(`New ${alert.severity} alert: ${humanize(alert.kind)}, ${Alerts.areaName(alert.area)}`);
+      announce(`New ${alert.severity} alert: ${humanize(alert.kind)}, ${areaName(alert.area)}`);
     }
   },
 
@@ -188,7 +177,7 @@ export const Alerts = {
     const objects = (a.objects || []).map((o) => `${o.label} ${Math.round(o.score * 100)}%`)
       .join(", ");
     fillFields($("details-fields"), [
-      ["Area", Alerts.areaName(a.area)], ["Zone", a.zone], ["Camera", a.camera],
+      ["Area", areaName(a.area)], ["Zone", a.zone], ["Camera", a.camera],
       ["Node", a.node], ["Time", exactTime(a.ts, true)],
       ["Received", exactTime(a.received_at, true)], ["Objects", objects],
       ["Message", a.message], ["Alert", `#${a.seq} \u00b7 ${a.id}`],
@@ -232,7 +221,7 @@ const Card = {
     time.title = exactTime(alert.ts, true);
     li.querySelector(".when").dataset.rel = alert.ts;
     li.querySelector(".where").textContent =
-      Alerts.areaName(alert.area) + (alert.zone ? ` \u00b7 zone ${alert.zone}` : "");
+      areaName(alert.area) + (alert.zone ? ` \u00b7 zone ${alert.zone}` : "");
     li.querySelector(".source").textContent =
       (alert.camera ? `camera ${alert.camera} on ` : "") + alert.node;
     li.querySelector(".msg").textContent = alert.message || "";

@@ -15,7 +15,7 @@ import { Admin } from "./admin.js";
 import { Alerts } from "./alerts.js";
 import { api, Unauthorized } from "./api.js";
 import { CallForm } from "./call_form.js";
-import { $, humanize, setTimeZone, Ticker } from "./dom.js";
+import { $, areaName, areaOptions, humanize, setSite, Ticker } from "./dom.js";
 import { IncidentView } from "./incident_view.js";
 import { Incidents } from "./incidents.js";
 import { LiveStream } from "./live.js";
@@ -93,7 +93,7 @@ const App = {
     },
     opened(inc) {
       Sound.chime();
-      const where = inc.location.area ? Alerts.areaName(inc.location.area) : inc.location.address;
+      const where = inc.location.area ? areaName(inc.location.area) : inc.location.address;
       Notify.show(`New ${inc.severity} incident`, `${inc.ref} ${inc.title} \u00b7 ${where || ""}`, inc.id);
     },
     escalated(inc, live) {
@@ -161,15 +161,12 @@ const App = {
     $("new-call").hidden = !Incidents.canAct;
     $("ack-hint").hidden = !Incidents.canAct;
     state.site = await api.get("/api/site");
-    setTimeZone(state.site.timezone);
+    setSite(state.site);
     $("site-name").textContent = state.site.name;
     document.title = `${state.site.name} \u00b7 VillageWatch`;
-    const areaName = (id) => Alerts.areaName(id);
-    Alerts.setSite(state.site);
-    Incidents.areaName = areaName;
-    IncidentView.areaName = areaName;
-    CallForm.setAreas(state.site.areas);
-    Reports.setAreas(state.site.areas);
+    areaOptions($("f-area"), "Any area");
+    areaOptions($("call-area"), "Not in an area / see address");
+    areaOptions($("report-area"), "All areas");
     Views.show("incidents");
     LiveStream.configure(state.site.heartbeat_s, {
       event: App.onEvent,

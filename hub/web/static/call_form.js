@@ -4,7 +4,7 @@
 // again after a network error cannot open the same call twice.
 
 import { api, randomKey } from "./api.js";
-import { $, el, Modal } from "./dom.js";
+import { $, Modal } from "./dom.js";
 
 export const CallForm = {
   modal: null,
@@ -16,12 +16,6 @@ export const CallForm = {
     CallForm.modal = new Modal($("call-dialog"));
     $("new-call").addEventListener("click", () => CallForm.open());
     $("call-form").addEventListener("submit", CallForm.submit);
-  },
-
-  setAreas(areas) {
-    const select = $("call-area");
-    select.replaceChildren(el("option", { value: "", text: "Not in an area / see address" }));
-    for (const a of areas) select.append(el("option", { value: a.id, text: a.name }));
   },
 
   open() {

@@ -23,12 +23,24 @@ export function el(tag, props = {}, ...children) {
 
 export const humanize = (word) => String(word || "").replace(/_/g, " ");
 
-// --- the site's clock -------------------------------------------------------------------
+// --- the site: its clock and its areas ---------------------------------------------------
 
 let timeZone; // the site's: the officer is at the site, whatever the phone says
+let areas = new Map(); // area id -> name
 
-export function setTimeZone(zone) {
-  timeZone = zone;
+/** The site as GET /api/site describes it. */
+export function setSite(site) {
+  timeZone = site.timezone;
+  areas = new Map(site.areas.map((a) => [a.id, a.name]));
+}
+
+/** An area's name; an id the site does not know, as it is. */
+export const areaName = (id) => areas.get(id) || id;
+
+/** Fill an area picker: ``first`` (value "", no area) and then every area of the site. */
+export function areaOptions(select, first) {
+  select.replaceChildren(el("option", { value: "", text: first }),
+    ...[...areas].map(([id, name]) => el("option", { value: id, text: name })));
 }
 
 /** The exact time in the site's zone; with the date unless it is today. */

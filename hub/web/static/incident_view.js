@@ -5,7 +5,9 @@
 // hub/domain/incidents.py); the hub still decides, and a 409 shows its message here.
 
 import { api, showRefusal } from "./api.js";
-import { $, el, exactTime, fillFields, humanize, keepFocus, Modal, timeButton } from "./dom.js";
+import {
+  $, areaName, el, exactTime, fillFields, humanize, keepFocus, Modal, timeButton,
+} from "./dom.js";
 import { Incidents, isOpen, OPEN_STATES as OPEN, stateSince } from "./incidents.js";
 
 /** action -> [states it may start from, button label] */
@@ -24,7 +26,6 @@ const MAX_PHOTO = 5 * 1024 * 1024;
 export const IncidentView = {
   id: null,
   modal: null,
-  areaName: (id) => id,
   reloading: null,
 
   init() {
@@ -93,7 +94,7 @@ export const IncidentView = {
       timer.textContent = "";
     }
     const loc = inc.location || {};
-    const where = [loc.area && IncidentView.areaName(loc.area), loc.address,
+    const where = [loc.area && areaName(loc.area), loc.address,
       loc.lat != null && loc.lon != null ? `${loc.lat}, ${loc.lon}` : null].filter(Boolean);
     const caller = inc.caller ? [inc.caller.name, inc.caller.phone].filter(Boolean).join(", ") : "";
     fillFields($("incident-fields"), [

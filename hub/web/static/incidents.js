@@ -5,7 +5,7 @@
 // change live through the `incident` events; closed ones move to "Recently closed".
 
 import { ApiError, api, query } from "./api.js";
-import { $, announce, duration, el, humanize } from "./dom.js";
+import { $, announce, areaName, duration, el, humanize } from "./dom.js";
 
 export const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
 export const OPEN_STATES = ["new", "acknowledged", "dispatched", "en_route", "on_scene"];
@@ -29,7 +29,6 @@ export const isOpen = (inc) => OPEN_STATES.includes(inc.state);
 export const Incidents = {
   all: new Map(),
   canAct: false,
-  areaName: (id) => id,
   hooks: {
     opened() {}, escalated() {}, changed() {}, show() {}, failed() {}, selected: () => null,
   },
@@ -148,7 +147,7 @@ export const Incidents = {
       timer.textContent = label;
     }
     li.querySelector(".inc-title").textContent = inc.title;
-    const where = inc.location.area ? Incidents.areaName(inc.location.area)
+    const where = inc.location.area ? areaName(inc.location.area)
       : inc.location.address || "";
     const count = inc.alert_count ? ` \u00b7 ${inc.alert_count} alert${inc.alert_count > 1 ? "s" : ""}` : "";
     const category = inc.category === "maintenance" ? " \u00b7 maintenance" : "";

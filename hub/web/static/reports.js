@@ -29,11 +29,6 @@ export const Reports = {
     $("report-form").addEventListener("submit", (e) => { e.preventDefault(); Reports.load(); });
   },
 
-  setAreas(areas) {
-    const select = $("report-area");
-    select.replaceChildren(el("option", { value: "", text: "All areas" }));
-    for (const a of areas) select.append(el("option", { value: a.id, text: a.name }));
-  },
 
   async load() {
     const days = Number($("report-days").value) || 30;
