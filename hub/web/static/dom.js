@@ -101,6 +101,12 @@ export function timeButton(iso, prefix = "") {
   return button;
 }
 
+/** Set a text only if it changed: the ticker passes every clock on the page each second,
+ * and most ("3 h ago") read the same as a second before. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 /** One timer for every live clock on the page: "[data-since]" counts up ("new 2 min 13 s")
  * and "[data-rel]" keeps "2 min ago" current. */
 export const Ticker = {
@@ -116,10 +122,10 @@ export const Ticker = {
     const now = Date.now();
     for (const node of document.querySelectorAll("[data-since]")) {
       const label = node.dataset.label ? `${node.dataset.label} ` : "";
-      node.textContent = label + duration(now - new Date(node.dataset.since).getTime());
+      setText(node, label + duration(now - new Date(node.dataset.since).getTime()));
     }
     for (const node of document.querySelectorAll("[data-rel]:not(.exact) time")) {
-      node.textContent = relativeTime(node.dateTime, now);
+      setText(node, relativeTime(node.dateTime, now));
     }
   },
 };
