@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from contract.protocol import ID_PATTERN, Severity
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
-from hub.api.routers.alerts import aware
+from hub.api.params import aware
 from hub.api.views import AlertView, Page, alert_view
 from hub.domain.incidents import (
     Attachment,
