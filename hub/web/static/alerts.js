@@ -124,21 +124,34 @@ export const Alerts = {
       Alerts.newestReceived = alert.received_at;
     }
     const list = $("alerts");
-    let li = list.querySelector(`li[data-id="${CSS.escape(alert.id)}"]`);
+    let li = document.getElementById(Card.elementId(alert.id)); // a card in the list, or null
     if (li) {
       Card.update(li, alert);
     } else if (!isNew || Alerts.matches(alert)) {
       li = Card.create(alert);
-      // Alerts stored in one batch share a received time: a live one goes above its equals
-      // (it came later), a page from the API (already newest first) below them.
-      const after = [...list.children].find((node) => {
-        const other = Number(node.dataset.received);
-        return isNew ? other <= received : other < received;
-      });
-      list.insertBefore(li, after || null);
+      list.insertBefore(li, Alerts.placeFor(list, received, isNew));
       if (isNew) li.classList.add("new");
     }
     Alerts.counts();
+  },
+
+  /** The card a new one goes before, in a list sorted newest received first (null: at the
+   * end). Alerts stored in one batch share a received time: a live one goes above its
+   * equals (it came later), a page from the API (already newest first) below them. A live
+   * alert belongs near the top and a page near the bottom, so the search starts there: a
+   * page of 50 appended to a long list does not walk the whole list 50 times. */
+  placeFor(list, received, isNew) {
+    if (isNew) {
+      let node = list.firstElementChild;
+      while (node && Number(node.dataset.received) > received) node = node.nextElementSibling;
+      return node;
+    }
+    let after = null;
+    for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+      if (Number(node.dataset.received) >= received) break;
+      after = node;
+    }
+    return after;
   },
 
   snapshotArrived({ alert_id: id, snapshot_url: url }) {
@@ -199,6 +212,7 @@ export const Alerts = {
 const Card = {
   create(alert) {
     const li = $("alert-card").content.firstElementChild.cloneNode(true);
+    li.id = Card.elementId(alert.id);
     li.dataset.id = alert.id;
     li.querySelector(".card-main").addEventListener("click", () => Alerts.openDetails(alert.id));
     const img = li.querySelector(".thumb img");
@@ -232,6 +246,7 @@ const Card = {
       Card.note(li, alert.has_snapshot ? "Photo coming\u2026" : "No photo");
     }
   },
+  elementId: (alertId) => `alert-${alertId}`,
   note(li, text) {
     const note = li.querySelector(".thumb-note");
     note.textContent = text;
