@@ -15,6 +15,7 @@ from hub_helpers import ApiHub, SseReader, login, make_alert, serve_api, snapsho
 from starlette.routing import Mount
 
 from hub.api.app import PUBLIC_MOUNTS, PUBLIC_ROUTES
+from hub.clock import ManualClock
 from hub.domain.alerts import AlertRecord
 from hub.events import AlertStored
 
@@ -235,7 +236,17 @@ def test_login_works_with_the_cookie_and_with_the_bearer_token(hub):
     assert script.get("/api/me").status_code == 401
 
 
-def test_repeated_failed_logins_are_slowed_down(hub):
+@pytest.fixture
+def still_hub(tmp_path: Path, clock: ManualClock):
+    """The hub on a clock that stands still: a loaded machine taking longer than the 1 s
+    back-off between two attempts cannot let one through."""
+    api = serve_api(tmp_path / "hub", clock=clock)
+    yield api
+    api.close()
+
+
+def test_repeated_failed_logins_are_slowed_down(still_hub: ApiHub):
+    hub = still_hub
     anonymous = hub.client()
     wrong = {"username": "admin", "password": "not-the-password"}
     assert [anonymous.post("/api/login", json=wrong).status_code for _ in range(3)] == [401] * 3
