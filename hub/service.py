@@ -103,6 +103,8 @@ class HubService:
                 "notifications": self.notifications,
                 # GET /api/health: "ok", or "degraded" while storage refuses writes.
                 "health": self.ingest_health,
+                # GET /api/stats adds what ingest decided but has not written yet.
+                "ingest": self.ingestor,
             },
         )
         self.escalation = EscalationWorker(

@@ -31,7 +31,7 @@ from contract.siteconfig import SiteConfig, load_site_config
 from hub.api.server import WebServer
 from hub.clock import Clock, system_clock
 from hub.domain.users import Role
-from hub.ingest import IngestResult
+from hub.ingest import Ingestor, IngestResult
 from hub.service import HubService
 from hub.stats import hub_figures
 from hub.storage.repositories import Storage
@@ -150,9 +150,10 @@ def login(base_url: str, username: str, password: str) -> httpx.Client:
     return client
 
 
-def hub_stats(storage: Storage) -> dict:
-    """The figures ``GET /api/stats`` reports, for tests that have no HTTP server."""
-    return hub_figures(storage)
+def hub_stats(storage: Storage, ingestor: Ingestor | None = None) -> dict:
+    """The figures ``GET /api/stats`` reports, for tests that have no HTTP server; with the
+    ``ingestor``, counts it has decided but not yet written are in."""
+    return hub_figures(storage, ingestor.pending_counts() if ingestor else None)
 
 
 # --- the HTTP API on its own ---------------------------------------------------------------

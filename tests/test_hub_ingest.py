@@ -81,9 +81,13 @@ def test_duplicate_alert_is_stored_once_and_counted_without_a_write_of_its_own(
     assert store.alerts.database.db.conn.total_changes == changes  # no write, no fsync
     assert store.alerts.ids() == [alert.id]
     assert [e.name for e in events] == ["alert"]  # officers are told once
-    # The count rides along with the next commit.
+    # Not written yet, yet the hub's figures count them already...
+    assert hub_stats(store)["duplicates"] == 0
+    assert hub_stats(store, ingestor)["duplicates"] == 2
+    # ...and the count rides along with the next commit.
     publish_alert(ingestor, make_alert(seq=1))
     assert hub_stats(store)["duplicates"] == 2
+    assert hub_stats(store, ingestor)["duplicates"] == 2
 
 
 def test_snapshot_after_alert_is_linked(ingestor, store, events):

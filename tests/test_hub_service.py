@@ -78,7 +78,10 @@ def test_a_redelivered_alert_is_stored_once_and_logged_once(mosquitto, tmp_path,
         with caplog.at_level(logging.INFO, logger="hub.ingest"):
             for _ in range(2):  # an edge outbox resending after a lost PUBACK
                 gw.publish(alert_topic("vw", SITE, "gw-plaza"), encode(alert))
-            wait_for(lambda: hub_stats(hub.storage)["duplicates"] == 1, what="the duplicate")
+            wait_for(
+                lambda: hub_stats(hub.storage, hub.ingestor)["duplicates"] == 1,
+                what="the duplicate",
+            )
         assert hub.storage.alerts.ids() == [alert.id]
         lines = [r.getMessage() for r in caplog.records if r.name == "hub.ingest"]
         assert sum(alert.id in line for line in lines) == 1

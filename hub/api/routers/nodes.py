@@ -40,6 +40,7 @@ def build(ctx: ApiContext) -> APIRouter:
 
     @router.get("/api/stats", response_model=StatsOut)
     def stats(who: viewer) -> StatsOut:
-        return StatsOut(**hub_figures(storage), live_subscribers=ctx.bus.stream_count)
+        figures = hub_figures(storage, ctx.services["ingest"].pending_counts())
+        return StatsOut(**figures, live_subscribers=ctx.bus.stream_count)
 
     return router
