@@ -16,7 +16,15 @@ from conftest import SITE
 from hub_helpers import make_alert, snapshot_jpeg
 from receipt_kit import ReceiptingHub, Seconds
 
-from contract.protocol import Alert, Receipt, alert_topic, encode, receipt_topic, snapshot_topic
+from contract.protocol import (
+    Alert,
+    Receipt,
+    alert_topic,
+    encode,
+    receipt_topic,
+    snapshot_topic,
+    status_topic,
+)
 from edge.outbox import Outbox
 from edge.publisher import Publisher
 
@@ -194,3 +202,12 @@ def test_after_a_broker_restart_everything_unreceipted_is_sent_again_at_once(edg
     assert edge.until(lambda: edge.outbox.pending_count() == 0, timeout=20)
     assert edge.publisher.resent == 3  # the clock never moved: the reconnect re-sent them
     assert {a.id for a in made} == silent.ids()
+
+
+def test_a_row_of_no_alert_leaves_on_its_puback_alone(edge):
+    """Only alerts wait for the hub: anything else queued (here a status, at QoS 1) has no
+    receipt to wait for and goes once the broker has it — with no hub running at all."""
+    edge.outbox.put(status_topic("vw", SITE, NODE), b'{"v":2,"type":"status"}', qos=1)
+    assert edge.outbox.pending_count() == 1
+    assert edge.until(lambda: edge.outbox.pending_count() == 0)
+    assert edge.publisher.acked == 1 and edge.publisher.receipted == 0
