@@ -7,8 +7,8 @@ it waits in ``pending_snapshots`` and is linked when the alert comes.
 
 from __future__ import annotations
 
-import base64
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +19,16 @@ from contract.files import write_durably
 from contract.protocol import Alert, DetectedObject, ProtocolError
 from hub.domain.alerts import AlertInsert, AlertPage, AlertQuery, AlertRecord
 from hub.storage.sqlite.counters import SqliteCounters
-from hub.storage.sqlite.database import SQLITE_INT_MAX, SqliteDatabase, from_iso, iso
+from hub.storage.sqlite.database import (
+    BAD_CURSOR,
+    SQLITE_INT_MAX,
+    SqliteDatabase,
+    decode_cursor,
+    encode_cursor,
+    from_iso,
+    iso,
+    marks,
+)
 from hub.storage.sqlite.nodes import SqliteNodeRepository
 from hub.storage.sqlite.quarantine import SqliteQuarantine
 
@@ -129,12 +138,9 @@ class SqliteAlertRepository:
     def _take_pending(self, alert_ids: list[str]) -> dict[str, dict]:
         """Snapshots that came before these alerts, taken out of ``pending_snapshots``."""
         found: dict[str, dict] = {}
-        for start in range(0, len(alert_ids), 500):
-            chunk = alert_ids[start : start + 500]
-            marks = _marks(tuple(chunk))
-            for row in self.database.all(
-                f"SELECT * FROM pending_snapshots WHERE alert_id IN ({marks})", chunk
-            ):
+        for chunk in _chunks(alert_ids):
+            sql = f"SELECT * FROM pending_snapshots WHERE alert_id IN ({marks(chunk)})"
+            for row in self.database.all(sql, chunk):
                 found[row["alert_id"]] = row
         if found:
             self.database.db.conn.executemany(
@@ -152,11 +158,10 @@ class SqliteAlertRepository:
     def known_ids(self, alert_ids: list[str]) -> dict[str, bool]:
         known: dict[str, bool] = {}
         with self.database.read() as db:
-            for start in range(0, len(alert_ids), 500):  # SQLite's variable limit
-                chunk = alert_ids[start : start + 500]
+            for chunk in _chunks(alert_ids):
                 rows = db.conn.execute(
                     "SELECT id, snapshot_path IS NOT NULL FROM alerts"
-                    f" WHERE id IN ({_marks(tuple(chunk))})",
+                    f" WHERE id IN ({marks(chunk)})",
                     chunk,
                 )
                 known.update((i, bool(ready)) for i, ready in rows)
@@ -174,14 +179,14 @@ class SqliteAlertRepository:
             args.extend(values)
 
         if query.severity:
-            add(f"severity IN ({_marks(query.severity)})", *map(str, query.severity))
+            add(f"severity IN ({marks(query.severity)})", *map(str, query.severity))
         for column in ("kind", "area", "node"):
             if getattr(query, column):
                 add(f"{column} = ?", getattr(query, column))
         if query.status:
             # EXISTS, not IN (...): SQLite then walks alerts newest first and stops at the
             # page; IN gathered and sorted every matching alert (873 ms on 1M alerts).
-            states = _marks(query.status)
+            states = marks(query.status)
             add(
                 "EXISTS (SELECT 1 FROM incidents WHERE incidents.id = alerts.incident_id"
                 f" AND incidents.state IN ({states}))",
@@ -208,7 +213,7 @@ class SqliteAlertRepository:
         rows = self.database.all(sql, [*args, query.limit + 1])
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        cursor = _encode_cursor(rows[-1]["received_at"], rows[-1]["_rowid"]) if more else None
+        cursor = encode_cursor(rows[-1]["received_at"], rows[-1]["_rowid"]) if more else None
         return AlertPage([_record(r) for r in rows], cursor)
 
     def ids(self) -> list[str]:
@@ -376,25 +381,18 @@ def _record(row: dict) -> AlertRecord:
     )
 
 
-def _marks(values: tuple) -> str:
-    return ", ".join("?" * len(values))
-
-
-def _encode_cursor(received_at: str, rowid: int) -> str:
-    return base64.urlsafe_b64encode(f"{received_at}|{rowid}".encode()).decode().rstrip("=")
+def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``ids`` in slices small enough for one ``IN (...)`` (SQLite's variable limit)."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _decode_cursor(cursor: str) -> tuple[str, int]:
-    """Raises ValueError for a cursor this code did not make."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        received, rowid = text.split("|")
-        datetime.fromisoformat(received)
-        if not 0 <= int(rowid) <= SQLITE_INT_MAX:  # SQLite could not even compare it
-            raise ValueError(rowid)
-        return received, int(rowid)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("not a cursor from this hub") from exc
+    """The (received_at, rowid) a page ends with; ValueError for a cursor we did not make."""
+    received, rowid = decode_cursor(cursor, 2)
+    if not rowid.isdigit() or int(rowid) > SQLITE_INT_MAX:  # SQLite could not even compare it
+        raise ValueError(BAD_CURSOR)
+    return received, int(rowid)
 
 
 def _remove_empty_dirs(folder: Path, stop: Path) -> None:

@@ -9,12 +9,14 @@ Each repository owns its tables and brings its own :class:`sqlite_utils.migratio
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +38,36 @@ def iso(moment: datetime) -> str:
 
 def from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+#: What a page cursor this hub did not make is refused with (a 400 in the API).
+BAD_CURSOR = "not a cursor from this hub"
+
+
+def marks(values: Iterable[object]) -> str:
+    """``?, ?, ?`` for an ``IN (...)`` of ``values``."""
+    return ", ".join("?" for _ in values)
+
+
+def encode_cursor(*parts: object) -> str:
+    """An opaque page cursor: the sort key of a page's last row (URL-safe, no padding)."""
+    raw = "|".join(str(p) for p in parts).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, parts: int) -> list[str]:
+    """The ``parts`` strings :func:`encode_cursor` put in ``cursor``, the first an ISO time
+    (every list here pages by a time). ValueError for anything this code did not make; the
+    caller checks the rest."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        fields = raw.split("|")
+        if len(fields) != parts:
+            raise ValueError(cursor)
+        datetime.fromisoformat(fields[0])
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(BAD_CURSOR) from exc
+    return fields
 
 
 class SqliteDatabase:

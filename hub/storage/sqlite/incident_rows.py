@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from datetime import datetime
 
 from hub.domain.incidents import SEVERITY_RANK, Attachment, Caller, Incident, Location
 from hub.storage.incidents import IncidentQuery
-from hub.storage.sqlite.database import from_iso, iso
+from hub.storage.sqlite.database import (
+    BAD_CURSOR,
+    decode_cursor,
+    encode_cursor,
+    from_iso,
+    iso,
+    marks,
+)
 
 ID = re.compile(r"^[0-9a-f]{32}$")
 #: Looked up once: ``Incident.model_fields`` is rebuilt on every access (pydantic's property).
@@ -25,10 +29,6 @@ TIME_COLUMNS = (
     "resolved_at",
     "escalated_at",
 )
-
-
-def marks(values) -> str:
-    return ", ".join("?" for _ in values)
 
 
 def to_row(incident: Incident) -> dict:
@@ -85,19 +85,13 @@ def filters(query: IncidentQuery) -> tuple[list[str], list]:
     return where, args
 
 
-def encode_cursor(row: dict) -> str:
-    raw = f"{row['opened_at']}|{row['id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def row_cursor(row: dict) -> str:
+    return encode_cursor(row["opened_at"], row["id"])
 
 
-def decode_cursor(cursor: str) -> tuple[str, str]:
+def cursor_key(cursor: str) -> tuple[str, str]:
     """The (opened_at, id) a page ends with; ValueError for anything we did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        opened_at, incident_id = raw.split("|")
-        datetime.fromisoformat(opened_at)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValueError("bad cursor") from None
+    opened_at, incident_id = decode_cursor(cursor, 2)
     if not ID.match(incident_id):
-        raise ValueError("bad cursor")
+        raise ValueError(BAD_CURSOR)
     return opened_at, incident_id

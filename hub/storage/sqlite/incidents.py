@@ -29,15 +29,14 @@ from hub.storage.incidents import (
     Milestones,
     StaleIncident,
 )
-from hub.storage.sqlite.database import SqliteDatabase, from_iso, iso
+from hub.storage.sqlite.database import SqliteDatabase, from_iso, iso, marks
 from hub.storage.sqlite.incident_rows import (
     ID,
     attachment_record,
-    decode_cursor,
-    encode_cursor,
+    cursor_key,
     filters,
     from_row,
-    marks,
+    row_cursor,
     to_row,
 )
 from hub.storage.sqlite.incident_schema import OPEN_SQL, migrations
@@ -200,7 +199,7 @@ class SqliteIncidentRepository:
     def find(self, query: IncidentQuery) -> tuple[list[Incident], str | None]:
         where, args = filters(query)
         if query.cursor:
-            opened_at, incident_id = decode_cursor(query.cursor)
+            opened_at, incident_id = cursor_key(query.cursor)
             where.append("(opened_at, id) < (?, ?)")
             args += [opened_at, incident_id]
         sql = "SELECT * FROM incidents"
@@ -210,7 +209,7 @@ class SqliteIncidentRepository:
         rows = self.database.all(sql, [*args, query.limit + 1])
         items = [from_row(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit
-        return items, (encode_cursor(rows[query.limit - 1]) if more and items else None)
+        return items, (row_cursor(rows[query.limit - 1]) if more and items else None)
 
     def queue(self, limit: int = 200, category: Category | None = None) -> list[Incident]:
         where, args = OPEN_SQL, []
