@@ -89,7 +89,7 @@ class Hub:
         accounts = AccountService(
             storage, system_clock, timedelta(minutes=config.hub.session_idle_minutes)
         )
-        incidents = IncidentService(storage, bus, config.hub.incidents, config=config)
+        incidents = IncidentService(storage, bus, config=config)
         services = {
             "accounts": accounts,
             "auth": Authenticator(accounts),

@@ -77,9 +77,7 @@ class HubService:
         self.accounts = AccountService(
             self.storage, clock, timedelta(minutes=config.hub.session_idle_minutes)
         )
-        self.incidents = IncidentService(
-            self.storage, self.bus, config.hub.incidents, clock, config=config
-        )
+        self.incidents = IncidentService(self.storage, self.bus, clock, config)
         root = hub_connection.topic_root
         self.ingestor = Ingestor(self.storage, self.bus, self.incidents, root, clock)
         self.notifications = NotificationService(

@@ -81,7 +81,7 @@ def open_desk(tmp_path: Path, start: datetime | None = None) -> IncidentDesk:
     bus = EventBus()
     clock = ManualClock(start)
     config = example_config()
-    service = IncidentService(storage, bus, config.hub.incidents, clock, config=config)
+    service = IncidentService(storage, bus, clock, config)
     desk = IncidentDesk(storage, bus, clock, service)
     bus.on(desk.events.append)
     return desk

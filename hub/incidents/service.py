@@ -76,14 +76,13 @@ class IncidentService:
         self,
         storage: Storage,
         bus: EventBus,
-        settings: IncidentSettings | None = None,
         clock: Clock = system_clock,
         config: SiteConfig | None = None,
     ) -> None:
         self.storage = storage
         self.repo = storage.incidents
         self.bus = bus
-        self.settings = settings or (config.hub.incidents if config else IncidentSettings())
+        self.settings = config.hub.incidents if config else IncidentSettings()
         self.clock = clock
         self.maintenance_kinds = frozenset(self.settings.maintenance_kinds)
         self.areas: Collection[str] | None = {a.id for a in config.areas} if config else None
