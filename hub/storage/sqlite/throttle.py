@@ -54,10 +54,6 @@ class SqliteLoginFailures:
         with self.database.write() as db:
             db.execute("DELETE FROM login_failures WHERE key = ?", [key])
 
-    def purge(self, before: float) -> int:
-        """Forget keys whose last failure is older than ``before`` (their wait is long over)."""
-        with self.database.write() as db:
-            return db.execute("DELETE FROM login_failures WHERE last < ?", [before]).rowcount
 
 
 def login_failures_for(storage: Storage) -> SqliteLoginFailures:
