@@ -58,6 +58,11 @@ _ID_RE = re.compile(ID_PATTERN)
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="lowercase id: a-z 0-9 _ -")]
 
+#: Alert ids (and the hub's incident ids): a uuid4 as 32 lowercase hex digits.
+HEX_ID_PATTERN = r"^[0-9a-f]{32}$"
+#: What happened, as one word: intrusion, door, stream_lost ...
+KIND_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+
 
 class Channel(StrEnum):
     """The last-but-one topic level: what kind of message a topic carries."""
@@ -116,12 +121,12 @@ class Alert(_Payload):
     """Something happened that an officer may need to act on."""
 
     type: Literal["alert"] = "alert"
-    id: str = Field(pattern=r"^[0-9a-f]{32}$", description="unique id (uuid4 hex)")
+    id: str = Field(pattern=HEX_ID_PATTERN, description="unique id (uuid4 hex)")
     site: Identifier
     node: Identifier
     seq: int = Field(ge=0, le=MAX_SEQ, description="per-node sequence number, +1 per alert")
     ts: SaneTime = Field(description="event time, ISO 8601 with timezone")
-    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="intrusion, door, ...")
+    kind: str = Field(pattern=KIND_PATTERN, description="intrusion, door, ...")
     severity: Severity
     area: Identifier = Field(description="the site area the alert belongs to")
     zone: str | None = Field(None, max_length=64, description="zone/rule name within the camera")
@@ -175,7 +180,7 @@ class Receipt(_Payload):
     type: Literal["receipt"] = "receipt"
     site: Identifier
     node: Identifier
-    ids: list[Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] = Field(
+    ids: list[Annotated[str, Field(pattern=HEX_ID_PATTERN)]] = Field(
         min_length=1, max_length=MAX_RECEIPT_IDS, description="stored alert ids"
     )
 
@@ -263,7 +268,7 @@ def parse_topic(topic: str, root: str = DEFAULT_TOPIC_ROOT) -> Topic:
     alert_id = rest[0] if rest else None
     if (chan is Channel.SNAPSHOT) != (alert_id is not None):
         raise ProtocolError("bad_topic", f"{topic!r}: only snapshot topics carry an alert id")
-    if alert_id is not None and not re.fullmatch(r"[0-9a-f]{32}", alert_id):
+    if alert_id is not None and not re.match(HEX_ID_PATTERN, alert_id):
         raise ProtocolError("bad_topic", f"{topic!r}: alert id must be 32 hex digits")
     return Topic(root=root, site=site, node=node, channel=chan, alert_id=alert_id)
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import HTTPException
+from fastapi import Path as PathParam
+
+from contract.protocol import HEX_ID_PATTERN
+
+#: An alert or incident id in a path.
+HexId = Annotated[str, PathParam(pattern=HEX_ID_PATTERN, description="32 hex digits")]
 
 
 def aware(moment: datetime | None) -> datetime | None:

@@ -9,11 +9,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from contract.protocol import Severity
+from contract.protocol import KIND_PATTERN, Severity
 from hub.domain.incidents import Action, Caller, Location, Outcome, Source
 
-#: The same shape as an alert's kind, so reports can group calls with alerts.
-KIND_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -25,6 +23,7 @@ class NewIncident(_Body):
     """An incident reported by a phone call to the duty desk or by another system."""
 
     source: Literal[Source.CALL, Source.EXTERNAL]
+    # The same shape as an alert's kind, so reports can group calls with alerts.
     kind: str = Field(pattern=KIND_PATTERN, description="what happened: burglary, fight ...")
     severity: Severity
     title: Annotated[Text, Field(max_length=120)]

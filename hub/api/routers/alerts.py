@@ -6,19 +6,16 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
-from contract.protocol import ID_PATTERN, Severity
+from contract.protocol import ID_PATTERN, KIND_PATTERN, Severity
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
-from hub.api.params import aware
+from hub.api.params import HexId, aware
 from hub.api.views import AlertView, Page, alert_view
 from hub.domain.alerts import AlertQuery
 from hub.domain.incidents import IncidentState
 from hub.domain.users import Role
-
-AlertId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="32 hex digits")]
 
 
 def build(ctx: ApiContext) -> APIRouter:
@@ -30,7 +27,7 @@ def build(ctx: ApiContext) -> APIRouter:
     def list_alerts(
         who: viewer,
         severity: Annotated[list[Severity] | None, Query(max_length=5)] = None,
-        kind: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None,
+        kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
         area: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
         node: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
         status_: Annotated[
@@ -64,7 +61,7 @@ def build(ctx: ApiContext) -> APIRouter:
         return Page(items=[alert_view(r) for r in page.items], next_cursor=page.next_cursor)
 
     @router.get("/api/alerts/{alert_id}", response_model=AlertView)
-    def get_alert(who: viewer, alert_id: AlertId) -> AlertView:
+    def get_alert(who: viewer, alert_id: HexId) -> AlertView:
         record = alerts.get(alert_id)
         if record is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
@@ -76,7 +73,7 @@ def build(ctx: ApiContext) -> APIRouter:
         response_class=FileResponse,
         responses={200: {"content": {"image/jpeg": {}}}},
     )
-    def snapshot(who: viewer, alert_id: AlertId) -> FileResponse:
+    def snapshot(who: viewer, alert_id: HexId) -> FileResponse:
         """The alert's JPEG (404 until it has arrived). Every view is audited."""
         path = alerts.snapshot_file(alert_id)
         if path is None:

@@ -20,10 +20,10 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from contract.protocol import ID_PATTERN, Severity
+from contract.protocol import ID_PATTERN, KIND_PATTERN, Severity
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
-from hub.api.params import aware
+from hub.api.params import HexId, aware
 from hub.api.views import AlertView, Page, alert_view
 from hub.domain.incidents import (
     Attachment,
@@ -36,11 +36,10 @@ from hub.domain.incidents import (
 )
 from hub.domain.users import Role
 from hub.incidents import errors
-from hub.incidents.requests import KIND_PATTERN, NewIncident, NoteRequest, TransitionRequest
+from hub.incidents.requests import NewIncident, NoteRequest, TransitionRequest
 from hub.incidents.service import IncidentService
 from hub.storage.incidents import IncidentQuery
 
-IncidentId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="32 hex digits")]
 #: Printable ASCII without spaces, as clients generate them (UUIDs, ULIDs, hashes).
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,128}$"
 _STATUS = {
@@ -138,7 +137,7 @@ def _add_reading(router: APIRouter, ctx: ApiContext, viewer) -> None:
         return ctx.storage.incidents.queue(limit, category)
 
     @router.get("/api/incidents/{incident_id}", response_model=IncidentDetail)
-    def get_incident(who: viewer, incident_id: IncidentId) -> IncidentDetail:
+    def get_incident(who: viewer, incident_id: HexId) -> IncidentDetail:
         """The incident, its alerts (with snapshot links) and its whole history."""
         with http_errors():
             found = _service(ctx).detail(incident_id)
@@ -158,7 +157,7 @@ def _add_reading(router: APIRouter, ctx: ApiContext, viewer) -> None:
     )
     def get_attachment(
         who: viewer,
-        incident_id: IncidentId,
+        incident_id: HexId,
         attachment_id: Annotated[int, PathParam(ge=1, le=2**62)],
     ) -> Response:
         with http_errors():
@@ -178,7 +177,7 @@ def _add_working(router: APIRouter, ctx: ApiContext, officer) -> None:
     """Moving an incident through its lifecycle, notes and photos."""
 
     @router.post("/api/incidents/{incident_id}/transitions", response_model=Incident)
-    def transition(who: officer, incident_id: IncidentId, body: TransitionRequest) -> Incident:
+    def transition(who: officer, incident_id: HexId, body: TransitionRequest) -> Incident:
         """Acknowledge, dispatch, en route, arrive, release, resolve (with an outcome),
         cancel or reopen; 409 with the reason when the incident's state does not allow it."""
         with http_errors():
@@ -192,7 +191,7 @@ def _add_working(router: APIRouter, ctx: ApiContext, officer) -> None:
         return incident
 
     @router.post("/api/incidents/{incident_id}/notes", response_model=Note, status_code=201)
-    def add_note(who: officer, incident_id: IncidentId, body: NoteRequest) -> Note:
+    def add_note(who: officer, incident_id: HexId, body: NoteRequest) -> Note:
         with http_errors():
             note = _service(ctx).add_note(incident_id, who.username, body.text)
         ctx.audit(who.username, "incident.note", incident_id, f"note {note.id}")
@@ -212,7 +211,7 @@ def _add_working(router: APIRouter, ctx: ApiContext, officer) -> None:
     async def add_attachment(
         request: Request,
         who: officer,
-        incident_id: IncidentId,
+        incident_id: HexId,
         filename: Annotated[str | None, Query(max_length=255)] = None,
     ) -> Attachment:
         """A photo as the raw body (``Content-Type: image/jpeg`` or ``image/png``, at most

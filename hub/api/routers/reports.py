@@ -7,13 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from contract.protocol import ID_PATTERN
+from contract.protocol import ID_PATTERN, KIND_PATTERN
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
 from hub.api.params import aware
 from hub.domain.incidents import Category
 from hub.domain.users import Role
-from hub.incidents.requests import KIND_PATTERN
 from hub.incidents.timings import ResponseTimeReport, response_time_report
 
 DEFAULT_PERIOD = timedelta(days=30)

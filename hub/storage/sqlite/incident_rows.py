@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from contract.protocol import HEX_ID_PATTERN
 from hub.domain.incidents import SEVERITY_RANK, Attachment, Caller, Incident, Location
 from hub.storage.incidents import IncidentQuery
 from hub.storage.sqlite.database import (
@@ -15,7 +16,7 @@ from hub.storage.sqlite.database import (
     marks,
 )
 
-ID = re.compile(r"^[0-9a-f]{32}$")
+ID = re.compile(HEX_ID_PATTERN)
 #: Looked up once: ``Incident.model_fields`` is rebuilt on every access (pydantic's property).
 _FIELDS = frozenset(Incident.model_fields)
 TIME_COLUMNS = (
