@@ -55,7 +55,6 @@ class SqliteLoginFailures:
             db.execute("DELETE FROM login_failures WHERE key = ?", [key])
 
 
-
 def login_failures_for(storage: Storage) -> SqliteLoginFailures:
     """The counters in the same SQLite file as ``storage`` (from :func:`open_sqlite_storage`),
     on its connection: one file to back up, one writer lock."""
