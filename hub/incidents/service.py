@@ -69,8 +69,9 @@ class IncidentDetail:
 
 
 class IncidentService:
-    """Opens, correlates and moves incidents. ``config`` (optional) gives the site's areas,
-    which call locations are checked against, and its time zone, whose day numbers refs."""
+    """Opens, correlates and moves incidents. ``config`` (optional) gives the correlation
+    settings (``hub.incidents``), the site's areas, which call locations are checked
+    against, and its time zone, whose day numbers refs."""
 
     def __init__(
         self,
