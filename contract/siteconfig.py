@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from contract.camera_settings import HealthSettings, PrivacySettings
 from contract.detect_settings import DetectSettings as DetectSettings
+from contract.place_settings import DispatchSettings, LatLon, SiteMap
 from contract.protocol import DEFAULT_TOPIC_ROOT, ID_PATTERN, Severity
 from contract.rule_settings import KNOWN_LABELS as KNOWN_LABELS
 from contract.rule_settings import (
@@ -74,6 +75,17 @@ class SiteInfo(_Section):
 class Area(_Section):
     id: Identifier
     name: str
+    position: LatLon | None = Field(None, description="its middle: where patrols are sent")
+    outline: list[LatLon] = Field(
+        default_factory=list, description="its boundary on the map (3+ points), optional"
+    )
+
+    @field_validator("outline")
+    @classmethod
+    def _polygon(cls, value: list[LatLon]) -> list[LatLon]:
+        if value and len(value) < 3:
+            raise ValueError("an outline needs at least 3 points")
+        return value
 
 
 class MotionSettings(_Section):
@@ -98,6 +110,7 @@ class Camera(_Section):
     calibration: GroundCalibration | None = Field(None, description="ground plane, for /m²")
     privacy: PrivacySettings = PrivacySettings()
     health: HealthSettings = HealthSettings()
+    position: LatLon | None = Field(None, description="where the camera is, for the map")
 
     @model_validator(mode="after")
     def _consistent_rules(self) -> Camera:
@@ -120,6 +133,7 @@ class SensorNode(_Section):
     area: Identifier
     kind: Literal["door", "pir", "glass_break", "panic_button", "smoke"] = "door"
     severity: Severity = Severity.MAJOR
+    position: LatLon | None = Field(None, description="where the sensor is, for the map")
 
 
 class BrokerSettings(_Section):
@@ -242,6 +256,7 @@ class HubSettings(_Section):
     incidents: IncidentSettings = IncidentSettings()
     escalation: EscalationSettings = EscalationSettings()
     web_push: WebPushSettings = WebPushSettings()
+    dispatch: DispatchSettings = DispatchSettings()
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HubSettings:
@@ -258,6 +273,7 @@ class SiteConfig(_Section):
     sensors: list[SensorNode] = Field(default_factory=list)
     broker: BrokerSettings = BrokerSettings()
     hub: HubSettings = HubSettings()
+    map: SiteMap | None = Field(None, description="the site plan officers see (no internet needed)")
     #: The file this config came from; relative paths are resolved against its folder.
     base_dir: Path = Field(Path("."), exclude=True)
 
