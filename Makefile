@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The officer app's browser libraries (Leaflet), pinned in package-lock.json.
+NODE_STAMP := node_modules/.package-lock.json
 ARGS   ?=
 
 .PHONY: demo test lint system-packages bench clean
@@ -15,14 +17,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: make system-packages" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+
+demo: $(STAMP) $(NODE_STAMP)
 	$(BIN)/villagewatch demo $(ARGS)
 
-# The tests need two things pip cannot install: Eclipse Mosquitto and Chromium.
+# The tests need what pip cannot install: Eclipse Mosquitto, Chromium (and npm, for Leaflet).
 system-packages:
 	@bash .ci/system-packages
 
-test: $(STAMP) system-packages
+test: $(STAMP) system-packages $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(ARGS)
@@ -31,11 +37,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) system-packages
+bench: $(STAMP) system-packages $(NODE_STAMP)
 	$(BIN)/python bench/replay_throughput.py
 	$(BIN)/python bench/e2e_latency.py
 	$(BIN)/python bench/hub_ingest.py
 	$(BIN)/python bench/hub_scale.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache node_modules
