@@ -15,7 +15,6 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
@@ -31,6 +30,7 @@ from hub.api.routers import (
     reports,
     session,
 )
+from hub.api.vendor import StaticWithVendor
 from hub.domain.users import Role
 from hub.storage.failures import is_storage_failure
 
@@ -152,7 +152,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     def manifest() -> FileResponse:
         return shell_file("manifest.webmanifest", "application/manifest+json")
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", StaticWithVendor(STATIC_DIR), name="static")
 
     @app.get("/api/health", tags=["public"])
     def health() -> dict:
