@@ -41,6 +41,16 @@ def node_write_filters(root: str, site: str, node: str) -> list[str]:
     return [*(f"{own}/{c}" for c in NODE_CHANNELS), f"{own}/{Channel.SNAPSHOT}/+"]
 
 
+def live_write_filter(root: str, site: str, node: str) -> str:
+    """A node's live frames (one level per camera): it writes them, only the hub reads them."""
+    return f"{root}/{site}/{node}/{Channel.LIVE}/+"
+
+
+def watch_filter(root: str, site: str, node: str = "+") -> str:
+    """Live-view leases: the hub writes every node's (``+``), each node reads only its own."""
+    return f"{root}/{site}/{node}/{Channel.WATCH}"
+
+
 def receipts_filter(root: str, site: str) -> str:
     """Every node's receipt topic in ``site``: the hub writes them, each node reads its own."""
     return receipt_topic(root, site, "+")
@@ -65,17 +75,24 @@ class Identity:
     password_hash: str
 
     def may_publish(self, topic: str, root: str) -> bool:
-        """Nodes publish only their own status, alerts, stats and snapshots; the hub
-        publishes under its own subtree and the receipts of every node of its site."""
+        """Nodes publish only their own status, alerts, stats, snapshots and live frames; the
+        hub publishes under its own subtree and the receipts and live-view leases of every
+        node of its site."""
         if self.role is NodeRole.HUB:
             own = node_subtree(root, self.site, self.username)
-            return _matches(topic, own) or _matches(topic, receipts_filter(root, self.site))
-        return any(_matches(topic, f) for f in node_write_filters(root, self.site, self.username))
+            hub_writes = (own, receipts_filter(root, self.site), watch_filter(root, self.site))
+            return any(_matches(topic, f) for f in hub_writes)
+        writes = [
+            *node_write_filters(root, self.site, self.username),
+            live_write_filter(root, self.site, self.username),
+        ]
+        return any(_matches(topic, f) for f in writes)
 
     def may_subscribe(self, topic_filter: str, root: str) -> bool:
         """SUBSCRIBE filters and, at delivery, concrete topics. The hub reads everything under
         the root. A node may subscribe to filters within its own subtree, and is *delivered*
-        only its own data topics and its own receipt topic (never another node's receipts)."""
+        only its own data topics and its own receipt and live-view lease topics (never another
+        node's, and never live frames: only the hub watches them)."""
         if self.role is NodeRole.HUB:
             return topic_filter == f"{root}/#" or topic_filter.startswith(f"{root}/")
         if "+" in topic_filter or "#" in topic_filter:
@@ -83,6 +100,7 @@ class Identity:
         readable = [
             *node_write_filters(root, self.site, self.username),
             receipt_topic(root, self.site, self.username),
+            watch_filter(root, self.site, self.username),
         ]
         return any(_matches(topic_filter, f) for f in readable)
 
@@ -153,6 +171,7 @@ class CredentialStore:
                     f"topic read {root}/#",
                     f"topic readwrite {node_subtree(root, ident.site, ident.username)}",
                     f"topic write {receipts_filter(root, ident.site)}",
+                    f"topic write {watch_filter(root, ident.site)}",
                 ]
             else:
                 lines += [
@@ -160,5 +179,7 @@ class CredentialStore:
                     for f in node_write_filters(root, ident.site, ident.username)
                 ]
                 lines.append(f"topic read {receipt_topic(root, ident.site, ident.username)}")
+                lines.append(f"topic write {live_write_filter(root, ident.site, ident.username)}")
+                lines.append(f"topic read {watch_filter(root, ident.site, ident.username)}")
             blocks.append("\n".join(lines) + "\n")
         return "\n".join(blocks)

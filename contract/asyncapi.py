@@ -11,6 +11,7 @@ import sys
 import yaml
 
 from contract import __version__
+from contract.live import MAX_LIVE_FRAME_BYTES, LiveFrameHeader, LiveRequest
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
     MAX_JSON_BYTES,
@@ -47,13 +48,33 @@ _CHANNELS = {
         "QoS 1, from the hub, readable only by that node: these alert ids are stored; the"
         " node may delete them from its outbox (v2). Until then it re-sends after a time-out.",
     ),
+    "watch": (
+        "{root}/{site}/{node}/watch",
+        "LiveRequest",
+        "QoS 0, from the hub, readable only by that node: stream this camera for lease_s more"
+        " seconds (0: stop now). Renewed while someone watches; see contract/live.py.",
+    ),
+    "live": (
+        "{root}/{site}/{node}/live/{camera}",
+        None,
+        "QoS 0, never retained, readable only by the hub: one privacy-filtered live frame, a"
+        " 4-byte big-endian header length, a LiveFrameHeader (JSON), then the JPEG; at most"
+        f" {MAX_LIVE_FRAME_BYTES} bytes.",
+    ),
+}
+#: Channels the hub publishes and a node receives.
+_FROM_HUB = ("receipt", "watch")
+#: Binary messages: their name and content type.
+_BINARY = {
+    "snapshot": ("Snapshot", "image/jpeg"),
+    "live": ("LiveFrame", "application/octet-stream"),
 }
 
 
 def component_schemas() -> dict[str, dict]:
     """Every payload schema, with nested models hoisted beside them (AsyncAPI style)."""
     schemas: dict[str, dict] = {}
-    for model in (Alert, NodeStatus, NodeStats, Receipt):
+    for model in (Alert, NodeStatus, NodeStats, Receipt, LiveRequest, LiveFrameHeader):
         schema = model.model_json_schema(ref_template=_REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -71,10 +92,12 @@ def document() -> dict:
         ch_params = {k: dict(v) for k, v in params.items()}  # no YAML anchors
         if "{alertId}" in address:
             ch_params["alertId"] = {"description": "Alert.id the snapshot belongs to"}
-        msg_name = payload or "Snapshot"
+        if "{camera}" in address:
+            ch_params["camera"] = {"description": "the camera streamed"}
+        msg_name, content = _BINARY.get(name, (payload, "application/json"))
         messages[msg_name] = {
             "name": msg_name,
-            "contentType": "application/json" if payload else "image/jpeg",
+            "contentType": content,
             "payload": {"$ref": _REF.format(model=payload)}
             if payload
             else {"type": "string", "format": "binary"},
@@ -85,11 +108,11 @@ def document() -> dict:
             "parameters": ch_params,
             "messages": {msg_name: {"$ref": f"#/components/messages/{msg_name}"}},
         }
-        from_hub = name == "receipt"
+        from_hub = name in _FROM_HUB
         operations[f"{'receive' if from_hub else 'publish'}_{name}"] = {
             "action": "receive" if from_hub else "send",
             "channel": {"$ref": f"#/channels/{name}"},
-            "summary": "A node receives its receipts from the hub."
+            "summary": f"A node receives its {name} messages from the hub."
             if from_hub
             else f"A node publishes its {name}.",
         }

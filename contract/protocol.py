@@ -11,6 +11,10 @@ broker's ACL can confine a node to its own subtree::
     {root}/{site}/{node}/stats                 QoS 0: periodic NodeStats
     {root}/{site}/{node}/receipt               QoS 1, published by the hub, read only by
                                                that node: alert ids the hub has *stored*
+    {root}/{site}/{node}/watch                 QoS 0, from the hub, read only by that node:
+                                               a live-view lease (contract/live.py)
+    {root}/{site}/{node}/live/{camera}         QoS 0, never retained, read only by the hub:
+                                               privacy-filtered live frames (contract/live.py)
 
 JSON payloads carry ``"v"``: this code writes ``PROTOCOL_VERSION`` (2) and accepts every
 version in ``SUPPORTED_VERSIONS``, so v1 nodes keep working. QoS 1 means *at least once*:
@@ -72,6 +76,8 @@ class Channel(StrEnum):
     SNAPSHOT = "snapshot"
     STATS = "stats"
     RECEIPT = "receipt"
+    WATCH = "watch"  # live view: the hub's lease to a gateway (contract/live.py)
+    LIVE = "live"  # live view: a gateway's frames, one level more (the camera)
 
 
 class Severity(StrEnum):
@@ -206,10 +212,12 @@ class Topic(BaseModel):
     node: str
     channel: Channel
     alert_id: str | None = None
+    camera: str | None = None  # live topics: the camera streamed
 
     def __str__(self) -> str:
         base = f"{self.root}/{self.site}/{self.node}/{self.channel.value}"
-        return f"{base}/{self.alert_id}" if self.alert_id else base
+        extra = self.alert_id or self.camera
+        return f"{base}/{extra}" if extra else base
 
 
 def status_topic(root: str, site: str, node: str) -> str:
@@ -239,7 +247,9 @@ def node_subtree(root: str, site: str, node: str) -> str:
 
 def hub_subscriptions(root: str) -> list[tuple[str, int]]:
     """Topic filters and QoS the hub subscribes to, for every site."""
-    inbound = [c for c in Channel if c not in (Channel.SNAPSHOT, Channel.RECEIPT)]
+    # Live frames have their own link in the hub (QoS 0, never through ingest).
+    outbound = (Channel.SNAPSHOT, Channel.RECEIPT, Channel.WATCH, Channel.LIVE)
+    inbound = [c for c in Channel if c not in outbound]
     plain = [(f"{root}/+/+/{c}", 1) for c in inbound]
     return [*plain, (f"{root}/+/+/{Channel.SNAPSHOT}/+", 1)]
 
@@ -265,7 +275,12 @@ def parse_topic(topic: str, root: str = DEFAULT_TOPIC_ROOT) -> Topic:
         chan = Channel(channel)
     except ValueError:
         raise ProtocolError("bad_topic", f"unknown channel {channel!r} in {topic!r}") from None
-    alert_id = rest[0] if rest else None
+    extra = rest[0] if rest else None
+    if chan is Channel.LIVE:
+        if extra is None or not _ID_RE.match(extra):
+            raise ProtocolError("bad_topic", f"{topic!r}: live topics end with a camera id")
+        return Topic(root=root, site=site, node=node, channel=chan, camera=extra)
+    alert_id = extra
     if (chan is Channel.SNAPSHOT) != (alert_id is not None):
         raise ProtocolError("bad_topic", f"{topic!r}: only snapshot topics carry an alert id")
     if alert_id is not None and not re.match(HEX_ID_PATTERN, alert_id):
@@ -288,7 +303,7 @@ def decode(topic: Topic, payload: bytes) -> JsonMessage:
     ``invalid`` or ``node_mismatch`` (the payload claims another site/node than the topic,
     which the broker ACL has already tied to the authenticated user).
     """
-    if topic.channel in (Channel.SNAPSHOT, Channel.RECEIPT):
+    if topic.channel not in _MODEL_BY_CHANNEL:  # snapshots, receipts, live view
         raise ProtocolError("bad_topic", f"nodes do not send JSON on {topic.channel} topics")
     message = _validate(_MODEL_BY_CHANNEL[topic.channel], payload)
     if (message.site, message.node) != (topic.site, topic.node):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from contract.camera_settings import HealthSettings, PrivacySettings
 from contract.detect_settings import DetectSettings as DetectSettings
+from contract.live import LiveSettings
 from contract.place_settings import DispatchSettings, LatLon, SiteMap
 from contract.protocol import DEFAULT_TOPIC_ROOT, ID_PATTERN, Severity
 from contract.rule_settings import KNOWN_LABELS as KNOWN_LABELS
@@ -257,6 +258,7 @@ class HubSettings(_Section):
     escalation: EscalationSettings = EscalationSettings()
     web_push: WebPushSettings = WebPushSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    live: LiveSettings = LiveSettings()  # live view of cameras (contract/live.py)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HubSettings:

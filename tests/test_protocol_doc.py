@@ -63,7 +63,7 @@ def test_every_channel_of_the_document_is_a_topic_the_code_parses():
     doc = committed_doc()
     for name, channel in doc["channels"].items():
         topic = channel["address"].format(
-            root="vw", site="riverside", node="gw-plaza", alertId="a" * 32
+            root="vw", site="riverside", node="gw-plaza", alertId="a" * 32, camera="plaza"
         )
         assert parse_topic(topic).channel.value == name
 
@@ -106,6 +106,9 @@ def test_alert_round_trips_through_the_wire_format():
         "vw/riverside/gw-plaza/alert/" + "a" * 32,
         "vw/riverside/gw-plaza/snapshot/not-hex",
         "vw/riverside/gw-plaza/commands",
+        "vw/riverside/gw-plaza/live",
+        "vw/riverside/gw-plaza/live/Plaza",
+        "vw/riverside/gw-plaza/watch/plaza",
     ],
 )
 def test_malformed_topics_are_refused(topic):
