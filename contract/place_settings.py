@@ -12,9 +12,13 @@ factor, divided by the unit kind's speed. It is an estimate, not a route.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contract.plan_image import read_plan
 
 
 class _Section(BaseModel):
@@ -75,7 +79,63 @@ class SiteMap(_Section):
             raise ValueError("place the plan with either bounds or control_points (not both)")
         if self.control_points and len(self.control_points) < 3:
             raise ValueError("control_points needs at least 3 points (not on one line)")
+        if self.control_points:
+            pts = self.control_points
+            if _rank([(p.x, p.y) for p in pts]) < 3 or _rank([(p.lon, p.lat) for p in pts]) < 3:
+                raise ValueError(
+                    "control_points are on one line (as pixels or on the earth): pick 3+ "
+                    "points spread over the plan, e.g. near three of its corners"
+                )
         return self
+
+    def _matrix(self, width: float, height: float) -> np.ndarray:
+        """The 2x3 affine map from a plan pixel (x, y, 1) to (lat, lon): from the corners
+        for ``bounds`` (north up), else the least-squares fit of the control points."""
+        if self.bounds is not None:
+            sw, ne = self.bounds.south_west, self.bounds.north_east
+            return np.array(
+                [
+                    [0.0, (sw.lat - ne.lat) / height, ne.lat],
+                    [(ne.lon - sw.lon) / width, 0.0, sw.lon],
+                ]
+            )
+        src = np.array([[p.x, p.y, 1.0] for p in self.control_points])
+        dst = np.array([[p.lat, p.lon] for p in self.control_points])
+        fit, *_ = np.linalg.lstsq(src, dst, rcond=None)
+        return fit.T
+
+    def to_latlon(self, x: float, y: float, width: float, height: float) -> LatLon:
+        """The WGS84 point a pixel of a ``width`` x ``height`` plan shows."""
+        lat, lon = self._matrix(width, height) @ np.array([x, y, 1.0])
+        return LatLon(lat=float(lat), lon=float(lon))
+
+    def to_pixel(self, point: LatLon, width: float, height: float) -> tuple[float, float]:
+        """The plan pixel that shows ``point`` (may be outside the plan)."""
+        m = self._matrix(width, height)
+        x, y = np.linalg.solve(m[:, :2], np.array([point.lat, point.lon]) - m[:, 2])
+        return float(x), float(y)
+
+    def corners(self, width: float, height: float) -> dict[str, LatLon]:
+        """Where the plan's top-left, top-right and bottom-left corners lie: all a map
+        library needs to draw it (rotated, if placed by control points)."""
+        return {
+            "top_left": self.to_latlon(0, 0, width, height),
+            "top_right": self.to_latlon(width, 0, width, height),
+            "bottom_left": self.to_latlon(0, height, width, height),
+        }
+
+    def covers(self, point: LatLon, width: float, height: float) -> bool:
+        """Whether ``point`` falls on the plan."""
+        x, y = self.to_pixel(point, width, height)
+        slack = 1e-6 * max(width, height)  # a point on the plan's edge is on it
+        return -slack <= x <= width + slack and -slack <= y <= height + slack
+
+
+def _rank(points: list[tuple[float, float]]) -> int:
+    """3 when the points span a plane, less when they lie on one line (or one point)."""
+    m = np.array([[a, b, 1.0] for a, b in points])
+    spread = max(float(np.ptp(m[:, 0])), float(np.ptp(m[:, 1])), 1e-12)
+    return int(np.linalg.matrix_rank(m / [spread, spread, 1.0], tol=1e-6))
 
 
 UnitKind = Literal["foot", "bicycle", "car"]
@@ -112,6 +172,21 @@ class DispatchSettings(_Section):
         return self
 
 
+def check_placements(site_map: SiteMap, plan_path: Path, points: list[tuple[str, LatLon]]) -> None:
+    """The site plan's file is a PNG, JPEG or SVG of a known size, and every named point
+    (``("areas[0].position", LatLon)``...) falls on it. ``ValueError`` names the field."""
+    try:
+        plan = read_plan(plan_path)
+    except ValueError as exc:
+        raise ValueError(f"map.image: {exc}") from None
+    off = [name for name, p in points if not site_map.covers(p, plan.width, plan.height)]
+    if off:
+        raise ValueError(
+            f"{', '.join(off)}: not on the site plan ({plan_path.name} as placed by map."
+            f"{'bounds' if site_map.bounds else 'control_points'}); check lat/lon order"
+        )
+
+
 __all__ = [
     "Bounds",
     "ControlPoint",
@@ -119,4 +194,5 @@ __all__ = [
     "LatLon",
     "SiteMap",
     "UnitKind",
+    "check_placements",
 ]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from contract.camera_settings import HealthSettings, PrivacySettings
 from contract.detect_settings import DetectSettings as DetectSettings
 from contract.live import LiveSettings
-from contract.place_settings import DispatchSettings, LatLon, SiteMap
+from contract.place_settings import DispatchSettings, LatLon, SiteMap, check_placements
 from contract.protocol import DEFAULT_TOPIC_ROOT, ID_PATTERN, Severity
 from contract.rule_settings import KNOWN_LABELS as KNOWN_LABELS
 from contract.rule_settings import (
@@ -297,7 +297,24 @@ class SiteConfig(_Section):
         dupes = sorted({n for n in nodes if nodes.count(n) > 1})
         if dupes:
             raise ValueError(f"node ids must be unique across gateways and sensors: {dupes}")
+        if self.map is not None:
+            check_placements(self.map, self.resolve(self.map.image), self._placed_points())
         return self
+
+    def _placed_points(self) -> list[tuple[str, LatLon]]:
+        """Every position the site file gives, named by its field path."""
+        points: list[tuple[str, LatLon]] = []
+        for i, a in enumerate(self.areas):
+            points += [(f"areas[{i}].position", a.position)] if a.position else []
+            points += [(f"areas[{i}].outline[{j}]", p) for j, p in enumerate(a.outline)]
+        for i, g in enumerate(self.gateways):
+            for j, c in enumerate(g.cameras):
+                if c.position:
+                    points.append((f"gateways[{i}].cameras[{j}].position", c.position))
+        for i, s in enumerate(self.sensors):
+            if s.position:
+                points.append((f"sensors[{i}].position", s.position))
+        return points
 
     def resolve(self, path: str) -> Path:
         """A file path from the config, made absolute against the config file's folder."""

@@ -256,6 +256,8 @@ def write_site(folder: Path, **broker_settings) -> Path:
     from conftest import REPO
 
     data = yaml.safe_load((REPO / "config" / "site.example.yaml").read_text())
+    # The copy lives elsewhere: its site plan stays where the example keeps it.
+    data["map"]["image"] = str(REPO / "config" / data["map"]["image"])
     port, hub_port, tls_port = free_ports(3)
     if broker_settings.get("tls_port") == "free":  # a TLS listener on a free port
         broker_settings["tls_port"] = tls_port

@@ -24,6 +24,8 @@ def write_site_file(folder: Path, **hub: object) -> Path:
     """The example site's file with the hub's data in ``folder/hub`` on a free HTTP port;
     ``hub`` overrides more of the hub section."""
     data = yaml.safe_load((REPO / "config" / "site.example.yaml").read_text())
+    # The copy lives elsewhere: its site plan stays where the example keeps it.
+    data["map"]["image"] = str(REPO / "config" / data["map"]["image"])
     data["hub"] = {**data["hub"], "data_dir": str(folder / "hub"), "http_port": 0, **hub}
     data["broker"] = {**data.get("broker", {}), "data_dir": str(folder / "broker")}
     path = folder / "site.yaml"
