@@ -6,7 +6,8 @@ lifetime per kind under ``hub.retention`` (``alerts_days``, ``audit_days``,
 alerts and their snapshots 30 days but the audit log a year. Ages are measured on the hub's
 clock (when it received a thing), never a node's. Snapshots whose alert never came go after
 an hour, files included; files no row names at all (a write whose commit never came) go
-after an hour too; expired sessions go at once.
+after an hour too; expired sessions go at once. Patrol units' positions are kept
+``hub.dispatch.positions_days`` (7 by default).
 
 :class:`RetentionWorker` purges in the background: once at start, then every
 ``interval_s``. :meth:`RetentionWorker.tick` is one purge, for tests on a ManualClock.
@@ -38,6 +39,8 @@ class Lifetimes:
     quarantine: float = 30
     notifications: float = 30
     node_history: float = 30
+    #: Patrol units' tracks: ``hub.dispatch.positions_days`` (where people drove is personal).
+    positions: float = 7
 
     @classmethod
     def from_settings(cls, hub: object) -> Lifetimes:
@@ -50,11 +53,14 @@ class Lifetimes:
             value = getattr(per_kind, f"{kind}_days", None) if per_kind is not None else None
             return default if value is None else value
 
-        return cls(**{kind: days(kind) for kind in cls.__dataclass_fields__})
+        kinds = {kind: days(kind) for kind in cls.__dataclass_fields__ if kind != "positions"}
+        dispatch = getattr(hub, "dispatch", None)
+        return cls(**kinds, positions=dispatch.positions_days if dispatch else cls.positions)
 
     @classmethod
     def uniform(cls, days: float) -> Lifetimes:
-        return cls(**dict.fromkeys(cls.__dataclass_fields__, days))
+        """``days`` for every kind that ``retention_days`` covers (tracks have their own)."""
+        return cls(**dict.fromkeys(set(cls.__dataclass_fields__) - {"positions"}, days))
 
 
 #: ``now -> counts``: deletes files no row names (see :mod:`hub.storage.sqlite.orphans`).
@@ -83,6 +89,7 @@ def purge(
     counts |= storage.audit.purge(cutoff(lifetimes.audit))
     counts |= storage.notifications.purge(cutoff(lifetimes.notifications))
     counts |= storage.sessions.purge(now)
+    counts |= storage.units.purge_positions(cutoff(lifetimes.positions))
     if sweep is not None:
         counts |= sweep(now)
     if any(counts.values()):

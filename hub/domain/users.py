@@ -15,6 +15,7 @@ class Role(StrEnum):
     before it; ``integration`` (another system opening incidents) stands apart."""
 
     VIEWER = "viewer"  # read alerts, incidents, snapshots and node status
+    PATROL = "patrol"  # + its own unit: take orders, step its assignments, send positions
     OFFICER = "officer"  # + act on incidents (acknowledge, dispatch, resolve, notes, calls)
     SUPERVISOR = "supervisor"  # + the escalation tier above the duty desk; reports
     ADMIN = "admin"  # + users, quarantine, audit
@@ -23,7 +24,7 @@ class Role(StrEnum):
     def includes(self, other: Role) -> bool:
         if Role.INTEGRATION in (self, other):
             return self is other
-        ladder = [Role.VIEWER, Role.OFFICER, Role.SUPERVISOR, Role.ADMIN]
+        ladder = [Role.VIEWER, Role.PATROL, Role.OFFICER, Role.SUPERVISOR, Role.ADMIN]
         return ladder.index(self) >= ladder.index(other)
 
 

@@ -23,6 +23,7 @@ from hub.domain.users import AuditEntry, QuarantinedMessage, Role, User
 if TYPE_CHECKING:  # their own modules, beside this one
     from hub.storage.incidents import IncidentRepository
     from hub.storage.notifications import NotificationRepository, PushSubscriptionRepository
+    from hub.storage.units import AssignmentRepository, UnitRepository
 
 
 class AlertRepository(Protocol):
@@ -165,6 +166,8 @@ class Storage:
     incidents: IncidentRepository
     notifications: NotificationRepository
     push_subscriptions: PushSubscriptionRepository
+    units: UnitRepository
+    assignments: AssignmentRepository
     #: ``with storage.transaction():`` makes the writes inside one commit.
     transaction: Callable[[], AbstractContextManager[Any]]
     close: Callable[[], None]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hub.storage.repositories import Storage
 from hub.storage.sqlite.alerts import SqliteAlertRepository
+from hub.storage.sqlite.assignments import SqliteAssignmentRepository
 from hub.storage.sqlite.counters import SqliteCounters
 from hub.storage.sqlite.database import SqliteDatabase
 from hub.storage.sqlite.incidents import SqliteIncidentRepository
@@ -21,6 +22,7 @@ from hub.storage.sqlite.notifications import (
     SqlitePushSubscriptionRepository,
 )
 from hub.storage.sqlite.quarantine import SqliteQuarantine
+from hub.storage.sqlite.units import SqliteUnitRepository
 from hub.storage.sqlite.users import SqliteAuditLog, SqliteSessionRepository, SqliteUserRepository
 
 DATABASE_FILE = "hub.sqlite3"
@@ -53,6 +55,8 @@ def open_sqlite_storage(data_dir: Path) -> Storage:
         incidents=SqliteIncidentRepository(database, data_dir),
         notifications=SqliteNotificationRepository(database),
         push_subscriptions=SqlitePushSubscriptionRepository(database),
+        units=SqliteUnitRepository(database),
+        assignments=SqliteAssignmentRepository(database),
         transaction=database.write,
         close=database.close,
         data_dir=data_dir,

@@ -1,0 +1,1 @@
+"""Dispatch: patrol units, their positions, suggestions and assignments (see docs/dispatch.md)."""
