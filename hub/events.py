@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict
 from hub.domain.alerts import AlertRecord
 from hub.domain.incidents import Incident
 from hub.domain.nodes import NodeState
+from hub.domain.units import Assignment, Unit
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,31 @@ class IncidentChanged(HubEvent):
     name = "incident"
     incident: Incident
     change: str  # opened, alert_added, acknowledge, resolve ..., note, attachment, escalated
+
+
+class UnitChanged(HubEvent):
+    """A patrol unit was created, changed, moved, or its availability followed its order."""
+
+    name = "unit"
+    unit: Unit
+    change: str  # created, updated, position, busy, available
+
+
+class AssignmentChanged(HubEvent):
+    """A unit was dispatched, or its assignment took a step (accept, en_route ...)."""
+
+    name = "assignment"
+    assignment: Assignment
+    change: str  # dispatched, accept, en_route, on_scene, resolve, release, time_out
+    callsign: str
+
+
+class DispatchTimeout(HubEvent):
+    """A dispatched unit did not accept in time: the duty desk must send another."""
+
+    name = "dispatch_timeout"
+    assignment: Assignment
+    callsign: str
 
 
 class Resync(HubEvent):

@@ -9,10 +9,13 @@ from pydantic import BaseModel, Field
 from hub.domain.alerts import AlertRecord
 from hub.events import (
     AlertStored,
+    AssignmentChanged,
+    DispatchTimeout,
     HubEvent,
     IncidentChanged,
     NodeChanged,
     SnapshotArrived,
+    UnitChanged,
 )
 
 T = TypeVar("T")
@@ -48,4 +51,6 @@ def event_data(event: HubEvent) -> dict:
         return event.node.model_dump(mode="json")
     if isinstance(event, IncidentChanged):
         return {"incident": event.incident.model_dump(mode="json"), "change": event.change}
+    if isinstance(event, UnitChanged | AssignmentChanged | DispatchTimeout):
+        return event.model_dump(mode="json")
     return {}

@@ -279,14 +279,16 @@ class IncidentService:
         actor: str,
         note: str | None = None,
         outcome: Outcome | None = None,
+        at: datetime | None = None,
     ) -> Incident:
-        """Do ``action`` now: raises IncidentNotFound, IllegalTransition (with a message for
+        """Do ``action`` now (or at ``at``: a patrol's tap queued offline, already checked by
+        the dispatch service): raises IncidentNotFound, IllegalTransition (with a message for
         the officer) or StaleIncident (someone else acted in between)."""
         if outcome is not None and action is not Action.RESOLVE:
             raise InvalidIncidentRequest("an outcome is given only when resolving")
         with self.storage.transaction():
             current = self.get(incident_id)
-            changed = apply(current, action, self.clock(), outcome)
+            changed = apply(current, action, at or self.clock(), outcome)
             saved = self.repo.save(changed, _transition(current, changed, action, actor, note))
         self.bus.publish(IncidentChanged(incident=saved, change=action.value))
         return saved
