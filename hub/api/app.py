@@ -24,6 +24,8 @@ from hub.api.routers import (
     alerts,
     events,
     incidents,
+    live,
+    map,
     nodes,
     notifications,
     push,
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
 
 #: Adding a resource: a module in hub/api/routers with build(ctx), and one entry here.
-ROUTERS = [session, alerts, incidents, reports, nodes, events, push, notifications, admin]
+ROUTERS = [session, alerts, incidents, reports, nodes, events, push, notifications, admin, map, live]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.
 PUBLIC_ROUTES = {
