@@ -9,6 +9,7 @@ import {
   $, areaName, el, exactTime, fillFields, humanize, keepFocus, Modal, timeButton,
 } from "./dom.js";
 import { Incidents, isOpen, OPEN_STATES as OPEN, stateSince } from "./incidents.js";
+import { renderLiveButtons } from "./live_view.js";
 
 /** action -> [states it may start from, button label] */
 export const ACTIONS = {
@@ -70,6 +71,8 @@ export const IncidentView = {
       IncidentView.renderAttachments(full.incident.id, full.attachments || []);
       IncidentView.renderHistory(full.transitions || []);
     });
+    // The area's cameras, live (an officer, or a patrol sent here); a failure only hides them.
+    renderLiveButtons($("incident-actions"), full.incident.id).catch(() => {});
   },
 
   renderHead(inc) {

@@ -24,6 +24,7 @@ const SHELL = [
   "/static/incident_view.js",
   "/static/incidents.js",
   "/static/live.js",
+  "/static/live_view.js",
   "/static/nodes.js",
   "/static/notify.js",
   "/static/reports.js",
