@@ -19,6 +19,7 @@ import { $, areaName, areaOptions, humanize, setSite, Ticker } from "./dom.js";
 import { IncidentView } from "./incident_view.js";
 import { Incidents } from "./incidents.js";
 import { LiveStream } from "./live.js";
+import { SiteMapView } from "./map.js";
 import { NodeBar } from "./nodes.js";
 import { Notify } from "./notify.js";
 import { Reports } from "./reports.js";
@@ -28,7 +29,7 @@ const DESK_ROLES = ["officer", "supervisor", "admin"];
 const state = { me: null, site: null, view: "incidents" };
 
 const Views = {
-  names: ["incidents", "alerts", "reports", "admin"],
+  names: ["incidents", "alerts", "map", "reports", "admin"],
   init() {
     for (const name of Views.names) {
       $(`tab-${name}`).addEventListener("click", () => Views.show(name));
@@ -42,6 +43,7 @@ const Views = {
       if (other === name) tab.setAttribute("aria-current", "page");
       else tab.removeAttribute("aria-current");
     }
+    if (name === "map") SiteMapView.show().catch(App.failed);
     if (name === "reports") Reports.load().catch(App.failed);
     if (name === "admin") Admin.load().catch(App.failed);
   },
@@ -180,8 +182,9 @@ const App = {
   onEvent(name, data) {
     if (name === "alert") Alerts.arrived(data);
     else if (name === "snapshot") Alerts.snapshotArrived(data);
-    else if (name === "node") NodeBar.set(data);
-    else if (name === "incident") Incidents.changed(data);
+    else if (name === "node") { NodeBar.set(data); SiteMapView.node(data); }
+    else if (name === "incident") { Incidents.changed(data); SiteMapView.incident(data.incident); }
+    else if (name === "unit") SiteMapView.unit(data.unit);
     else if (name === "resync") App.catchUp().catch(App.failed);
   },
 
@@ -190,8 +193,9 @@ const App = {
     await Promise.all([
       Alerts.reload(),
       Incidents.load(false),
-      api.get("/api/nodes").then(NodeBar.replace),
+      api.get("/api/nodes").then(App.nodes),
     ]);
+    App.mapIncidents();
     App.openFromHash();
   },
 
@@ -209,9 +213,21 @@ const App = {
     await Promise.all([
       Alerts.catchUp().then(() => Alerts.loadPage(true, true)),
       Incidents.load(true),
-      api.get("/api/nodes").then(NodeBar.replace),
+      api.get("/api/nodes").then(App.nodes),
+      SiteMapView.loadUnits(),
     ]);
+    App.mapIncidents();
     if (IncidentView.id) await IncidentView.reload();
+  },
+
+  nodes(list) {
+    NodeBar.replace(list);
+    SiteMapView.replaceNodes(list);
+  },
+
+  /** The map follows the incident list (loaded or caught up). */
+  mapIncidents() {
+    for (const inc of Incidents.all.values()) SiteMapView.incident(inc);
   },
 
   failed(err) {
@@ -231,6 +247,7 @@ const App = {
     Alerts.clear();
     Incidents.clear();
     NodeBar.replace([]);
+    SiteMapView.clear();
     toast("");
     App.showLogin(message);
   },

@@ -12,7 +12,9 @@
 import { api, Unauthorized } from "./api.js";
 import { $ } from "./dom.js";
 
-const EVENTS = ["alert", "snapshot", "node", "incident", "resync"];
+const EVENTS = [
+  "alert", "snapshot", "node", "incident", "resync", "unit", "assignment", "dispatch_timeout",
+];
 const GRACE_MS = 1000; // a ping a little late is not a missed ping
 
 export const LiveStream = {

@@ -8,7 +8,7 @@
 // * Web Push: shows the hub's pushed notification; a click focuses the open page (or opens
 //   one) on the incident.
 
-const VERSION = "vw-shell-2";
+const VERSION = "vw-shell-3";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -24,6 +24,12 @@ const SHELL = [
   "/static/incident_view.js",
   "/static/incidents.js",
   "/static/live.js",
+  "/static/map.js",
+  "/static/plan_map.js",
+  // The map library (npm, installed by make): the map works offline once seen.
+  "/static/vendor/leaflet/leaflet.js",
+  "/static/vendor/leaflet/leaflet.css",
+  "/static/vendor/leaflet-rotated/Leaflet.ImageOverlay.Rotated.js",
   "/static/live_view.js",
   "/static/nodes.js",
   "/static/notify.js",

@@ -1,0 +1,180 @@
+// The site map view (#/map): the plan with its areas, cameras and sensors (online/offline,
+// camera health), open incidents coloured by state with a timer since they opened, and the
+// patrol units with their callsign, state and the age of their position. Live: app.js
+// passes every incident, node and unit event here.
+//
+// Markers are Leaflet divIcons whose content is built with el() (textContent only), and each
+// carries data-kind / data-id / data-state / data-lat / data-lon for tests and styling.
+
+import { api } from "./api.js";
+import { $, el, humanize } from "./dom.js";
+import { isOpen } from "./incidents.js";
+import { planMap } from "./plan_map.js";
+
+const nodeKey = (n) => n.node;
+
+export const SiteMapView = {
+  built: null, // the promise of {L, map, site}
+  markers: new Map(), // "unit:<id>" | "incident:<id>" | "node:<name>" -> Leaflet marker
+  incidents: new Map(),
+  units: new Map(),
+  nodes: new Map(),
+
+  /** The view became visible: build the map once, then keep it fresh. */
+  async show() {
+    if (!SiteMapView.built) SiteMapView.built = SiteMapView._build();
+    try {
+      const { map } = await SiteMapView.built;
+      map.invalidateSize();
+    } catch (err) {
+      SiteMapView.built = null;
+      $("map-status").textContent = err.message;
+      $("map-status").hidden = false;
+    }
+  },
+
+  async _build() {
+    $("map-status").hidden = true;
+    const built = await planMap($("site-map"));
+    $("site-map").dataset.ready = "true";
+    const { L, map, site } = built;
+    for (const a of site.areas) {
+      const label = a.name;
+      if (a.outline.length) {
+        L.polygon(a.outline.map((p) => [p.lat, p.lon]), { className: "map-area", weight: 2 })
+          .bindTooltip(label).addTo(map);
+      } else if (a.position) {
+        L.circleMarker([a.position.lat, a.position.lon], { className: "map-area", radius: 12 })
+          .bindTooltip(label).addTo(map);
+      }
+    }
+    for (const c of site.cameras) {
+      if (c.position) SiteMapView._node(built, `camera:${c.name}`, c.position, c.node, `camera ${c.name}`);
+    }
+    for (const s of site.sensors) {
+      if (s.position) SiteMapView._node(built, `sensor:${s.node}`, s.position, s.node, `${humanize(s.kind)} sensor ${s.node}`);
+    }
+    await SiteMapView.loadUnits();
+    SiteMapView.renderAll(built);
+    return built;
+  },
+
+  _node({ L, map }, key, position, node, title) {
+    const icon = el("span", { class: "map-node", dataset: { kind: key.split(":")[0], node } },
+      el("span", { class: "map-node-dot", "aria-hidden": "true" }),
+      el("span", { class: "map-label", text: title }));
+    const marker = L.marker([position.lat, position.lon], {
+      icon: L.divIcon({ html: icon, className: "map-icon", iconSize: null }), title,
+    }).addTo(map);
+    marker.vwNode = node;
+    SiteMapView.markers.set(key, marker);
+  },
+
+  /** Units from the hub (A's /api/units); a hub without them shows none. */
+  async loadUnits() {
+    try {
+      const units = await api.get("/api/units");
+      SiteMapView.units.clear();
+      for (const u of units) SiteMapView.units.set(u.id, u);
+    } catch (err) {
+      if (err.status !== 404 && err.status !== 403) throw err;
+    }
+  },
+
+  renderAll(built) {
+    for (const inc of SiteMapView.incidents.values()) SiteMapView._incident(built, inc);
+    for (const u of SiteMapView.units.values()) SiteMapView._unit(built, u);
+    for (const n of SiteMapView.nodes.values()) SiteMapView._nodeState(n);
+  },
+
+  // --- live updates from app.js ----------------------------------------------------------
+
+  incident(inc) {
+    SiteMapView.incidents.set(inc.id, inc);
+    SiteMapView._whenBuilt((b) => SiteMapView._incident(b, inc));
+  },
+  unit(unit) {
+    SiteMapView.units.set(unit.id, unit);
+    SiteMapView._whenBuilt((b) => SiteMapView._unit(b, unit));
+  },
+  node(node) {
+    SiteMapView.nodes.set(nodeKey(node), node);
+    SiteMapView._whenBuilt(() => SiteMapView._nodeState(node));
+  },
+  replaceNodes(nodes) {
+    SiteMapView.nodes.clear();
+    for (const n of nodes) SiteMapView.node(n);
+  },
+
+  _whenBuilt(work) {
+    if (SiteMapView.built) SiteMapView.built.then(work).catch(() => {});
+  },
+
+  /** Where an incident is: its own lat/lon, else its area's position. */
+  _where(site, inc) {
+    const loc = inc.location || {};
+    if (loc.lat != null && loc.lon != null) return { lat: loc.lat, lon: loc.lon };
+    const area = site.areas.find((a) => a.id === loc.area);
+    return area && area.position;
+  },
+
+  _incident(built, inc) {
+    const key = `incident:${inc.id}`;
+    const where = SiteMapView._where(built.site, inc);
+    const marker = SiteMapView.markers.get(key);
+    if (!isOpen(inc) || !where) {
+      if (marker) marker.remove();
+      SiteMapView.markers.delete(key);
+      return;
+    }
+    const content = el("span", { class: "map-incident", dataset: { kind: "incident", id: inc.id,
+      state: inc.state, severity: inc.severity, lat: where.lat, lon: where.lon } },
+    el("span", { class: "map-label", text: `${inc.ref} \u00b7 ${humanize(inc.state)}` }),
+    el("span", { class: "map-timer", dataset: { since: inc.opened_at } }));
+    SiteMapView._place(built, key, where, content, `${inc.ref} ${inc.title}`);
+  },
+
+  _unit(built, unit) {
+    const key = `unit:${unit.id}`;
+    const pos = unit.position;
+    if (!pos) return;
+    const state = unit.availability;
+    const age = el("span", { class: "when", dataset: { rel: pos.at } },
+      el("time", { datetime: pos.at }));
+    const content = el("span", { class: "map-unit", dataset: { kind: "unit", id: unit.id,
+      state, callsign: unit.callsign, lat: pos.lat, lon: pos.lon } },
+    el("span", { class: "map-label", text: `${unit.callsign} \u00b7 ${humanize(state)} \u00b7 ` }), age);
+    SiteMapView._place(built, key, pos, content, `${unit.callsign} (${unit.kind})`);
+  },
+
+  _place({ L, map }, key, where, content, title) {
+    const icon = L.divIcon({ html: content, className: "map-icon", iconSize: null });
+    let marker = SiteMapView.markers.get(key);
+    if (!marker) {
+      marker = L.marker([where.lat, where.lon], { icon, title }).addTo(map);
+      SiteMapView.markers.set(key, marker);
+    } else {
+      marker.setLatLng([where.lat, where.lon]);
+      marker.setIcon(icon);
+    }
+  },
+
+  _nodeState(node) {
+    for (const marker of SiteMapView.markers.values()) {
+      if (marker.vwNode !== node.node) continue;
+      const icon = marker.getElement() && marker.getElement().querySelector(".map-node");
+      if (!icon) continue;
+      icon.dataset.state = node.state || "unknown";
+      const cams = (node.stats && node.stats.cameras) || {};
+      const down = Object.entries(cams).filter(([, c]) => !c.connected || c.camera_fps === 0);
+      icon.dataset.health = down.length ? "stream_lost" : "ok";
+    }
+  },
+
+  /** Signed out: drop everything (the next sign-in may be another role). */
+  clear() {
+    SiteMapView.incidents.clear();
+    SiteMapView.units.clear();
+    SiteMapView.nodes.clear();
+  },
+};

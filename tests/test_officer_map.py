@@ -1,0 +1,72 @@
+"""The site map in real Chromium: the plan drawn by Leaflet (served from the hub, no
+internet), the example site's areas, camera and sensors, an incident marker that appears
+live, and a patrol unit whose marker moves when it reports a new position."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from hub_helpers import login
+from officer_kit import DESK, add_user, browser, hub, open_page, sign_in
+from playwright.sync_api import expect
+from test_officer_incidents import raise_intrusion
+
+from hub.domain.users import Role
+
+__all__ = ["browser", "hub"]  # the fixtures, imported for pytest
+
+PLAZA = (51.485932, -0.124114)
+
+
+def post_position(client: httpx.Client, lat: float, lon: float, at: str) -> None:
+    r = client.post("/api/positions", json={"lat": lat, "lon": lon, "at": at, "accuracy_m": 5})
+    assert r.status_code in (200, 201), r.text
+
+
+def marker_box(page, selector: str) -> dict:
+    return page.locator(selector).bounding_box()
+
+
+def test_map_shows_the_plan_an_incident_and_a_moving_unit(browser, hub, mosquitto) -> None:
+    with open_page(browser, DESK) as (page, problems):
+        sign_in(page, hub.url, "ana", add_user(hub, "ana"), problems)
+        page.click("#tab-map")
+        expect(page.locator("#site-map")).to_have_attribute("data-ready", "true")
+        plan = page.locator("#site-map img.plan-image")
+        expect(plan).to_have_attribute("src", "/api/map/plan")
+        page.wait_for_function(
+            "() => document.querySelector('#site-map img.plan-image').naturalWidth > 0"
+        )
+        expect(page.locator("#site-map .map-area")).to_have_count(2)
+        expect(page.locator('.map-node[data-kind="camera"]')).to_have_count(1)
+        expect(page.locator('.map-node[data-kind="sensor"]')).to_have_count(2)
+
+        # An incident opened now shows up on the plaza, coloured by its state.
+        _, incident_id = raise_intrusion(mosquitto, hub)
+        incident = page.locator(f'.map-incident[data-id="{incident_id}"]')
+        expect(incident).to_have_attribute("data-state", "new")
+        expect(incident).to_have_attribute("data-lat", str(PLAZA[0]))
+        expect(incident.locator(".map-timer")).to_have_text(re.compile(r"^\d+ s$"))
+
+        # A unit created and placed while the map is open comes live with its callsign;
+        # a new position moves its marker.
+        boss = login(hub.url, "sue", add_user(hub, "sue", Role.SUPERVISOR))
+        patrol = login(hub.url, "pat", add_user(hub, "pat", Role.PATROL))
+        unit = boss.post(
+            "/api/units", json={"callsign": "P-01", "kind": "foot", "members": ["pat"]}
+        )
+        assert unit.status_code in (200, 201), unit.text
+        unit_id = unit.json()["id"]
+        start = datetime.now(UTC) - timedelta(seconds=30)
+        post_position(patrol, 51.4862, -0.1248, start.isoformat())
+        unit_marker = page.locator(f'.map-unit[data-id="{unit_id}"]')
+        expect(unit_marker).to_contain_text("P-01")
+        before = marker_box(page, f'.map-unit[data-id="{unit_id}"]')
+        post_position(patrol, PLAZA[0], PLAZA[1], datetime.now(UTC).isoformat())
+        expect(unit_marker).to_have_attribute("data-lat", str(PLAZA[0]))
+        after = marker_box(page, f'.map-unit[data-id="{unit_id}"]')
+        assert (after["x"], after["y"]) != (before["x"], before["y"])
+        assert after["x"] > before["x"]  # the plaza is east of where the unit started
+        assert problems == []
