@@ -31,6 +31,7 @@ from contract.protocol import Alert, NodeRole, NodeStats, utc_now
 from contract.siteconfig import SiteConfig
 from edge.detectors import choose_model, make_detector
 from edge.faces import FaceBlurrer
+from edge.live import LiveStreamer
 from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline
 from edge.publisher import Publisher
@@ -52,9 +53,11 @@ class EdgeAgent:
         on_alert: Callable[[Alert], None] | None = None,
         *,
         stats_interval_s: float = 30.0,
+        live_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Raises ``ValueError`` for a gateway not in ``config``, a connection file of
-        another node, or a camera whose ``detect.model`` cannot see what its rules watch."""
+        another node, or a camera whose ``detect.model`` cannot see what its rules watch.
+        ``live_clock`` measures the live view's leases (tests move it)."""
         try:
             gateway = config.gateway(gateway_node)
         except KeyError as exc:
@@ -75,12 +78,25 @@ class EdgeAgent:
         self.data_dir = Path(data_dir) if data_dir else config.resolve(gateway.data_dir)
         self._outbox = Outbox(self.data_dir / OUTBOX_FILE)
         self._started_at: float | None = None
-        self.publisher = Publisher(
-            connection, self._outbox, stats=self.stats, stats_interval_s=stats_interval_s
-        )
         #: One face blurrer for the whole gateway: it is thread-safe, and its model loads
         #: once, on the first snapshot.
         self.blurrer = FaceBlurrer()
+        #: The live view: streams a camera only while the hub holds a lease on it.
+        self.live = LiveStreamer(
+            connection.site,
+            connection.node,
+            connection.topic_root,
+            self._publish_live,
+            self.blurrer,
+            clock=live_clock,
+        )
+        self.publisher = Publisher(
+            connection,
+            self._outbox,
+            stats=self.stats,
+            stats_interval_s=stats_interval_s,
+            commands={self.live.request_topic: self.live.on_request},
+        )
         self.pipelines: list[CameraPipeline] = []
         for camera in gateway.cameras:
             source = config.resolve_source(camera.source)
@@ -97,8 +113,13 @@ class EdgeAgent:
                     on_alert=on_alert,
                     on_queued=self.publisher.kick,
                     blurrer=self.blurrer,
+                    live=self.live,
                 )
             )
+
+    def _publish_live(self, topic: str, payload: bytes) -> bool:
+        """Live frames: QoS 0, never retained (a late frame is worth nothing)."""
+        return self.publisher.link.publish(topic, payload, qos=0) is not None
 
     @property
     def outbox(self) -> Outbox:
@@ -107,6 +128,7 @@ class EdgeAgent:
     def start(self) -> None:
         """Start publishing and all cameras; returns at once (nothing here waits for the broker)."""
         self._started_at = time.monotonic()
+        self.live.start()
         self.publisher.start()
         for p in self.pipelines:
             p.start()
@@ -121,6 +143,7 @@ class EdgeAgent:
         """
         for p in self.pipelines:
             p.stop()
+        self.live.stop()
         self.publisher.stop()
         self._outbox.close()
 

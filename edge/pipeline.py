@@ -44,6 +44,7 @@ from edge.capture import Frame, FrameSource, SourceError
 from edge.detectors import Detector
 from edge.faces import FaceBlurrer
 from edge.health_alerts import build_health_alert, health_snapshot, wants_snapshot
+from edge.live import LiveStreamer
 from edge.outbox import Outbox
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
 from edge.rules import RuleHit
@@ -168,9 +169,12 @@ class CameraPipeline:
         on_queued: Callable[[], None] | None = None,
         blurrer: FaceBlurrer | None = None,
         retry_s: float = 10.0,
+        live: LiveStreamer | None = None,
     ) -> None:
         """``blurrer``: the gateway's one :class:`FaceBlurrer` (thread-safe), shared by its
-        cameras; by default this camera makes its own (the model loads on the first alert)."""
+        cameras; by default this camera makes its own (the model loads on the first alert).
+        ``live``: the gateway's live view, handed the processed frames while the hub holds
+        a lease on this camera."""
         self.camera = camera
         self.source = FrameSource(source, realtime=camera.realtime, loop=camera.loop)
         self.processor = FrameProcessor(camera, detector, timezone)
@@ -184,6 +188,9 @@ class CameraPipeline:
         self.stats = PipelineStats()
         self.alerts = 0
         self._last_frame: ProcessedFrame | None = None
+        self.live = live
+        #: The people of the last detector run: the live view blurs their heads too.
+        self._people = None
         live = self.source.stream or camera.realtime
         self._slot = _LatestFrame(drop_when_full=live)
         self._stop = threading.Event()
@@ -243,9 +250,27 @@ class CameraPipeline:
                 self._last_frame = result
                 for hit in result.hits:
                     self._raise(result, hit)
+                self._offer_live(result)
                 self._health(self.health.observe(frame.image, time.monotonic()))
             except Exception:  # one bad frame must not stop the camera
                 log.exception("camera %s: frame %d failed", self.camera.name, frame.index)
+
+    def _offer_live(self, result: ProcessedFrame) -> None:
+        """Hand the frame to the live view while someone watches (a dict look-up if not)."""
+        if result.detected:
+            self._people = result.detections[result.detections.label == "person"]
+        if self.live is None or not self.live.wants(self.camera.name):
+            return
+        frame = result.frame
+        self.live.offer(
+            self.camera.name,
+            frame.image,
+            self._people,
+            self.camera.privacy,
+            self.processor.privacy_mask,
+            # Paced and live sources stamp the wall clock at capture; a replay does not.
+            captured=frame.timestamp if self._slot.drop_when_full else None,
+        )
 
     def _snapshot(self, result: ProcessedFrame, objects, outline) -> bytes | None:
         people = result.detections[result.detections.label == "person"]

@@ -81,8 +81,13 @@ class Publisher:
         max_receipt_timeout_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         client_id: str | None = None,
+        commands: dict[str, Callable[[bytes], None]] | None = None,
     ) -> None:
+        """``commands``: more topics to read on the gateway's one link (a broker lets a node
+        hold one connection), each with its handler, called on paho's thread: it must only
+        record and return (the live view's leases, :mod:`edge.live`)."""
         self.connection = connection
+        self._commands = dict(commands or {})
         self.outbox = outbox
         self.max_inflight = max_inflight
         self.window = window
@@ -100,7 +105,7 @@ class Publisher:
                 software=SOFTWARE,
                 # A clean session, subscribed afresh at every connect: receipts published
                 # while we were away are lost, and the time-out re-send earns new ones.
-                subscriptions=[(self._receipt_topic, 1)],
+                subscriptions=[(self._receipt_topic, 1), *((t, 1) for t in self._commands)],
             ),
             on_message=self._on_message,
             on_ack=self._on_ack,
@@ -166,6 +171,9 @@ class Publisher:
         self._wake.set()
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic in self._commands:
+            self._commands[topic](payload)
+            return
         if topic != self._receipt_topic:
             return
         c = self.connection

@@ -36,6 +36,7 @@ from hub.incidents.service import IncidentService
 from hub.ingest import Ingestor
 from hub.ingest_pipeline import IngestPipeline, tune_gc_for_ingest
 from hub.ingest_receiver import ReceiverLink
+from hub.live import LiveRelay
 from hub.notify.base import NotifierSetup
 from hub.notify.registry import build_notifiers
 from hub.notify.service import NotificationService, NotificationWorker
@@ -105,6 +106,9 @@ class HubService:
                 "ingest": self.ingestor,
             },
         )
+        # Live view of cameras: its own MQTT link, leases out and frames in (hub/live.py).
+        self.live = LiveRelay(hub_connection, config.hub.live)
+        self.api.services["live"] = self.live
         self.escalation = EscalationWorker(
             self.storage, self.bus, config.hub.escalation, clock, self.notifications
         )
@@ -183,6 +187,7 @@ class HubService:
             tune_gc_for_ingest()
         self.pipeline.start()
         self.link.start()
+        self.live.start()
         for worker in self.workers:
             worker.start()
         self._started = True
@@ -201,6 +206,7 @@ class HubService:
         self._started = False
         self.pipeline.stop()  # the batch in hand is committed and acknowledged first
         self.link.stop()
+        self.live.stop()  # ends open live views, so the web server stops at once
         self.bus.close()  # end open SSE streams so the web server stops at once
         self.web.stop()
         for worker in reversed(self.workers):

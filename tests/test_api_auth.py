@@ -46,6 +46,8 @@ def ids(hub: ApiHub) -> dict[str, str]:
         "incident_id": incident_id,
         "attachment_id": str(photo.id),
         "username": "viewer",
+        "node": "gw-plaza",
+        "camera": "plaza",
     }
 
 
@@ -82,7 +84,10 @@ SAMPLE_REQUESTS = {
 
 #: Routes whose answer to an admin is, by design, not a 2xx: it still proves the session
 #: was accepted (a 401 or 403 would not be in this table).
-ADMIN_STATUS = {("POST", "/api/push/subscriptions"): 409}  # Web Push is off on this site
+ADMIN_STATUS = {
+    ("POST", "/api/push/subscriptions"): 409,  # Web Push is off on this site
+    ("GET", "/api/cameras/{node}/{camera}/live"): 422,  # a live view needs ?incident=
+}
 
 
 def app_routes(app) -> list[tuple[object, str, set[str]]]:
