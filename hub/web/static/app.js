@@ -20,6 +20,8 @@ import { IncidentView } from "./incident_view.js";
 import { Incidents } from "./incidents.js";
 import { LiveStream } from "./live.js";
 import { SiteMapView } from "./map.js";
+import { DispatchPanel } from "./dispatch_panel.js";
+import { Patrol } from "./patrol.js";
 import { NodeBar } from "./nodes.js";
 import { Notify } from "./notify.js";
 import { Reports } from "./reports.js";
@@ -29,7 +31,7 @@ const DESK_ROLES = ["officer", "supervisor", "admin"];
 const state = { me: null, site: null, view: "incidents" };
 
 const Views = {
-  names: ["incidents", "alerts", "map", "reports", "admin"],
+  names: ["incidents", "alerts", "patrol", "map", "reports", "admin"],
   init() {
     for (const name of Views.names) {
       $(`tab-${name}`).addEventListener("click", () => Views.show(name));
@@ -76,6 +78,7 @@ const App = {
     CallForm.init({ opened: (inc) => { Incidents.set(inc); IncidentView.open(inc.id); } });
     Admin.init();
     Reports.init();
+    Patrol.init();
     Ticker.start();
     Notify.register((id) => { if (state.me) IncidentView.open(id); });
     try {
@@ -169,7 +172,9 @@ const App = {
     areaOptions($("f-area"), "Any area");
     areaOptions($("call-area"), "Not in an area / see address");
     areaOptions($("report-area"), "All areas");
-    Views.show("incidents");
+    $("tab-patrol").hidden = role !== "patrol";
+    Views.show(role === "patrol" ? "patrol" : "incidents");
+    if (role === "patrol") Patrol.signedIn().catch(App.failed);
     LiveStream.configure(state.site.heartbeat_s, {
       event: App.onEvent,
       opened: (afterGap) => (afterGap ? App.catchUp() : App.loadAll()).catch(App.failed),
@@ -185,6 +190,7 @@ const App = {
     else if (name === "node") { NodeBar.set(data); SiteMapView.node(data); }
     else if (name === "incident") { Incidents.changed(data); SiteMapView.incident(data.incident); }
     else if (name === "unit") SiteMapView.unit(data.unit);
+    else if (name === "assignment" || name === "dispatch_timeout") App.assignment(name, data);
     else if (name === "resync") App.catchUp().catch(App.failed);
   },
 
@@ -220,6 +226,11 @@ const App = {
     if (IncidentView.id) await IncidentView.reload();
   },
 
+  assignment(name, data) {
+    if (state.me && state.me.role === "patrol") Patrol.assignmentChanged(data);
+    else DispatchPanel.assignmentChanged(data, name === "dispatch_timeout", () => Sound.chime());
+  },
+
   nodes(list) {
     NodeBar.replace(list);
     SiteMapView.replaceNodes(list);
@@ -248,6 +259,7 @@ const App = {
     Incidents.clear();
     NodeBar.replace([]);
     SiteMapView.clear();
+    Patrol.signedOut();
     toast("");
     App.showLogin(message);
   },

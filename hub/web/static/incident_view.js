@@ -8,6 +8,7 @@ import { api, showRefusal } from "./api.js";
 import {
   $, areaName, el, exactTime, fillFields, humanize, keepFocus, Modal, timeButton,
 } from "./dom.js";
+import { DispatchPanel } from "./dispatch_panel.js";
 import { Incidents, isOpen, OPEN_STATES as OPEN, stateSince } from "./incidents.js";
 import { renderLiveButtons } from "./live_view.js";
 
@@ -114,6 +115,7 @@ export const IncidentView = {
       ["Reference", inc.external_ref],
     ]);
     IncidentView.renderActions(inc);
+    DispatchPanel.show(inc, Incidents.canAct).catch(() => {});
   },
 
   renderActions(inc) {

@@ -26,6 +26,8 @@ const SHELL = [
   "/static/live.js",
   "/static/map.js",
   "/static/plan_map.js",
+  "/static/dispatch_panel.js",
+  "/static/patrol.js",
   // The map library (npm, installed by make): the map works offline once seen.
   "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/leaflet.css",

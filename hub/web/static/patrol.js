@@ -1,0 +1,202 @@
+// The patrol's phone page (#/patrol, where role "patrol" lands): the unit's current order
+// with one big button for the next step (accept → en route → on scene → resolve with an
+// outcome and a note), "need backup", the incident with its snapshots and notes, a
+// navigation link (geo:lat,lon), and the location sharing switch. Built for a 360 px screen
+// and one thumb.
+//
+// A new order plays an alarm distinct from (and louder than) the desk chime and shows a
+// system notification when allowed. A step tapped with no network is kept in a queue in
+// localStorage with the tap's own time (``at``) and sent, in order, when the network is back:
+// a patrol in a tunnel still records when it really arrived.
+
+import { api, ApiError } from "./api.js";
+import { $, el, humanize } from "./dom.js";
+import { fetchSiteMap } from "./plan_map.js";
+
+const QUEUE_KEY = "vw.patrol.queue";
+const SHARE_KEY = "vw.patrol.share";
+const NEXT = { dispatched: ["accept", "Accept order"], accepted: ["en_route", "En route"],
+  en_route: ["on_scene", "On scene"], on_scene: ["resolve", "Resolve\u2026"] };
+// Louder and harsher than the desk chime (sound.js): a sawtooth siren, rising and falling.
+const ALARM = [[700, 0], [1400, 0.25], [700, 0.5], [1400, 0.75], [700, 1.0], [1400, 1.25]];
+
+const queue = () => JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]");
+const saveQueue = (items) => localStorage.setItem(QUEUE_KEY, JSON.stringify(items));
+
+export const Patrol = {
+  order: null, // {assignment, incident, ...} from GET /api/assignments/mine
+  watchId: null,
+  audio: null,
+
+  init() {
+    $("patrol-next").addEventListener("click", Patrol.next);
+    $("patrol-backup").addEventListener("click", () => Patrol.step("need_backup"));
+    $("patrol-resolve").addEventListener("submit", Patrol.resolve);
+    $("patrol-share").addEventListener("change", (e) => Patrol.share(e.target.checked));
+    window.addEventListener("online", () => Patrol.flush());
+  },
+
+  async signedIn() {
+    $("patrol-share").checked = localStorage.getItem(SHARE_KEY) !== "off";
+    Patrol.share($("patrol-share").checked);
+    await Patrol.flush();
+    await Patrol.load(false);
+  },
+
+  signedOut() {
+    Patrol.share(false, true);
+    Patrol.order = null;
+  },
+
+  /** The unit's active order; ``alarm``: a new one rings. */
+  async load(alarm) {
+    let mine = null;
+    try {
+      mine = await api.get("/api/assignments/mine");
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+    }
+    if (Array.isArray(mine)) mine = mine[0] || null;
+    const before = Patrol.order && Patrol.order.assignment.id;
+    Patrol.order = mine && mine.assignment ? mine : null;
+    if (alarm && Patrol.order && Patrol.order.assignment.id !== before) Patrol.ring(Patrol.order);
+    await Patrol.render();
+  },
+
+  async render() {
+    const o = Patrol.order;
+    $("patrol-none").hidden = Boolean(o);
+    $("patrol-order").hidden = !o;
+    if (!o) return;
+    const a = o.assignment;
+    const inc = o.incident || {};
+    $("patrol-order").dataset.state = a.state;
+    $("patrol-order").dataset.id = a.id;
+    $("patrol-title").textContent = `${inc.ref || ""} ${inc.title || ""}`.trim();
+    $("patrol-state").textContent = humanize(a.state);
+    const [step, label] = NEXT[a.state] || [null, ""];
+    $("patrol-next").hidden = !step;
+    $("patrol-next").textContent = label;
+    $("patrol-next").dataset.step = step || "";
+    $("patrol-resolve").hidden = true;
+    $("patrol-snapshots").replaceChildren(...(o.alerts || []).filter((x) => x.snapshot_url)
+      .map((x) => el("img", { src: x.snapshot_url, alt: `Snapshot: ${humanize(x.kind)}`, loading: "lazy" })));
+    $("patrol-notes").replaceChildren(...(o.notes || []).map((n) =>
+      el("li", { text: `${n.author}: ${n.text}` })));
+    const where = o.geo_url ? null : await Patrol.where(inc);
+    const geo = o.geo_url || (where ? `geo:${where.lat},${where.lon}` : null);
+    $("patrol-nav").hidden = !geo;
+    if (geo) $("patrol-nav").href = geo;
+  },
+
+  async where(inc) {
+    const loc = inc.location || {};
+    if (loc.lat != null && loc.lon != null) return loc;
+    try {
+      const site = await fetchSiteMap();
+      const area = site.areas.find((x) => x.id === loc.area);
+      return area && area.position;
+    } catch (_) {
+      return null; // no map configured
+    }
+  },
+
+  next() {
+    const step = $("patrol-next").dataset.step;
+    if (step === "resolve") {
+      $("patrol-resolve").hidden = false;
+      $("patrol-next").hidden = true;
+      return;
+    }
+    if (step) Patrol.step(step);
+  },
+
+  resolve(e) {
+    e.preventDefault();
+    const outcome = $("patrol-resolve").querySelector("input[name=patrol-outcome]:checked");
+    if (!outcome) { $("patrol-error").textContent = "Pick how it ended."; return; }
+    const note = $("patrol-note").value.trim();
+    Patrol.step("resolve", { outcome: outcome.value, ...(note ? { note } : {}) });
+  },
+
+  /** One tap: its time is now, whether or not the hub hears it now. */
+  async step(step, extra = {}) {
+    const a = Patrol.order && Patrol.order.assignment;
+    if (!a) return;
+    const tap = { assignment_id: a.id, step, at: new Date().toISOString(), ...extra };
+    $("patrol-error").textContent = "";
+    saveQueue([...queue(), tap]);
+    // Shown at once: the tap counts even if it waits in the queue.
+    const after = { accept: "accepted", en_route: "en_route", on_scene: "on_scene", resolve: "resolved" }[step];
+    if (after) { a.state = after; await Patrol.render(); }
+    await Patrol.flush();
+  },
+
+  /** Send queued taps in order; stop at the first that cannot reach the hub. */
+  async flush() {
+    let items = queue();
+    $("patrol-queued").hidden = items.length === 0;
+    while (items.length) {
+      const { assignment_id: id, ...body } = items[0];
+      try {
+        await api.post(`/api/assignments/${encodeURIComponent(id)}/steps`, body);
+      } catch (err) {
+        if (!(err instanceof ApiError)) break; // no network: keep it for later
+        $("patrol-error").textContent = err.message; // refused: drop it, say why
+      }
+      items = queue().slice(1);
+      saveQueue(items);
+    }
+    $("patrol-queued").hidden = items.length === 0;
+    $("patrol-queued").textContent = items.length ? `${items.length} step(s) waiting for the network` : "";
+  },
+
+  /** Live: an assignment changed; ours (or a new one for our unit) reloads the order. */
+  assignmentChanged() {
+    Patrol.load(true).catch(() => {});
+  },
+
+  ring(order) {
+    document.body.dataset.orders = String(Number(document.body.dataset.orders || 0) + 1);
+    if (navigator.vibrate) navigator.vibrate([600, 150, 600, 150, 600]);
+    try {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      Patrol.audio = Patrol.audio || new Ctx();
+      const ctx = Patrol.audio;
+      const t0 = ctx.currentTime;
+      for (const [freq, at] of ALARM) {
+        const osc = ctx.createOscillator();
+        const gain = ctx.createGain();
+        osc.type = "sawtooth";
+        osc.frequency.setValueAtTime(freq, t0 + at);
+        gain.gain.setValueAtTime(0.9, t0 + at);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.24);
+        osc.connect(gain).connect(ctx.destination);
+        osc.start(t0 + at);
+        osc.stop(t0 + at + 0.25);
+      }
+    } catch (_) { /* no audio on this device */ }
+    const inc = order.incident || {};
+    if (window.Notification && Notification.permission === "granted") {
+      new Notification(`New order: ${inc.ref || ""}`, { body: inc.title || "", tag: `order-${order.assignment.id}` });
+    }
+  },
+
+  /** Location sharing while on duty: watchPosition fixes go to POST /api/positions. */
+  share(on, quiet = false) {
+    if (!quiet) localStorage.setItem(SHARE_KEY, on ? "on" : "off");
+    $("patrol-sharing").dataset.on = String(on);
+    $("patrol-sharing-label").textContent = on ? "Sharing location" : "Location not shared";
+    if (Patrol.watchId !== null) navigator.geolocation.clearWatch(Patrol.watchId);
+    Patrol.watchId = null;
+    if (!on || !navigator.geolocation) return;
+    Patrol.watchId = navigator.geolocation.watchPosition((fix) => {
+      const c = fix.coords;
+      api.post("/api/positions", { lat: c.latitude, lon: c.longitude,
+        at: new Date(fix.timestamp).toISOString(), accuracy_m: c.accuracy,
+        ...(c.speed != null ? { speed_kmh: c.speed * 3.6 } : {}),
+        ...(c.heading != null && !Number.isNaN(c.heading) ? { bearing: c.heading } : {}) })
+        .catch(() => {}); // the next fix tries again
+    }, () => {}, { enableHighAccuracy: true, maximumAge: 10000 });
+  },
+};
