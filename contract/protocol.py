@@ -31,8 +31,9 @@ the hub an alert was lost.
 from __future__ import annotations
 
 import json
+import os
 import re
-import uuid
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -62,7 +63,7 @@ _ID_RE = re.compile(ID_PATTERN)
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="lowercase id: a-z 0-9 _ -")]
 
-#: Alert ids (and the hub's incident ids): a uuid4 as 32 lowercase hex digits.
+#: Alert ids (and the hub's incident ids): a UUID as 32 lowercase hex digits.
 HEX_ID_PATTERN = r"^[0-9a-f]{32}$"
 #: What happened, as one word: intrusion, door, stream_lost ...
 KIND_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
@@ -127,7 +128,10 @@ class Alert(_Payload):
     """Something happened that an officer may need to act on."""
 
     type: Literal["alert"] = "alert"
-    id: str = Field(pattern=HEX_ID_PATTERN, description="unique id (uuid4 hex)")
+    id: str = Field(
+        pattern=HEX_ID_PATTERN,
+        description="unique id (a UUID as 32 hex digits; version 7 preferred)",
+    )
     site: Identifier
     node: Identifier
     seq: int = Field(ge=0, le=MAX_SEQ, description="per-node sequence number, +1 per alert")
@@ -358,8 +362,23 @@ def check_snapshot(payload: bytes) -> None:
         raise ProtocolError("not_jpeg", "snapshot is not a JPEG (missing SOI/EOI markers)")
 
 
+#: UUID version 7 marks (version 7 in bits 76-79, variant 0b10 in bits 62-63) and the
+#: random bits they leave: 12 after the version, 62 after the variant.
+_UUID7_MARKS = 0x7 << 76 | 0b10 << 62
+_UUID7_RANDOM = (0xFFF << 64) | ((1 << 62) - 1)
+
+
 def new_alert_id() -> str:
-    return uuid.uuid4().hex
+    """A new alert id: a UUID version 7 (RFC 9562) as 32 hex digits.
+
+    Its first 48 bits are the Unix time in milliseconds, so ids made one after another sort
+    together: the hub's unique index on alert ids then grows at its end, as a log does,
+    instead of touching a random page per alert (random UUID4 ids made each group commit of
+    500 alerts rewrite ~500 scattered index pages: 30-45% of the hub's ingest time). The
+    other 74 bits are random, so ids stay unguessable and unique across nodes. Written here
+    because the standard library has ``uuid.uuid7`` only from Python 3.14."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10)) & _UUID7_RANDOM
+    return f"{value | _UUID7_MARKS:032x}"
 
 
 def utc_now() -> datetime:
