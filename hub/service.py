@@ -29,6 +29,7 @@ from hub.api.auth import Authenticator, LoginThrottle
 from hub.api.context import ApiContext
 from hub.api.server import TlsFiles, WebServer
 from hub.clock import Clock, system_clock
+from hub.dispatch.service import AcceptTimeoutWorker, DispatchService
 from hub.domain.users import Role
 from hub.escalation import EscalationWorker
 from hub.events import EventBus
@@ -79,6 +80,7 @@ class HubService:
             self.storage, clock, timedelta(minutes=config.hub.session_idle_minutes)
         )
         self.incidents = IncidentService(self.storage, self.bus, clock, config)
+        self.dispatch = DispatchService(self.storage, self.bus, self.incidents, config, clock)
         root = hub_connection.topic_root
         self.ingestor = Ingestor(self.storage, self.bus, self.incidents, root, clock)
         self.notifications = NotificationService(
@@ -99,6 +101,7 @@ class HubService:
                 # Counters in the hub's database: a restart gives no fresh guesses.
                 "throttle": LoginThrottle(clock=clock, store=login_failures_for(self.storage)),
                 "incidents": self.incidents,
+                "dispatch": self.dispatch,
                 "notifications": self.notifications,
                 # GET /api/health: "ok", or "degraded" while storage refuses writes.
                 "health": self.ingest_health,
@@ -126,6 +129,7 @@ class HubService:
             self.retention,
             NotificationWorker(self.notifications),
             self.escalation,
+            AcceptTimeoutWorker(self.dispatch),
         ]
 
         self._own_status_topic = status_topic(root, hub_connection.site, hub_connection.node)

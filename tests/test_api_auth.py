@@ -17,7 +17,9 @@ from starlette.routing import Mount
 from hub.api.app import PUBLIC_MOUNTS, PUBLIC_ROUTES
 from hub.clock import ManualClock
 from hub.domain.alerts import AlertRecord
+from hub.domain.units import Availability, Unit, UnitKind
 from hub.events import AlertStored
+from hub.incidents.requests import NewIncident
 
 
 @pytest.fixture
@@ -41,14 +43,44 @@ def ids(hub: ApiHub) -> dict[str, str]:
     photo = hub.service.incidents.add_attachment(
         incident_id, "officer", "scene.jpg", snapshot_jpeg(), "image/jpeg"
     )
+    unit_id, assignment_id = _units(hub)
     return {
         "alert_id": alert.id,
         "incident_id": incident_id,
         "attachment_id": str(photo.id),
         "username": "viewer",
+        "unit_id": unit_id,
+        "assignment_id": assignment_id,
         "node": "gw-plaza",
         "camera": "plaza",
     }
+
+
+#: The unit the dispatch routes name: available, with the admin as its member.
+SAMPLE_UNIT = "d" * 32
+
+
+def _units(hub: ApiHub) -> tuple[str, str]:
+    """An available unit (the admin in it) and an assignment of another unit on a call."""
+    now = datetime.now(UTC)
+    for unit_id, callsign, members in ((SAMPLE_UNIT, "P-01", ["admin"]), ("e" * 32, "P-02", [])):
+        hub.storage.units.create(
+            Unit(
+                id=unit_id,
+                callsign=callsign,
+                kind=UnitKind.CAR,
+                members=members,
+                availability=Availability.AVAILABLE,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    call = NewIncident(
+        source="call", kind="fight", severity="major", title="t", location={"area": "plaza"}
+    )
+    incident, _ = hub.service.incidents.open_call(call, "officer")
+    assignment = hub.service.dispatch.dispatch(incident.id, "e" * 32, "officer")
+    return SAMPLE_UNIT, assignment.id
 
 
 def _b64url(data: bytes) -> str:
@@ -80,6 +112,12 @@ SAMPLE_REQUESTS = {
     },
     ("POST", "/api/push/subscriptions"): {"json": PUSH_SUBSCRIPTION},
     ("DELETE", "/api/push/subscriptions"): {"json": {"endpoint": PUSH_SUBSCRIPTION["endpoint"]}},
+    ("POST", "/api/units"): {"json": {"callsign": "P-99", "kind": "foot"}},
+    ("PATCH", "/api/units/{unit_id}"): {"json": {"kind": "bicycle"}},
+    ("POST", "/api/units/{unit_id}/trackers"): {"json": {"name": "car phone"}},
+    ("POST", "/api/positions"): {"json": {"lat": 51.486, "lon": -0.124}},
+    ("POST", "/api/incidents/{incident_id}/dispatch"): {"json": {"unit_id": SAMPLE_UNIT}},
+    ("POST", "/api/assignments/{assignment_id}/steps"): {"json": {"step": "accept"}},
 }
 
 #: Routes whose answer to an admin is, by design, not a 2xx: it still proves the session
@@ -132,6 +170,8 @@ def test_only_login_health_and_the_page_shell_are_public(hub, ids):
         ("GET", "/"),
         ("GET", "/sw.js"),  # the service worker must be fetchable to install the app
         ("GET", "/manifest.webmanifest"),
+        ("GET", "/osmand/{token}"),  # OsmAnd trackers: the token in the path is the credential
+        ("POST", "/osmand/{token}"),
     } == PUBLIC_ROUTES
     assert {"/static"} == PUBLIC_MOUNTS
     requests = route_requests(hub.app, ids)

@@ -22,15 +22,18 @@ from hub.api.limits import BodyLimit, SessionGate
 from hub.api.routers import (
     admin,
     alerts,
+    dispatch,
     events,
     incidents,
     live,
     map,
     nodes,
     notifications,
+    positions,
     push,
     reports,
     session,
+    units,
 )
 from hub.api.vendor import StaticWithVendor
 from hub.domain.users import Role
@@ -41,7 +44,22 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
 
 #: Adding a resource: a module in hub/api/routers with build(ctx), and one entry here.
-ROUTERS = [session, alerts, incidents, reports, nodes, events, push, notifications, admin, map, live]
+ROUTERS = [
+    session,
+    alerts,
+    incidents,
+    reports,
+    nodes,
+    events,
+    push,
+    notifications,
+    admin,
+    map,
+    live,
+    units,
+    positions,
+    dispatch,
+]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.
 PUBLIC_ROUTES = {
@@ -50,6 +68,9 @@ PUBLIC_ROUTES = {
     ("GET", "/"),
     ("GET", "/sw.js"),
     ("GET", "/manifest.webmanifest"),
+    # OsmAnd trackers: the token in the path is the device's credential (hub.dispatch).
+    ("GET", "/osmand/{token}"),
+    ("POST", "/osmand/{token}"),
 }
 PUBLIC_MOUNTS = {"/static"}
 

@@ -40,6 +40,8 @@ LOGIN_LIMIT = 4 * KIB
 #: A photo of at most 5 MiB; the margin lets the incidents service refuse one just over that
 #: with its own message ("photos are at most 5 MiB").
 ATTACHMENT_LIMIT = MAX_ATTACHMENT_BYTES + 64 * KIB
+#: One position, from the officer app (JSON) or an OsmAnd device (form).
+POSITION_LIMIT = 4 * KIB
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class RouteLimit:
 ROUTE_LIMITS = (
     RouteLimit("POST", re.compile(r"^/api/login$"), LOGIN_LIMIT),
     RouteLimit("POST", re.compile(r"^/api/incidents/[^/]+/attachments$"), ATTACHMENT_LIMIT),
+    # One position: a handful of numbers, many a second from every unit.
+    RouteLimit("POST", re.compile(r"^/osmand/[^/]+$"), POSITION_LIMIT),
+    RouteLimit("POST", re.compile(r"^/api/positions$"), POSITION_LIMIT),
 )
 
 
