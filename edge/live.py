@@ -144,7 +144,8 @@ class LiveStreamer:
             if lease is None:
                 return False
             last = self._last_offer.get(camera)
-            return last is None or self.clock() - last >= 1.0 / lease.request.max_fps
+            # The rate cap runs on real time; only leases follow the (injectable) clock.
+            return last is None or time.monotonic() - last >= 1.0 / lease.request.max_fps
 
     def offer(
         self,
@@ -160,7 +161,7 @@ class LiveStreamer:
             image.copy(), people, captured or self.wall_clock(), privacy.model_copy(), mask
         )
         with self._lock:
-            self._last_offer[camera] = self.clock()
+            self._last_offer[camera] = time.monotonic()
             if camera in self._pending:
                 self.dropped += 1  # the encoder is behind: the older frame goes
             self._pending[camera] = pending
