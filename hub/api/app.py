@@ -11,6 +11,7 @@ import logging
 import sqlite3
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -74,17 +75,43 @@ PUBLIC_ROUTES = {
 }
 PUBLIC_MOUNTS = {"/static"}
 
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
-        b"connect-src 'self'; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; "
-        b"base-uri 'none'; form-action 'self'",
-    ),
-]
+_CSP = (
+    "default-src 'self'; img-src 'self' blob: data:{tiles}; script-src 'self'; "
+    "style-src 'self'; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def tile_origin(tile_url: str | None) -> str | None:
+    """The origin a street-map tile URL loads from, as a CSP source, or None (no tiles, or
+    not http(s)). A ``{s}`` subdomain placeholder becomes CSP's ``*.`` wildcard, the only
+    place CSP allows one: ``https://{s}.tile.example/{z}/{x}/{y}.png`` → ``https://*.tile.example``."""
+    if not tile_url:
+        return None
+    parts = urlsplit(tile_url)
+    host = parts.netloc.rpartition("@")[2]  # never user:password@ in a header
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    first, _, rest = host.partition(".")
+    if "{" in first and rest:
+        host = f"*.{rest}"
+    if "{" in host or "}" in host or any(c in host for c in " ;,'\""):
+        return None  # a placeholder CSP cannot express: no tiles rather than a broken header
+    return f"{parts.scheme}://{host}"
+
+
+def security_headers(tile_url: str | None = None) -> list[tuple[bytes, bytes]]:
+    """The headers on every response. Images come only from the hub itself, plus the street
+    map's origin when the site file names one (``map.tile_url``: tiles from the internet)."""
+    origin = tile_origin(tile_url)
+    csp = _CSP.format(tiles=f" {origin}" if origin else "")
+    return [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"content-security-policy", csp.encode()),
+    ]
+
 
 _HSTS = (b"strict-transport-security", b"max-age=31536000")
 
@@ -93,8 +120,9 @@ class SecurityHeaders:
     """Pure ASGI middleware (streams stay streams): security headers on every response, and
     ``Cache-Control: no-store`` on API data unless the route chose its own."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, headers: list[tuple[bytes, bytes]] | None = None) -> None:
         self.app = app
+        self.headers = headers if headers is not None else security_headers()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -107,7 +135,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
-                headers += [h for h in _SECURITY_HEADERS + extra if h[0] not in names]
+                headers += [h for h in self.headers + extra if h[0] not in names]
                 if is_api and b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
@@ -128,7 +156,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         SessionGate, session_user=lambda t: accounts.session_user(t, False), public=PUBLIC_ROUTES
     )
     app.add_middleware(BodyLimit)
-    app.add_middleware(SecurityHeaders)
+    site_map = getattr(ctx.config, "map", None)
+    app.add_middleware(SecurityHeaders, headers=security_headers(site_map and site_map.tile_url))
     app.state.ctx = ctx
     viewer = Annotated[Principal, Depends(ctx.services["auth"].require(Role.VIEWER))]
 
