@@ -1,0 +1,213 @@
+"""Dispatch under load: 500 patrol units reporting every 5 s through the OsmAnd endpoint
+while incidents are opened, suggested for and dispatched.
+
+Real parts: the hub's own HTTP app (:class:`hub.service.HubService` composed as in the
+tests, uvicorn on a free loopback port, SQLite in a temporary folder). The 500 devices run in
+a child process (so their HTTP client does not share the hub's interpreter), each sending
+OsmAnd GETs on its own 5 s cycle. Meanwhile this process, as the duty desk, opens an
+incident every 2 s, asks for suggestions, and dispatches the best unit, while a patrol
+listens on ``/api/events`` for its ``assignment`` event.
+
+Prints: positions stored per second (sustained over the run, against the 100/s that 500
+units every 5 s need), the p50/p95 of ``GET /api/incidents/{id}/suggestions``, and the time
+from the dispatch POST to the order on the patrol's live feed.
+
+    .venv/bin/python bench/dispatch.py [--units 500] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
+
+import httpx  # noqa: E402
+from hub_helpers import serve_api  # noqa: E402  (tests/: the hub API composed for real)
+from percentile import percentile  # noqa: E402
+
+from hub.domain.units import UnitKind  # noqa: E402
+from hub.domain.users import Role  # noqa: E402
+
+PLAZA = (51.485932, -0.124114)
+PERIOD_S = 5.0
+
+
+def devices(url: str, trackers: list[tuple[str, str]], seconds: float, out) -> None:
+    """Child process: every device sends a position every PERIOD_S until ``seconds``."""
+    out.put(asyncio.run(_devices(url, trackers, seconds)))
+
+
+async def _devices(url: str, trackers, seconds: float) -> dict:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    counts = {"ok": 0, "refused": 0, "error": 0, "late": 0}
+    gate = asyncio.Semaphore(64)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        start = time.monotonic()
+
+        async def device(tracker_id: str, token: str, index: int) -> None:
+            rng = random.Random(index)
+            lat = PLAZA[0] + rng.uniform(-0.02, 0.02)
+            lon = PLAZA[1] + rng.uniform(-0.03, 0.03)
+            due = start + rng.uniform(0, PERIOD_S)
+            while due < start + seconds:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                if time.monotonic() - due > PERIOD_S:
+                    counts["late"] += 1
+                lat += rng.uniform(-1e-4, 1e-4)  # ~10 m per 5 s
+                lon += rng.uniform(-1e-4, 1e-4)
+                params = {
+                    "id": tracker_id,
+                    "lat": f"{lat:.6f}",
+                    "lon": f"{lon:.6f}",
+                    "timestamp": str(int(time.time())),
+                    "speed": "12",
+                }
+                try:
+                    async with gate:
+                        r = await client.get(f"/osmand/{token}", params=params)
+                    counts["ok" if r.status_code == 200 else "refused"] += 1
+                except httpx.HTTPError:
+                    counts["error"] += 1
+                due += PERIOD_S
+
+        await asyncio.gather(*(device(t, k, i) for i, (t, k) in enumerate(trackers)))
+        counts["elapsed_s"] = time.monotonic() - start
+    return counts
+
+
+class PatrolFeed:
+    """A patrol's live feed on its own thread: when each assignment event arrived."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.arrived: dict[str, float] = {}
+        self.ready = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, args=(url, token), daemon=True)
+        self._thread.start()
+
+    def _run(self, url: str, token: str) -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the hub stops at the end of the run
+            self._listen(url, token)
+
+    def _listen(self, url: str, token: str) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.stream("GET", url + "api/events", headers=headers, timeout=60) as response:
+            event = None
+            for line in response.iter_lines():
+                self.ready.set()
+                if self._stop:
+                    return
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "assignment":
+                    data = json.loads(line[6:])
+                    if data["change"] == "dispatched":
+                        self.arrived[data["assignment"]["id"]] = time.perf_counter()
+
+    def stop(self) -> None:
+        self._stop = True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--units", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        hub = serve_api(Path(tmp) / "hub")
+        try:
+            run(hub, args.units, args.seconds)
+        finally:
+            hub.close()
+
+
+def run(hub, units: int, seconds: float) -> None:
+    service = hub.service.dispatch
+    hub.accounts.create_user("bench-patrol", Role.PATROL)
+    trackers = []
+    kinds = list(UnitKind)
+    for i in range(units):
+        members = ["bench-patrol"] if i == 0 else []
+        unit = service.create_unit(f"U-{i:03d}", kinds[i % 3], members)
+        tracker, token = service.add_tracker(unit.id, f"device {i}", f"dev-{i:03d}")
+        trackers.append((tracker.id, token))
+    desk = hub.client("officer")
+    patrol_token, _ = hub.accounts.open_session("bench-patrol")
+    feed = PatrolFeed(hub.url, patrol_token)
+    feed.ready.wait(10)
+
+    out = multiprocessing.get_context("spawn").Queue()
+    child = multiprocessing.get_context("spawn").Process(
+        target=devices, args=(hub.url, trackers, seconds, out)
+    )
+    child.start()
+    time.sleep(PERIOD_S)  # let every device report once before the desk starts
+    suggest_ms, order_ms = [], []
+    patrol_unit = service.units_of("bench-patrol")[0]
+    deadline = time.monotonic() + seconds - PERIOD_S - 2
+    while time.monotonic() < deadline:
+        r = desk.post(
+            "/api/incidents",
+            json={
+                "source": "call",
+                "kind": "burglary",
+                "severity": "major",
+                "title": "bench",
+                "location": {"area": "plaza"},
+            },
+        )
+        incident_id = r.json()["id"]
+        t0 = time.perf_counter()
+        ranked = desk.get(f"/api/incidents/{incident_id}/suggestions")
+        suggest_ms.append((time.perf_counter() - t0) * 1000)
+        assert ranked.status_code == 200 and len(ranked.json()) > 0, ranked.text
+        # The patrol's own unit is sent (so its feed gets its order), then released.
+        t0 = time.perf_counter()
+        sent = desk.post(f"/api/incidents/{incident_id}/dispatch", json={"unit_id": patrol_unit.id})
+        assignment_id = sent.json()["id"]
+        while assignment_id not in feed.arrived and time.perf_counter() - t0 < 10:
+            time.sleep(0.001)
+        if assignment_id in feed.arrived:
+            order_ms.append((feed.arrived[assignment_id] - t0) * 1000)
+        desk.post(f"/api/assignments/{assignment_id}/steps", json={"step": "release"})
+        time.sleep(max(0.0, 2.0 - (time.perf_counter() - t0)))
+    child.join(seconds + 60)
+    counts = out.get(timeout=10)
+    feed.stop()
+    report(units, counts, suggest_ms, order_ms)
+
+
+def report(units: int, counts: dict, suggest_ms: list[float], order_ms: list[float]) -> None:
+    needed = units / PERIOD_S
+    rate = counts["ok"] / counts["elapsed_s"]
+    print(f"units: {units}, each every {PERIOD_S:g} s over {counts['elapsed_s']:.1f} s")
+    print(
+        f"positions stored: {counts['ok']} ({rate:.1f}/s sustained; required {needed:.0f}/s:"
+        f" {rate / needed:.0%}); refused {counts['refused']}, errors {counts['error']},"
+        f" sent more than a period late {counts['late']}"
+    )
+    print(
+        f"suggestions ({len(suggest_ms)} calls, {units} units): p50 "
+        f"{percentile(suggest_ms, 50):.1f} ms, p95 {percentile(suggest_ms, 95):.1f} ms"
+    )
+    if order_ms:
+        print(
+            f"dispatch POST -> order on the patrol's live feed ({len(order_ms)}): p50 "
+            f"{percentile(order_ms, 50):.1f} ms, p95 {percentile(order_ms, 95):.1f} ms,"
+            f" max {max(order_ms):.1f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
