@@ -18,23 +18,28 @@ export const DispatchPanel = {
   incident: null,
   seen: new Map(), // assignment id -> the latest Assignment (with its unit's callsign)
 
-  /** Render for ``inc`` (the incident view's head changed or reloaded). */
+  /** Render for ``inc`` (the incident view's head changed or reloaded). Suggestions only
+   * for the duty desk while units can still be sent; the units sent (with their segment
+   * times) for anyone, also once the incident is closed. */
   async show(inc, canAct) {
     DispatchPanel.incident = inc;
     const box = $("dispatch-panel");
-    box.hidden = !canAct || !SUGGEST_STATES.includes(inc.state);
-    if (box.hidden) return;
+    const suggest = canAct && SUGGEST_STATES.includes(inc.state);
+    if (!suggest && inc.state === "new") { box.hidden = true; return; }
     await showRefusal($("dispatch-error"), async () => {
       const id = encodeURIComponent(inc.id);
-      const [suggestions, assignments] = await Promise.all([
-        api.get(`/api/incidents/${id}/suggestions`),
+      const [suggestions, assignments, units] = await Promise.all([
+        suggest ? api.get(`/api/incidents/${id}/suggestions`) : [],
         api.get(`/api/incidents/${id}/assignments`),
+        api.get("/api/units"),
       ]);
       if (DispatchPanel.incident !== inc) return;
+      box.hidden = !suggest && assignments.length === 0;
+      $("dispatch-suggest").hidden = !suggest;
       DispatchPanel.renderSuggestions(inc, suggestions);
-      // Callsigns come with the live events (an Assignment names only its unit's id).
-      DispatchPanel.renderAssignments(assignments.map((a) =>
-        ({ ...a, callsign: (DispatchPanel.seen.get(a.id) || {}).callsign })));
+      const callsigns = new Map(units.map((u) => [u.id, u.callsign]));
+      DispatchPanel.renderAssignments(assignments.map((a) => ({ ...a,
+        callsign: callsigns.get(a.unit_id) || (DispatchPanel.seen.get(a.id) || {}).callsign })));
     });
   },
 
@@ -62,8 +67,13 @@ export const DispatchPanel = {
       for (const [field, label] of SEGMENTS) {
         if (a[field]) times.append(el("span", { class: "muted", text: ` ${label} ` }), timeButton(a[field]));
       }
+      if (a.on_scene_at) {
+        const travel = new Date(a.on_scene_at) - new Date(a.dispatched_at);
+        times.append(el("span", { class: "travel", text: ` \u00b7 travel ${duration(travel)}` }));
+      }
       return el("li", { class: "assignment", dataset: { id: a.id, unit: a.unit_id, state: a.state } },
-        el("strong", { text: a.callsign || a.unit_id.slice(0, 6) }), ` ${humanize(a.state)}`, times);
+        el("strong", { text: a.callsign || a.unit_id.slice(0, 6) }), ` ${humanize(a.state)}`,
+      a.backup_for ? el("span", { class: "muted", text: " (backup)" }) : "", times);
     }));
   },
 
