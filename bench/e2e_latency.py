@@ -64,7 +64,10 @@ def main() -> int:
     broker.start()
 
     def conn(node: str, role: NodeRole) -> NodeConnection:
-        return loopback_connection(node, passwords[node], broker.port, role, SITE)
+        # The hub on its own listener, as in production (on the node listener its ingest
+        # and live-view links would share one client id and take each other's session).
+        port = broker.hub_port if role is NodeRole.HUB else broker.port
+        return loopback_connection(node, passwords[node], port, role, SITE)
 
     hub = HubService(
         load_site_config(REPO / "config" / "site.example.yaml"),

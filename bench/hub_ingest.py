@@ -128,7 +128,9 @@ def hub_run(
     timeout: float,
     ingest_process: bool,
 ) -> dict:
-    conn = loopback_connection("hub", passwords["hub"], broker.port, NodeRole.HUB, SITE)
+    # The hub listener, as in production (on the node listener the client id is the
+    # username, so the hub's ingest and live links would take each other's session).
+    conn = loopback_connection("hub", passwords["hub"], broker.hub_port, NodeRole.HUB, SITE)
     config = load_site_config(REPO / "config" / "site.example.yaml")
     hub = HubService(
         config, conn, folder / "hub", ingest_process=ingest_process, tune_gc=ingest_process
@@ -193,7 +195,7 @@ def main() -> int:
     for tool in ("mosquitto_pub", "mosquitto_sub"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: apt-get install mosquitto-clients")
-    logging.basicConfig(level=logging.ERROR)
+    logging.basicConfig(level=logging.WARNING)  # a reconnect loop shows here
 
     tmp = Path(tempfile.mkdtemp(prefix="vw-ingest-bench-"))
     store = CredentialStore(tmp / "broker" / "identities.json")
