@@ -90,6 +90,7 @@ class LiveStreamer:
         self._pending: dict[str, _Pending] = {}
         self._last_offer: dict[str, float] = {}
         self._seq: dict[str, int] = {}
+        self._busy = False  # the encoder holds a frame
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         #: Figures since start (tests, bench): frames sent, and frames dropped unsent.
@@ -190,12 +191,22 @@ class LiveStreamer:
                 camera = next(iter(self._pending))
                 frame = self._pending.pop(camera)
                 lease = self._lease(camera)
+                self._busy = lease is not None
             if lease is None:
                 continue
             try:
                 self._send(camera, frame, lease.request)
             except Exception:  # one bad frame must not end the live view
                 log.exception("live frame of %s failed; not sent", camera)
+            finally:
+                with self._lock:
+                    self._busy = False
+
+    def quiet(self) -> bool:
+        """Nothing waiting and nothing being encoded: once a lease has ended and this is
+        true, no more frames of it can be sent."""
+        with self._lock:
+            return not self._busy and not self._pending
 
     def _send(self, camera: str, frame: _Pending, request: LiveRequest) -> None:
         # The snapshot's privacy filter on the whole frame: never crop a live view.

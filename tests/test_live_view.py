@@ -13,8 +13,10 @@ No timed assertions: every wait is for a condition.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -28,6 +30,7 @@ from contract.live import LiveRequest, decode_frame, encode_request, live_subscr
 from contract.protocol import NodeRole, Severity
 from edge.agent import EdgeAgent
 from hub.domain.incidents import Location, Source
+from hub.domain.units import Availability, Unit, UnitKind
 from hub.domain.users import Role
 from hub.incidents.requests import NewIncident
 from hub.service import HubService
@@ -188,6 +191,29 @@ def test_a_viewer_may_not_watch_and_the_refusal_is_audited(site: Site):
     assert site.agent.live.sent == 0
 
 
+def test_a_patrol_may_watch_only_the_incident_its_unit_works_on(site: Site):
+    now = datetime.now(UTC)
+    unit = Unit(
+        id=uuid.uuid4().hex, callsign="P-01", kind=UnitKind.FOOT, members=["pat"],
+        availability=Availability.BUSY, incident_id=site.incident_id,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    site.hub.storage.units.create(unit)
+    url = f"/api/cameras/{GATEWAY}/{CAMERA}/live?incident={site.incident_id}"
+    for username, allowed in (("pat", True), ("pete", False)):
+        password = add_user(site.hub, username, Role.PATROL)
+        with httpx.Client(base_url=site.hub.url, timeout=10) as client:
+            client.post("/api/login", json={"username": username, "password": password})
+            with client.stream("GET", url) as response:
+                assert response.status_code == (200 if allowed else 403), username
+                if allowed:
+                    assert response.headers["content-type"].startswith("multipart/x-mixed")
+                    next(response.iter_raw())  # the first frame: the gateway streams
+    denied = site.hub.storage.audit.entries(100, action="live.denied")
+    assert [e.username for e in denied] == ["pete"]
+    wait_for(lambda: site.hub.live.viewers(GATEWAY, CAMERA) == 0, what="the patrol to leave")
+
+
 def test_a_lease_not_renewed_lapses_on_the_gateways_clock(site: Site, mosquitto):
     hub = mosquitto.connection("hub", NodeRole.HUB)
     listener = HubListener(hub)
@@ -203,6 +229,7 @@ def test_a_lease_not_renewed_lapses_on_the_gateways_clock(site: Site, mosquitto)
 
         site.clock.advance(5.0)  # the hub never renewed: the lease lapses
         wait_for(lambda: not site.agent.live.streaming(CAMERA), what="the lease to lapse")
+        wait_for(site.agent.live.quiet, what="a frame in flight to go")
         sent = site.agent.live.sent
         start = site.frames_processed()
         wait_for(lambda: site.frames_processed() > start + 25, 30, "the camera to go on")

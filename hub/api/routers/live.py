@@ -25,6 +25,7 @@ from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
@@ -38,6 +39,8 @@ from hub.domain.users import Role
 from hub.live import LiveRelay, TooManyViewers, Viewer
 
 BOUNDARY = "vwframe"
+#: An open view outlives no session by more than this (a stream is one long request).
+SESSION_CHECK_S = 10.0
 NodeId = Annotated[str, Path(pattern=ID_PATTERN)]
 IncidentQuery = Annotated[str, Query(pattern=HEX_ID_PATTERN, description="the reason: 32 hex")]
 
@@ -99,7 +102,7 @@ def build(ctx: ApiContext) -> APIRouter:
             ctx.audit(who.username, "live.denied", target, f"{detail}: too many viewers")
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many viewers; try later")
         return StreamingResponse(
-            _stream(ctx, relay, who.username, node, camera, detail),
+            _stream(ctx, relay, who, node, camera, detail),
             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
@@ -124,28 +127,34 @@ def _may_watch(ctx: ApiContext, who: Principal, incident: Incident) -> bool:
     """Officer and above always; a patrol only while its unit works on this incident."""
     if who.user.role.includes(Role.OFFICER):
         return True
-    patrol = getattr(Role, "PATROL", None)  # the patrol role comes with dispatch (issue 8)
-    units = getattr(ctx.storage, "units", None)
-    if patrol is None or units is None or who.user.role is not patrol:
+    if who.user.role is not Role.PATROL:
         return False
+    units = ctx.storage.units
     return any(u.incident_id == incident.id for u in units.of_member(who.username))
 
 
 async def _stream(
-    ctx: ApiContext, relay: LiveRelay, username: str, node: str, camera: str, detail: str
+    ctx: ApiContext, relay: LiveRelay, who: Principal, node: str, camera: str, detail: str
 ) -> AsyncIterator[bytes]:
-    """MJPEG parts until the client goes; audited at both ends."""
+    """MJPEG parts until the client goes, or its session ends (signed out, expired, user
+    disabled: looked at every ``SESSION_CHECK_S``); audited at both ends."""
+    username = who.username
     try:
         viewer = relay.open(node, camera)
     except TooManyViewers as exc:
         # The response has started: say it in the only way left, an empty stream.
         await ctx.audit_async(username, "live.denied", f"{node}/{camera}", f"{detail}: {exc}")
         return
-    started = time.monotonic()
+    started = checked = time.monotonic()
     await ctx.audit_async(username, "live.watch", f"{node}/{camera}", detail)
+    accounts = ctx.services["accounts"]
     try:
         while (frame := await viewer.next_frame()) is not None:
             yield _part(frame)
+            if time.monotonic() - checked >= SESSION_CHECK_S:
+                checked = time.monotonic()
+                if await run_in_threadpool(accounts.session_user, who.token, False) is None:
+                    break
     finally:
         relay.close(viewer)
         with anyio.CancelScope(shield=True):  # the client went: the request is cancelled
