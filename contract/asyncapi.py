@@ -51,7 +51,7 @@ _CHANNELS = {
     "watch": (
         "{root}/{site}/{node}/watch",
         "LiveRequest",
-        "QoS 0, from the hub, readable only by that node: stream this camera for lease_s more"
+        "QoS 1, from the hub, readable only by that node: stream this camera for lease_s more"
         " seconds (0: stop now). Renewed while someone watches; see contract/live.py.",
     ),
     "live": (

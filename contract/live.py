@@ -8,8 +8,8 @@ clock, so the two clocks need not agree). A request with ``lease_s = 0`` ends it
 last viewer closed). Frames go to ``live/{camera}``: QoS 0 and never retained — a late frame
 is worth nothing, and the broker must not queue or keep them::
 
-    {root}/{site}/{node}/watch            from the hub, read only by that node: LiveRequest
-    {root}/{site}/{node}/live/{camera}    from the node, read only by the hub: a live frame
+    {root}/{site}/{node}/watch            QoS 1, from the hub, read only by that node
+    {root}/{site}/{node}/live/{camera}    QoS 0, from the node, read only by the hub
 
 A live frame is ``[4-byte big-endian header length][LiveFrameHeader JSON][JPEG]``: the
 header says when the frame was captured (wall clock, for glass-to-glass latency) and its

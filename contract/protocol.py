@@ -11,7 +11,7 @@ broker's ACL can confine a node to its own subtree::
     {root}/{site}/{node}/stats                 QoS 0: periodic NodeStats
     {root}/{site}/{node}/receipt               QoS 1, published by the hub, read only by
                                                that node: alert ids the hub has *stored*
-    {root}/{site}/{node}/watch                 QoS 0, from the hub, read only by that node:
+    {root}/{site}/{node}/watch                 QoS 1, from the hub, read only by that node:
                                                a live-view lease (contract/live.py)
     {root}/{site}/{node}/live/{camera}         QoS 0, never retained, read only by the hub:
                                                privacy-filtered live frames (contract/live.py)
