@@ -77,7 +77,12 @@ export async function renderLiveButtons(anchor, incidentId) {
   box.dataset.incident = incidentId;
   const cameras = await api.get(`/api/incidents/${encodeURIComponent(incidentId)}/cameras`);
   if (box.dataset.incident !== incidentId) return; // another incident opened meanwhile
-  buttons.replaceChildren(...cameras.filter((c) => c.allowed).map((cam) => el("button", {
+  const allowed = cameras.filter((c) => c.allowed);
+  // Rebuilt only when the list changed: a re-render must not take a focused button away.
+  const key = allowed.map((c) => `${c.node}/${c.camera}`).join(" ");
+  if (buttons.dataset.key === key && buttons.childElementCount === allowed.length) return;
+  buttons.dataset.key = key;
+  buttons.replaceChildren(...allowed.map((cam) => el("button", {
     type: "button",
     class: "btn live-open",
     dataset: { camera: cam.camera },
