@@ -5,28 +5,39 @@
 // and one thumb.
 //
 // A new order plays an alarm distinct from (and louder than) the desk chime and shows a
-// system notification when allowed. A step tapped with no network is kept in a queue in
-// localStorage with the tap's own time (``at``) and sent, in order, when the network is back:
-// a patrol in a tunnel still records when it really arrived.
+// system notification when allowed. Every step tap goes through a queue in IndexedDB
+// (tap_queue.js) with the tap's own time (``at``) and is sent, in order, as soon as the hub
+// can be reached: at once when online; else by the service worker when the network returns
+// (Background Sync, even with the page closed), or by this page when it sees the network come
+// back or is opened again. A patrol in a tunnel still records when it really arrived.
 
 import { api, ApiError } from "./api.js";
 import { $, el, humanize } from "./dom.js";
 import { fetchSiteMap } from "./plan_map.js";
+import "./tap_queue.js"; // defines self.TapQueue (a classic script, shared with sw.js)
 
-const QUEUE_KEY = "vw.patrol.queue";
+const { TapQueue } = self;
+const OLD_QUEUE_KEY = "vw.patrol.queue"; // before the queue moved to IndexedDB
 const SHARE_KEY = "vw.patrol.share";
 const NEXT = { dispatched: ["accept", "Accept order"], accepted: ["en_route", "En route"],
   en_route: ["on_scene", "On scene"], on_scene: ["resolve", "Resolve\u2026"] };
 // Louder and harsher than the desk chime (sound.js): a sawtooth siren, rising and falling.
 const ALARM = [[700, 0], [1400, 0.25], [700, 0.5], [1400, 0.75], [700, 1.0], [1400, 1.25]];
 
-const queue = () => JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]");
-const saveQueue = (items) => localStorage.setItem(QUEUE_KEY, JSON.stringify(items));
+/** Ask the service worker to send the queue when the network is back (Chromium's Background
+ * Sync); where there is none, the page's own flush (online event, next sign-in) does it. */
+async function syncLater() {
+  if (!("serviceWorker" in navigator)) return;
+  const reg = await navigator.serviceWorker.getRegistration();
+  if (reg && reg.sync) await reg.sync.register(TapQueue.TAG).catch(() => {});
+}
 
 export const Patrol = {
   order: null, // {assignment, incident, ...} from GET /api/assignments/mine
   watchId: null,
   audio: null,
+  asked: 0, // loads of the order started
+  ringNext: false,
 
   init() {
     $("patrol-next").addEventListener("click", Patrol.next);
@@ -34,13 +45,29 @@ export const Patrol = {
     $("patrol-resolve").addEventListener("submit", Patrol.resolve);
     $("patrol-share").addEventListener("change", (e) => Patrol.share(e.target.checked));
     window.addEventListener("online", () => Patrol.flush());
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.addEventListener("message", (e) => {
+        if (!e.data || e.data.type !== "taps-sent") return; // the worker sent queued taps
+        Patrol.showQueued(e.data.left);
+        for (const message of e.data.refused || []) $("patrol-error").textContent = message;
+        if (Patrol.order) Patrol.load(false).catch(() => {});
+      });
+    }
   },
 
   async signedIn() {
     $("patrol-share").checked = localStorage.getItem(SHARE_KEY) !== "off";
     Patrol.share($("patrol-share").checked);
+    await Patrol.adoptOldQueue();
     await Patrol.flush();
     await Patrol.load(false);
+  },
+
+  /** Taps a previous version of this page left in localStorage join the shared queue. */
+  async adoptOldQueue() {
+    const old = JSON.parse(localStorage.getItem(OLD_QUEUE_KEY) || "[]");
+    for (const tap of old) await TapQueue.add(tap);
+    localStorage.removeItem(OLD_QUEUE_KEY);
   },
 
   signedOut() {
@@ -50,16 +77,20 @@ export const Patrol = {
 
   /** The unit's active order; ``alarm``: a new one rings. */
   async load(alarm) {
+    const asked = ++Patrol.asked; // answers can overtake each other: only the newest counts
+    Patrol.ringNext = Patrol.ringNext || alarm; // ...and rings if any of the overtaken would
     let mine = null;
     try {
       mine = await api.get("/api/assignments/mine");
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
     }
+    if (asked !== Patrol.asked) return;
     if (Array.isArray(mine)) mine = mine[0] || null;
     const before = Patrol.order && Patrol.order.assignment.id;
     Patrol.order = mine && mine.assignment ? mine : null;
-    if (alarm && Patrol.order && Patrol.order.assignment.id !== before) Patrol.ring(Patrol.order);
+    if (Patrol.ringNext && Patrol.order && Patrol.order.assignment.id !== before) Patrol.ring(Patrol.order);
+    Patrol.ringNext = false;
     await Patrol.render();
   },
 
@@ -125,30 +156,25 @@ export const Patrol = {
     if (!a) return;
     const tap = { assignment_id: a.id, step, at: new Date().toISOString(), ...extra };
     $("patrol-error").textContent = "";
-    saveQueue([...queue(), tap]);
+    await TapQueue.add(tap);
+    Patrol.showQueued((await TapQueue.all()).length);
+    syncLater().catch(() => {});
     // Shown at once: the tap counts even if it waits in the queue.
     const after = { accept: "accepted", en_route: "en_route", on_scene: "on_scene", resolve: "resolved" }[step];
     if (after) { a.state = after; await Patrol.render(); }
     await Patrol.flush();
   },
 
-  /** Send queued taps in order; stop at the first that cannot reach the hub. */
+  /** Send the queued taps now (in order; the first that cannot reach the hub stops it). */
   async flush() {
-    let items = queue();
-    $("patrol-queued").hidden = items.length === 0;
-    while (items.length) {
-      const { assignment_id: id, ...body } = items[0];
-      try {
-        await api.post(`/api/assignments/${encodeURIComponent(id)}/steps`, body);
-      } catch (err) {
-        if (!(err instanceof ApiError)) break; // no network: keep it for later
-        $("patrol-error").textContent = err.message; // refused: drop it, say why
-      }
-      items = queue().slice(1);
-      saveQueue(items);
-    }
-    $("patrol-queued").hidden = items.length === 0;
-    $("patrol-queued").textContent = items.length ? `${items.length} step(s) waiting for the network` : "";
+    const { left, refused } = await TapQueue.flush();
+    for (const message of refused) $("patrol-error").textContent = message; // say why
+    Patrol.showQueued(left);
+  },
+
+  showQueued(left) {
+    $("patrol-queued").hidden = left === 0;
+    $("patrol-queued").textContent = left ? `${left} step(s) waiting for the network` : "";
   },
 
   /** Live: an assignment changed; ours (or a new one for our unit) reloads the order. */

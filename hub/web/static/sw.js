@@ -7,8 +7,12 @@
 // * Offline: a page navigation that fails (hub stopped, no network) gets offline.html.
 // * Web Push: shows the hub's pushed notification; a click focuses the open page (or opens
 //   one) on the incident.
+// * Background Sync: a patrol's step taps queued offline (tap_queue.js, IndexedDB) are sent
+//   when the network returns, even if the page was closed.
 
-const VERSION = "vw-shell-3";
+importScripts("/static/tap_queue.js");
+
+const VERSION = "vw-shell-4";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -28,6 +32,7 @@ const SHELL = [
   "/static/plan_map.js",
   "/static/dispatch_panel.js",
   "/static/patrol.js",
+  "/static/tap_queue.js",
   // The map library (npm, installed by make): the map works offline once seen.
   "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/leaflet.css",
@@ -93,6 +98,19 @@ self.addEventListener("fetch", (event) => {
   } else if (url.pathname.startsWith("/static/") || SHELL.includes(url.pathname)) {
     event.respondWith(networkFirst(request));
   }
+});
+
+// --- Background Sync: the patrol's queued taps -------------------------------------------
+
+self.addEventListener("sync", (event) => {
+  if (event.tag !== self.TapQueue.TAG) return;
+  event.waitUntil((async () => {
+    const { left, refused } = await self.TapQueue.flush();
+    const pages = await self.clients.matchAll({ type: "window" });
+    for (const page of pages) page.postMessage({ type: "taps-sent", left, refused });
+    // Still queued (offline again, or signed out): failing asks the browser to retry later.
+    if (left) throw new Error(`${left} tap(s) still queued`);
+  })());
 });
 
 // --- Web Push ------------------------------------------------------------------------------
