@@ -210,25 +210,28 @@ class Ingestor:
         outcome: BatchOutcome,
         events: list[HubEvent],
     ) -> None:
-        alerts = [decoded[i].message for i in indexes]
-        inserts = self.storage.alerts.insert_many(alerts, now)  # type: ignore[arg-type]
-        records = [done.record for done in inserts]
+        """The batch's new alerts: filed under incidents first, then stored each with its
+        incident in one INSERT (an UPDATE per alert after it cost 5-10% of ingest)."""
+        alerts: list[Alert] = [decoded[i].message for i in indexes]  # type: ignore[misc]
+        records = [AlertRecord.received(alert, now) for alert in alerts]
         filed: list = [None] * len(records)
         if self.correlator is not None:
             filed = self.correlator.correlate_many(records)
-        skewed, changed = 0, {}
-        for i, alert, done, record, found in zip(
-            indexes, alerts, inserts, records, filed, strict=True
-        ):
+        changed: dict[str, tuple[Incident, str]] = {}
+        for record, found in zip(records, filed, strict=True):
             if found is not None:
-                # Ours alone until published: set the incident without a pydantic copy.
+                # Ours alone until stored and published: set it without a pydantic copy.
                 record.__dict__["incident_id"] = found[0].id
                 first = changed.setdefault(found[0].id, found)
                 if found[1] == "opened" and first[1] != "opened":
                     changed[found[0].id] = found
-            events.append(AlertStored(alert=record))
+        inserts = self.storage.alerts.insert_many(records)
+        skewed = 0
+        for i, alert, done in zip(indexes, alerts, inserts, strict=True):
+            assert done.record is not None
+            events.append(AlertStored(alert=done.record))
             skewed += self._notice(alert, done, now)
-            outcome.results[i] = _stored(alert, record)
+            outcome.results[i] = _stored(alert, done.record)
         # One event per incident the batch touched, with its state after the batch.
         events.extend(IncidentChanged(incident=f[0], change=f[1]) for f in changed.values())
         if skewed:

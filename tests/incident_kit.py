@@ -55,9 +55,13 @@ class IncidentDesk:
             self.service.correlate(record)
         return self.storage.alerts.get(record.id)
 
-    def store_alert(self, **fields) -> AlertRecord:
+    def new_alert(self, **fields) -> AlertRecord:
         """The example plaza camera's intrusion alert (:func:`hub_helpers.make_alert`),
-        claimed and received *now*."""
+        received *now*, not stored yet."""
+        return AlertRecord.received(make_alert(**({"ts": self.clock()} | fields)), self.clock())
+
+    def store_alert(self, **fields) -> AlertRecord:
+        """:meth:`new_alert`, stored."""
         alert = make_alert(**({"ts": self.clock()} | fields))
         inserted = self.storage.alerts.insert(alert, self.clock())
         assert inserted.stored and inserted.record is not None

@@ -217,13 +217,21 @@ def test_a_batch_is_filed_as_one_alert_at_a_time_would_file_it(tmp_path: Path):
         records = []
         for alert_id, (seconds, fields) in zip(ids, plan, strict=True):
             desk.clock.advance(seconds=seconds)
-            records.append(desk.store_alert(id=alert_id, **fields))
             if not batch:
+                records.append(desk.store_alert(id=alert_id, **fields))
                 with desk.storage.transaction():
                     desk.service.correlate(records[-1])
-        if batch:
+            else:
+                records.append(desk.new_alert(id=alert_id, **fields))
+        if batch:  # as ingest does: file the batch, then store each alert with its incident
             with desk.storage.transaction():
-                desk.service.correlate_many(records)
+                found = desk.service.correlate_many(records)
+                desk.storage.alerts.insert_many(
+                    [
+                        r.model_copy(update={"incident_id": f[0].id if f else None})
+                        for r, f in zip(records, found, strict=True)
+                    ]
+                )
         rows = []
         for alert_id in ids:
             incident = desk.incident(desk.storage.alerts.get(alert_id).incident_id)

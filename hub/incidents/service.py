@@ -106,12 +106,14 @@ class IncidentService:
         return result
 
     def correlate_many(self, alerts: Sequence[AlertRecord]) -> list[tuple[Incident, str] | None]:
-        """:meth:`correlate` for a batch of just-stored alerts, in order, filing each alert
-        where one call each would, but each security incident the batch touches is read once
-        and written once: ingest's group commit stores 500 alerts of one area as one incident
-        update, not 500. Each alert's entry holds its incident *as it stands after the whole
-        batch* and ``"opened"`` if the batch opened it, else ``"alert_added"``. Call inside
-        ``storage.transaction()`` (nobody else can change an incident meanwhile)."""
+        """:meth:`correlate` for a batch of alerts *about to be stored*, in order, filing each
+        alert where one call each would, but each security incident the batch touches is
+        read once and written once: ingest's group commit stores 500 alerts of one area as
+        one incident update, not 500. Each alert's entry holds its incident *as it stands
+        after the whole batch* and ``"opened"`` if the batch opened it, else
+        ``"alert_added"``. The caller stores each alert with its incident's id (one INSERT,
+        no UPDATE after it), in the same ``storage.transaction()`` as this call (nobody else
+        can change an incident meanwhile)."""
         results: list[tuple[str, str] | tuple[Incident, str] | None] = []
         window = timedelta(seconds=self.settings.correlation_window_s)
         current: dict[str, Incident] = {}  # area -> its incident (as read or opened)
@@ -125,7 +127,6 @@ class IncidentService:
                     if result is not None:
                         final[result[0].id] = result[0]
                         results.append((result[0].id, result[1]))
-                        self.storage.alerts.set_incident(alert.id, result[0].id)
                     else:
                         results.append(None)
                     continue
@@ -144,9 +145,6 @@ class IncidentService:
                     results.append((incident.id, "alert_added"))
             for incident_id, added in joined.items():
                 final[incident_id] = self.repo.save(_with_alerts(base[incident_id], added))
-            links = [(a.id, r[0]) for a, r in zip(alerts, results, strict=True) if r]
-            if links:
-                self.storage.alerts.set_incidents(links)  # type: ignore[arg-type]
         return [(final[r[0]], r[1]) if r else None for r in results]  # type: ignore[index]
 
     def _correlate_security(self, alert: AlertRecord) -> tuple[Incident, str]:

@@ -8,7 +8,7 @@ Every write method commits before it returns unless it runs inside
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,11 +34,10 @@ class AlertRepository(Protocol):
         """Which of these ids are stored already, each with whether its snapshot is stored
         too (one read: duplicates cost no write)."""
 
-    def insert_many(self, alerts: list[Alert], received_at: datetime) -> list[AlertInsert]:
-        """insert() for new alerts with distinct ids, in one go (all or none)."""
-
-    def set_incidents(self, pairs: list[tuple[str, str]]) -> None:
-        """(alert id, incident id) for many alerts."""
+    def insert_many(self, records: Sequence[AlertRecord]) -> list[AlertInsert]:
+        """insert() for new alerts with distinct ids, in one go (all or none), each as its
+        record says (received time, incident). A record whose snapshot came first comes
+        back with ``snapshot_ready``."""
 
     def get(self, alert_id: str) -> AlertRecord | None: ...
 
