@@ -24,6 +24,7 @@ from hub.api.app import create_app
 from hub.api.auth import Authenticator, LoginThrottle
 from hub.api.context import ApiContext
 from hub.api.server import WebServer
+from hub.dispatch.service import DispatchService
 from hub.domain.incidents import TRANSITIONS, Action, IncidentState
 from hub.domain.users import Role
 from hub.incidents.attachments import MAX_ATTACHMENT_BYTES
@@ -88,6 +89,7 @@ def hub(tmp_path_factory) -> Iterator[Hub]:
             "auth": Authenticator(accounts),
             "throttle": LoginThrottle(),
             "incidents": desk.service,
+            "dispatch": DispatchService(desk.storage, desk.bus, desk.service, example_config()),
         },
     )
     server = WebServer(create_app(ctx), "127.0.0.1", 0)
