@@ -1,7 +1,12 @@
 """``villagewatch demo`` — the README's first command — does what it promises: broker, hub,
 edge on the recorded excerpt and door sensors come up; the printed login works; alerts reach
 the officer API and the terminal; the plaza camera and the plaza door make one incident; the
-scripted 110 call opens another; Ctrl-C shuts everything down cleanly."""
+scripted 110 call opens another; two patrol units report through the OsmAnd endpoint and
+the scripted dispatch loop takes the first camera incident from acknowledged to resolved,
+each step by its own account and timed; Ctrl-C shuts everything down cleanly.
+
+One demo run serves every check (it is the most expensive thing to start); checks wait on
+conditions through the hub's API, never on elapsed time."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 
 import httpx
 
@@ -71,11 +77,15 @@ def test_demo_prints_a_working_login_shows_alerts_and_stops_cleanly_on_ctrl_c(tm
             assert call and call["location"]["area"] == "north-gate"
             nodes = {n["node"]: n["state"] for n in officer.get("/api/nodes").json()}
             assert nodes.get("gw-plaza") == "online" and nodes.get("gate-door") == "online"
+            check_dispatch_loop(officer, deadline + 90)
         text = "".join(lines)
         assert re.search(r"ALERT MAJOR\s+intrusion\s+plaza/lawn", text)
         assert re.search(r"ALERT MAJOR\s+door\s+(north-gate|plaza)", text)
         assert re.search(r"INCIDENT INC-\d{8}-\d{4} opened", text)
         assert password.group(1) not in text.replace(password.group(0), "")  # shown once
+        for step in range(1, 6):
+            assert re.search(rf"\d\d:\d\d:\d\d  LOOP {step} ", text), f"step {step} not printed"
+        assert re.search(r"LOOP report: .*p50 [\d.]+ s", text)
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)
@@ -83,3 +93,69 @@ def test_demo_prints_a_working_login_shows_alerts_and_stops_cleanly_on_ctrl_c(tm
     assert code == 0, "".join(lines)[-3000:]
     assert "demo stopped" in "".join(lines)
     assert "Traceback" not in "".join(lines)
+
+
+def wait_for(condition, deadline: float, what: str):
+    """``condition()``'s first truthy answer, polled until ``deadline`` (monotonic)."""
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def in_order(record: dict, fields: tuple[str, ...]) -> list[datetime]:
+    times = [record[f] for f in fields]
+    assert None not in times, {f: record[f] for f in fields}
+    parsed = [datetime.fromisoformat(t) for t in times]
+    assert parsed == sorted(parsed), dict(zip(fields, times, strict=True))
+    return parsed
+
+
+def loop_incident(officer: httpx.Client) -> tuple[dict, list[dict]] | None:
+    """The resolved incident a unit was sent to, and its assignments."""
+    for incident in officer.get("/api/incidents", params={"state": "resolved"}).json()["items"]:
+        sent = officer.get(f"/api/incidents/{incident['id']}/assignments").json()
+        if sent:
+            return incident, sent
+    return None
+
+
+def check_dispatch_loop(officer: httpx.Client, deadline: float) -> None:
+    """Two units placed by their OsmAnd trackers; one incident through the whole loop with
+    its timings in order, each step by the account that made it, and in the report."""
+    units = wait_for(
+        lambda: [u for u in officer.get("/api/units").json() if u["position"]] or None,
+        deadline,
+        "units with positions",
+    )
+    assert sorted(u["callsign"] for u in officer.get("/api/units").json()) == ["P-01", "P-02"]
+    assert len(units) == 2 and {u["position"]["source"] for u in units} == {"osmand"}
+    incident, sent = wait_for(lambda: loop_incident(officer), deadline, "the dispatch loop")
+    detail = officer.get(f"/api/incidents/{incident['id']}").json()
+    states = [t["to_state"] for t in detail["transitions"]]
+    expected = ["acknowledged", "dispatched", "en_route", "on_scene", "resolved"]
+    assert [s for s in states if s in expected] == expected, states
+    assert incident["outcome"] == "handled"
+    milestones = ("acknowledged_at", "dispatched_at", "en_route_at", "on_scene_at")
+    in_order(incident, ("opened_at", *milestones, "resolved_at"))
+    (assignment,) = sent
+    segments = ("dispatched_at", "accepted_at", "en_route_at", "on_scene_at", "ended_at")
+    times = in_order(assignment, segments)
+    assert assignment["state"] == "resolved" and assignment["dispatched_by"] == "duty-desk"
+    unit = next(u for u in units if u["id"] == assignment["unit_id"])
+    crew = unit["members"][0]
+    audit = officer.get("/api/audit", params={"target": incident["id"], "limit": 500}).json()
+    who = {e["action"]: e["username"] for e in audit}
+    assert who["incident.acknowledge"] == who["dispatch.send"] == "duty-desk", who
+    for step in ("accept", "en_route", "on_scene", "resolve"):
+        assert who[f"assignment.{step}"] == crew, who
+    report = officer.get("/api/reports/response-times").json()
+    travel = next(s for s in report["current"]["segments"] if s["segment"] == "travel")
+    en_route, on_scene = (datetime.fromisoformat(incident[f]) for f in milestones[2:])
+    assert travel["count"] == 1
+    assert abs(travel["p50_s"] - (on_scene - en_route).total_seconds()) < 0.01
+    if "travel" in report:  # per unit kind: dispatched -> on scene of each unit
+        kinds = {g["group"]: g for g in report["travel"]["by_unit_kind"]}
+        assert abs(kinds[unit["kind"]]["p50_s"] - (times[3] - times[0]).total_seconds()) < 0.01

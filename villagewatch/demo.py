@@ -10,20 +10,19 @@ escalates while nobody acknowledges it.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import shutil
 import socket
 import sys
 import threading
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
 from broker.provision import credential_store, provision_all
 from broker.service import describe, open_broker
 from contract.connection import NodeConnection
+from contract.place_settings import LatLon
 from contract.siteconfig import SiteConfig
 from edge.agent import EdgeAgent
 from firmware_stubs.door_node import DoorNode
@@ -31,8 +30,13 @@ from firmware_stubs.host_pins import SimulatedPin
 from hub.domain.users import Role
 from hub.events import AlertStored, HubEvent, IncidentChanged, NodeChanged
 from hub.service import HubService
+from villagewatch.dispatch_script import DispatchScript
+from villagewatch.hub_client import HubClient, HubError
+from villagewatch.patrol_sim import PatrolSimulator, create_patrols
 
 log = logging.getLogger("villagewatch.demo")
+
+Login = tuple[str, str]
 
 #: When the scripted 110 call comes in: after the first door and camera alerts.
 CALL_AFTER_S = 20.0
@@ -156,8 +160,8 @@ class ScriptedCall:
     }
 
     def __init__(self, base_url: str, username: str, password: str, after_s: float) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.credentials = {"username": username, "password": password}
+        self.base_url = base_url
+        self.login = (username, password)
         self.after_s = after_s
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="scripted-110-call", daemon=True)
@@ -169,25 +173,40 @@ class ScriptedCall:
         self.stop_event.set()
         self.thread.join(5)
 
-    def _post(self, path: str, body: dict, token: str | None = None) -> dict:
-        headers = {"content-type": "application/json"}
-        if token:
-            headers["authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(
-            self.base_url + path, json.dumps(body).encode(), headers, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
     def _run(self) -> None:
         if self.stop_event.wait(self.after_s):
             return
         try:
-            token = self._post("/api/login", self.credentials)["token"]
-            incident = self._post("/api/incidents", self.CALL, token)
+            desk = HubClient(self.base_url).login(*self.login)
+            incident = desk.post("/api/incidents", self.CALL)
             print(f"  (scripted 110 call opened {incident['ref']})", flush=True)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, HubError, KeyError) as exc:
             log.warning("the scripted 110 call failed: %s", exc)
+
+
+def start_patrols(hub: HubService, config: SiteConfig, admin: Login, desk: Login):
+    """Two patrol units with simulated OsmAnd trackers, and the scripted dispatch loop
+    (listening before any alert comes in). Returns the started parts and the crews' logins."""
+    units, passwords = create_patrols(HubClient(hub.url).login(*admin), config)
+
+    def target_of(incident_id: str) -> LatLon | None:
+        return hub.dispatch.target(hub.incidents.get(incident_id))
+
+    sim = PatrolSimulator(hub.url, units, target_of)
+    hub.bus.on(sim.on_event)
+    sim.start()
+    script = DispatchScript(
+        hub.url,
+        desk=desk,
+        crews={u.unit_id: (u.crew, passwords[u.crew]) for u in units},
+        reporter=admin,
+        camera_nodes={g.node for g in config.gateways},
+        say=lambda line: print(line, flush=True),
+    )
+    hub.bus.on(script.on_event)
+    script.start()
+    crews = [f"{u.crew} / {passwords[u.crew]}   ({u.callsign}, {u.kind})" for u in units]
+    return [sim, script], crews
 
 
 def run_demo(
@@ -223,6 +242,8 @@ def run_demo(
         password = hub.ensure_admin()
         desk_password = hub.accounts.create_user("duty-desk", Role.OFFICER)
         hub.wait_ready(10)
+        parts, crews = start_patrols(hub, config, ("admin", password), ("duty-desk", desk_password))
+        started.extend(parts)
         for gateway in config.gateways:
             agent = EdgeAgent(config, gateway.node, connections[gateway.node])
             agent.start()
@@ -236,18 +257,7 @@ def run_demo(
         call = ScriptedCall(hub.url, "duty-desk", desk_password, after_s=CALL_AFTER_S)
         call.start()
         started.append(call)
-
-        print(
-            f"\nVillageWatch demo — site {config.site.name!r}\n"
-            f"  broker:       {describe(broker)}\n"
-            f"  officer page: {hub.url}\n"
-            f"  login:        admin / {password}   (generated for this run; shown once)\n"
-            f"  data:         {data_dir}\n"
-            f"Alerts and incidents appear below and on the page: the camera and the plaza\n"
-            f"door make one incident, it escalates if nobody acknowledges it, and a 110 call\n"
-            f"opens another after {CALL_AFTER_S:.0f} s. Ctrl-C stops everything.\n",
-            flush=True,
-        )
+        print_banner(config, broker, hub.url, password, desk_password, crews, data_dir)
         stop.wait(duration)
     finally:
         for part in reversed(started):
@@ -257,3 +267,26 @@ def run_demo(
                 log.exception("while stopping %s", type(part).__name__)
         print("demo stopped", file=sys.stderr)
     return 0
+
+
+def print_banner(config, broker, url, password, desk_password, crews, data_dir) -> None:
+    """What is running, the logins generated for this run (each shown once here), and what
+    to watch."""
+    patrols = "\n                ".join(crews)
+    print(
+        f"\nVillageWatch demo — site {config.site.name!r}\n"
+        f"  broker:       {describe(broker)}\n"
+        f"  officer page: {url}\n"
+        f"  login:        admin / {password}   (generated for this run; shown once)\n"
+        f"  duty desk:    duty-desk / {desk_password}\n"
+        f"  patrols:      {patrols}\n"
+        f"                (the patrol page on a phone: {url.rstrip('/')}/#/patrol)\n"
+        f"  data:         {data_dir}\n"
+        f"Alerts and incidents appear below and on the page: the camera and the plaza\n"
+        f"door make one incident, it escalates if nobody acknowledges it, and a 110 call\n"
+        f"opens another after {CALL_AFTER_S:.0f} s. Two patrol units report their GPS through\n"
+        f"the OsmAnd protocol (the map tab); the first camera incident is worked once by a\n"
+        f"script (LOOP lines): acknowledged, the nearest unit dispatched, en route, on scene,\n"
+        f"resolved. Ctrl-C stops everything.\n",
+        flush=True,
+    )
