@@ -94,7 +94,7 @@ class DispatchScript:
             self._loop()
         except _Stopped:
             return
-        except (HubError, OSError, KeyError, ValueError) as exc:
+        except (HubError, OSError, KeyError, ValueError, StopIteration) as exc:
             self.say(f"the scripted loop stopped: {exc}")
             log.warning("the scripted dispatch loop stopped", exc_info=True)
         finally:

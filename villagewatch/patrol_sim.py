@@ -193,11 +193,14 @@ class PatrolSimulator:
         while not self.stop_event.is_set():
             now = time.monotonic()
             elapsed, last = now - last, now
-            while not self.orders.empty():
-                self._follow(self.orders.get())
-            for unit in self.units.values():
-                move(unit, elapsed)
-                self._report(unit)
+            try:
+                while not self.orders.empty():
+                    self._follow(self.orders.get())
+                for unit in self.units.values():
+                    move(unit, elapsed)
+                    self._report(unit)
+            except Exception:  # a demo prop must not die silently: say it, keep moving
+                log.exception("patrol simulator step failed")
             self.stop_event.wait(self.interval_s)
 
     def _follow(self, event: AssignmentChanged) -> None:
