@@ -251,8 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_demo,
         "run everything on this machine with the recorded excerpt",
         "Start the broker (embedded by default), the hub, an edge agent replaying the "
-        "committed footage in a loop at real-time speed, and a simulated door sensor. "
-        "Prints the officer page URL and a generated login.",
+        "committed footage in a loop at real-time speed, simulated door sensors, and two "
+        "patrol units whose trackers report through the OsmAnd protocol. A script works the "
+        "first camera incident once, from acknowledged to resolved, through the hub's API. "
+        "Prints the officer page URL and the logins generated for this run.",
     )
     d.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="site YAML file")
     d.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
