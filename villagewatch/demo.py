@@ -2,10 +2,12 @@
 
 Broker (embedded by default) → hub with the officer page → an edge agent replaying the
 committed excerpt in a loop at real-time speed → simulated door sensors that open now and
-then → a scripted 110 call taken by the duty desk. Every identity is provisioned with a
-generated password; the admin login is printed once. Alerts and incidents are printed in the
-terminal as the hub stores them: the camera and the plaza door make one incident, which
-escalates while nobody acknowledges it.
+then → a scripted 110 call taken by the duty desk → two patrol units whose simulated
+trackers report through the OsmAnd endpoint (:mod:`villagewatch.patrol_sim`) → the scripted
+dispatch loop on the first camera incident (:mod:`villagewatch.dispatch_script`). Every
+identity is provisioned with a generated password; the logins are printed once. Alerts and
+incidents are printed in the terminal as the hub stores them: the camera and the plaza door
+make one incident, which escalates while nobody acknowledges it.
 """
 
 from __future__ import annotations
