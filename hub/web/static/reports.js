@@ -1,10 +1,14 @@
 // Response times: p50 and p90 of each segment of an incident's life (alert → acknowledged →
 // dispatched → en route → on scene → resolved), the mean from alert to arrival, and how each
-// compares with the period before and the same period last year.
-// From GET /api/reports/response-times; the page only formats what the hub computed.
+// compares with the period before and the same period last year; each unit's travel time
+// (its own dispatch → on scene) per unit kind and per area; a heat map of the period's
+// incidents on the site plan (report_map.js); and the period's incidents with all their
+// timings as a CSV file. From GET /api/reports/response-times, /api/reports/heatmap and
+// /api/reports/incidents.csv; the page only formats what the hub computed.
 
 import { api, query, showRefusal } from "./api.js";
-import { $, duration, el, humanize } from "./dom.js";
+import { $, areaName, duration, el, humanize } from "./dom.js";
+import { ReportMap } from "./report_map.js";
 
 const DAY_MS = 86400000;
 
@@ -34,11 +38,34 @@ export const Reports = {
     const days = Number($("report-days").value) || 30;
     const end = new Date();
     const start = new Date(end.getTime() - days * DAY_MS);
-    const params = { area: $("report-area").value, start: start.toISOString(), end: end.toISOString() };
+    const period = { start: start.toISOString(), end: end.toISOString() };
+    // The export and the heat map cover every area of the period (their API has no area).
+    $("report-csv").href = `/api/reports/incidents.csv${query(period)}`;
     $("report-error").textContent = "";
-    await showRefusal($("report-error"), async () => {
-      Reports.render(await api.get(`/api/reports/response-times${query(params)}`));
-    }, "Response times unavailable: ");
+    await Promise.all([
+      showRefusal($("report-error"), async () => {
+        const report = await api.get(`/api/reports/response-times${query({ area: $("report-area").value, ...period })}`);
+        Reports.render(report);
+        Reports.renderTravel(report.travel);
+      }, "Response times unavailable: "),
+      showRefusal($("report-heatmap-status"), async () => {
+        await ReportMap.render(await api.get(`/api/reports/heatmap${query(period)}`));
+      }, "Heat map unavailable: "),
+    ]);
+  },
+
+  /** Each unit's dispatch → on scene (the hub's TravelFigures): all, by kind, by area. */
+  renderTravel(travel) {
+    $("travel-section").hidden = !travel;
+    if (!travel) return;
+    const row = (kind, group, name, f) => el("tr", { dataset: { [kind]: group } },
+      el("th", { scope: "row", text: name }), el("td", { text: seconds(f.p50_s) }),
+      el("td", { text: seconds(f.p90_s) }), el("td", { text: String(f.count) }));
+    $("travel-rows").replaceChildren(
+      row("all", "all", "All units", { ...travel, count: travel.arrived }),
+      ...travel.by_unit_kind.map((g) => row("kind", g.group, humanize(g.group), g)),
+      ...travel.by_area.map((g) => row("area", g.group, g.group === "(none)" ? "No area" : areaName(g.group), g)));
+    $("travel-note").textContent = `${travel.arrived} of ${travel.assignments} units sent reached the scene.`;
   },
 
   /** The hub's ResponseTimeReport: current period, and its comparison with the period

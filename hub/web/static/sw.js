@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-4";
+const VERSION = "vw-shell-5";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -41,6 +41,7 @@ const SHELL = [
   "/static/nodes.js",
   "/static/notify.js",
   "/static/reports.js",
+  "/static/report_map.js",
   "/static/sound.js",
   "/static/icon.svg",
   "/static/icon-192.png",
