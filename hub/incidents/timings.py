@@ -22,6 +22,13 @@ scene has no travel time; a cancelled one no on-scene time). Percentiles are num
 x[0] … x[n-1], the p-th percentile lies at rank p/100·(n-1), interpolated between neighbours.
 A report covers incidents *opened* in [start, end), compared with the period of the same
 length just before and with the same dates a year earlier.
+
+**Travel per unit** (:func:`travel_figures`) is measured on assignments, not incidents: each
+unit sent counts once, from its own dispatch to its own arrival (``dispatched_at →
+on_scene_at``), grouped by the unit's kind (foot, bicycle, car) and by the incident's area.
+A unit that never arrived (released, timed out) has no travel time. The incident-level
+``travel`` segment above (en route → on scene of the *first* unit) answers "how long did
+the scene wait"; this one answers "how fast are our cars compared with our bicycles".
 """
 
 from __future__ import annotations
@@ -29,12 +36,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from hub.domain.incidents import Category, IncidentState
 from hub.storage.incidents import IncidentRepository, Milestones
+from hub.storage.units import AssignmentRepository, AssignmentTiming
 
 PERCENTILE_METHOD = "linear (numpy default; Hyndman & Fan type 7)"
 
@@ -55,6 +64,16 @@ SEGMENTS = (
     Segment("on_scene_to_resolved", "on scene → resolved", "on_scene_at", "resolved_at"),
 )
 ARRIVAL = Segment("alert_to_arrival", "alert → on scene", "opened_at", "on_scene_at")
+#: One unit's segments, on its assignment (the CSV export's assignment rows).
+UNIT_SEGMENTS = (
+    Segment("dispatch_to_accept", "dispatched → accepted", "dispatched_at", "accepted_at"),
+    Segment("dispatch_to_en_route", "dispatched → en route", "dispatched_at", "en_route_at"),
+    Segment("en_route_to_on_scene", "en route → on scene", "en_route_at", "on_scene_at"),
+    Segment("unit_travel", "dispatched → on scene", "dispatched_at", "on_scene_at"),
+)
+UNIT_TRAVEL = UNIT_SEGMENTS[-1]
+#: The group of assignments whose incident has no area.
+NO_AREA = "(none)"
 
 
 class SegmentFigures(BaseModel):
@@ -93,18 +112,39 @@ class Comparison(BaseModel):
     segments: list[SegmentChange]
 
 
+class GroupFigures(BaseModel):
+    group: str = Field(description="a unit kind, or an area id ((none): no area)")
+    count: int = Field(description="units that arrived")
+    p50_s: float | None
+    p90_s: float | None
+
+
+class TravelFigures(BaseModel):
+    """Each unit's own dispatched → on scene, for the period's incidents."""
+
+    label: str = UNIT_TRAVEL.label
+    assignments: int = Field(description="units sent")
+    arrived: int = Field(description="units that reached the scene")
+    p50_s: float | None
+    p90_s: float | None
+    by_unit_kind: list[GroupFigures] = Field(description="by the unit's kind, by name")
+    by_area: list[GroupFigures] = Field(description="by the incident's area, by name")
+
+
 class ResponseTimeReport(BaseModel):
     area: str | None
     kind: str | None
     category: Category | None
     percentile_method: str = PERCENTILE_METHOD
     current: PeriodFigures
+    travel: TravelFigures = Field(description="per unit, this period only")
     previous_period: Comparison
     last_year: Comparison
 
 
-def durations(incidents: Iterable[Milestones], segment: Segment) -> list[float]:
-    """Seconds from the segment's start to its end, for incidents that reached both."""
+def durations(incidents: Iterable[Any], segment: Segment) -> list[float]:
+    """Seconds from the segment's start to its end, for records that reached both (incident
+    :class:`Milestones`, or :class:`~hub.domain.units.Assignment` for the unit segments)."""
     values = []
     for incident in incidents:
         start, end = getattr(incident, segment.start), getattr(incident, segment.end)
@@ -118,13 +158,52 @@ def durations(incidents: Iterable[Milestones], segment: Segment) -> list[float]:
     return values
 
 
+def seconds(record: object, segment: Segment) -> float | None:
+    """One record's (incident's or assignment's) seconds in ``segment``, or None."""
+    found = durations([record], segment)
+    return found[0] if found else None
+
+
+def percentiles(values: list[float]) -> tuple[float | None, float | None]:
+    """The median and p90 of ``values`` (rounded to ms), or (None, None) without any."""
+    if not values:
+        return None, None
+    p50, p90 = np.percentile(values, [50, 90], method="linear")
+    return round(float(p50), 3), round(float(p90), 3)
+
+
 def segment_figures(incidents: list[Milestones], segment: Segment) -> SegmentFigures:
     values = durations(incidents, segment)
-    p50 = p90 = None
-    if values:
-        p50, p90 = (round(float(v), 3) for v in np.percentile(values, [50, 90], method="linear"))
+    p50, p90 = percentiles(values)
     return SegmentFigures(
         segment=segment.name, label=segment.label, count=len(values), p50_s=p50, p90_s=p90
+    )
+
+
+def _groups(travel: list[tuple[str, float]]) -> list[GroupFigures]:
+    by: dict[str, list[float]] = {}
+    for group, value in travel:
+        by.setdefault(group, []).append(value)
+    return [
+        GroupFigures(group=name, count=len(values), p50_s=p50, p90_s=p90)
+        for name, values in sorted(by.items())
+        for p50, p90 in [percentiles(values)]
+    ]
+
+
+def travel_figures(rows: list[AssignmentTiming]) -> TravelFigures:
+    """Each unit's dispatched → on scene, overall, by unit kind and by area."""
+    arrived = [
+        (row, value) for row in rows if (value := seconds(row.assignment, UNIT_TRAVEL)) is not None
+    ]
+    p50, p90 = percentiles([value for _, value in arrived])
+    return TravelFigures(
+        assignments=len(rows),
+        arrived=len(arrived),
+        p50_s=p50,
+        p90_s=p90,
+        by_unit_kind=_groups([(row.unit_kind, value) for row, value in arrived]),
+        by_area=_groups([(row.area or NO_AREA, value) for row, value in arrived]),
     )
 
 
@@ -178,9 +257,10 @@ def response_time_report(
     area: str | None = None,
     kind: str | None = None,
     category: Category | None = None,
+    assignments: AssignmentRepository | None = None,
 ) -> ResponseTimeReport:
     """Figures for incidents opened in [start, end) matching the filters, beside the period
-    just before and the same period last year."""
+    just before and the same period last year; with ``assignments``, each unit's travel."""
     if end <= start:
         raise ValueError("the period must end after it starts")
 
@@ -191,11 +271,15 @@ def response_time_report(
     current = figures(start, end)
     previous = figures(start - (end - start), start)
     last_year = figures(year_earlier(start), year_earlier(end))
+    units = []
+    if assignments is not None:
+        units = assignments.timings_between(start, end, area=area, kind=kind, category=category)
     return ResponseTimeReport(
         area=area,
         kind=kind,
         category=category,
         current=current,
+        travel=travel_figures(units),
         previous_period=compare(current, previous),
         last_year=compare(current, last_year),
     )

@@ -84,5 +84,14 @@ class AssignmentRepository(Protocol):
     def unaccepted_since(self, dispatched_before: datetime) -> list[Assignment]:
         """Assignments still ``dispatched`` that were dispatched before that time."""
 
-    def timings_between(self, start: datetime, end: datetime) -> list[AssignmentTiming]:
-        """Assignments of incidents opened in [start, end), with unit and incident facts."""
+    def timings_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        area: str | None = None,
+        kind: str | None = None,
+        category: str | None = None,
+    ) -> list[AssignmentTiming]:
+        """Assignments of incidents opened in [start, end) (of that incident area, kind and
+        category when given), with unit and incident facts; by incident, then dispatch."""

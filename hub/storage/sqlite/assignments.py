@@ -117,14 +117,29 @@ class SqliteAssignmentRepository:
         )
         return [_record(r) for r in rows]
 
-    def timings_between(self, start: datetime, end: datetime) -> list[AssignmentTiming]:
+    def timings_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        area: str | None = None,
+        kind: str | None = None,
+        category: str | None = None,
+    ) -> list[AssignmentTiming]:
+        where = ["i.opened_at >= ?", "i.opened_at < ?"]
+        args: list = [iso(start), iso(end)]
+        for column, value in (("area", area), ("kind", kind), ("category", category)):
+            if value is not None:
+                where.append(f"i.{column} = ?")
+                args.append(getattr(value, "value", value))
+        # rowid: two units dispatched in the same instant stay in the order they were sent.
         rows = self.database.all(
             "SELECT a.*, u.callsign AS unit_callsign, u.kind AS unit_kind,"
             " i.ref AS incident_ref, i.area AS incident_area"
             " FROM assignments a JOIN incidents i ON i.id = a.incident_id"
             " JOIN units u ON u.id = a.unit_id"
-            " WHERE i.opened_at >= ? AND i.opened_at < ? ORDER BY i.opened_at, a.dispatched_at",
-            [iso(start), iso(end)],
+            f" WHERE {' AND '.join(where)} ORDER BY i.opened_at, i.id, a.dispatched_at, a.rowid",
+            args,
         )
         return [
             AssignmentTiming(
