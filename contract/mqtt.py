@@ -229,6 +229,19 @@ class MqttLink:
             return None
         return info.mid
 
+    def offer(self, topic: str, payload: bytes, max_waiting: int = 4) -> bool:
+        """Publish at QoS 0 a message that is worthless once a newer one exists (a live
+        camera frame): skipped, returning False, while more than ``max_waiting`` packets
+        still wait to be written, so a stalled link drops frames instead of queueing them
+        without bound in paho's memory."""
+        if not self.connected.is_set():
+            return False
+        waiting = getattr(self._client, "_out_packet", ())  # paho 2.x's outgoing deque
+        if len(waiting) > max_waiting:
+            return False
+        info = self._client.publish(topic, payload, qos=0, retain=False)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
     def ack(self, deliveries: list[Delivery]) -> int:
         """Send the PUBACKs of ``deliveries``; returns how many went out. Callable from any
         thread: paho's ``ack`` only appends the packet to its outgoing deque (atomic in

@@ -118,8 +118,9 @@ class EdgeAgent:
             )
 
     def _publish_live(self, topic: str, payload: bytes) -> bool:
-        """Live frames: QoS 0, never retained (a late frame is worth nothing)."""
-        return self.publisher.link.publish(topic, payload, qos=0) is not None
+        """Live frames: QoS 0, never retained, skipped while the link is backed up (a late
+        frame is worth nothing)."""
+        return self.publisher.link.offer(topic, payload)
 
     @property
     def outbox(self) -> Outbox:
