@@ -10,6 +10,8 @@ test chose and no test waits on the wall clock."""
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -209,5 +211,24 @@ def test_an_alert_is_answered_by_the_nearest_unit_from_desk_to_phone_and_back(
         expect(desk.locator('#report-rows tr[data-segment="travel"] td').nth(0)).to_have_text(
             "2 min 30 s"  # en route → on scene
         )
+        # Each unit's travel (its dispatch → on scene), by unit kind and by area.
+        travel_text = f"{travel // 60} min {travel % 60} s"
+        for row in ('tr[data-all="all"]', 'tr[data-kind="foot"]', 'tr[data-area="plaza"]'):
+            expect(desk.locator(f"#travel-rows {row} td").nth(0)).to_have_text(travel_text)
+        expect(desk.locator('#travel-rows tr[data-area="plaza"] th')).to_have_text("Central plaza and lawn")
+        # The heat map: one circle on the plan, where the incident was.
+        expect(desk.locator("#report-heatmap path.heat-point")).to_have_count(1)
+        expect(desk.locator("#report-heatmap-status")).to_have_text("1 incident on the map.")
+        # The export: the incident and its unit with all their timings.
+        with desk.expect_download() as download:
+            desk.click("#report-csv")
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+        incident_row = next(r for r in rows if r["record"] == "incident")
+        unit_row = next(r for r in rows if r["record"] == "assignment")
+        assert incident_row["state"] == "resolved" and incident_row["outcome"] == "arrest"
+        assert float(incident_row["travel_s"]) == 150  # en route → on scene, the first unit
+        assert (unit_row["unit"], unit_row["unit_kind"]) == ("P-01", "foot")
+        assert float(unit_row["unit_travel_s"]) == travel
+        assert unit_row["on_scene_at"].startswith(arrived.isoformat(timespec="milliseconds")[:23])
         assert desk_pb == []
         assert phone_pb == []
