@@ -215,7 +215,9 @@ def test_an_alert_is_answered_by_the_nearest_unit_from_desk_to_phone_and_back(
         travel_text = f"{travel // 60} min {travel % 60} s"
         for row in ('tr[data-all="all"]', 'tr[data-kind="foot"]', 'tr[data-area="plaza"]'):
             expect(desk.locator(f"#travel-rows {row} td").nth(0)).to_have_text(travel_text)
-        expect(desk.locator('#travel-rows tr[data-area="plaza"] th')).to_have_text("Central plaza and lawn")
+        expect(desk.locator('#travel-rows tr[data-area="plaza"] th')).to_have_text(
+            "Central plaza and lawn"
+        )
         # The heat map: one circle on the plan, where the incident was.
         expect(desk.locator("#report-heatmap path.heat-point")).to_have_count(1)
         expect(desk.locator("#report-heatmap-status")).to_have_text("1 incident on the map.")
