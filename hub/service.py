@@ -29,6 +29,7 @@ from hub.api.auth import Authenticator, LoginThrottle
 from hub.api.context import ApiContext
 from hub.api.server import TlsFiles, WebServer
 from hub.clock import Clock, system_clock
+from hub.dispatch.push import DispatchPush
 from hub.dispatch.service import AcceptTimeoutWorker, DispatchService
 from hub.domain.users import Role
 from hub.escalation import EscalationWorker
@@ -88,6 +89,8 @@ class HubService:
             clock,
             build_notifiers(NotifierSetup(self.storage, self.data_dir, config.hub.web_push)),
         )
+        # A new order wakes the unit's phones even with the patrol page closed.
+        DispatchPush(self.storage, self.bus, self.notifications)
         self.api = ApiContext(
             storage=self.storage,
             bus=self.bus,

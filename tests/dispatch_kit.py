@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from hub_helpers import ApiHub, serve_api
 
+from contract.siteconfig import SiteConfig
 from hub.clock import ManualClock
 from hub.domain.users import Role
 from hub.storage.repositories import Storage
@@ -111,9 +112,10 @@ class DispatchHub:
         self.api.close()
 
 
-def serve_dispatch(data_dir: Path) -> DispatchHub:
+def serve_dispatch(data_dir: Path, config: SiteConfig | None = None) -> DispatchHub:
+    """The dispatch test hub; ``config`` replaces the example site's (e.g. Web Push on)."""
     clock = ManualClock()
-    api = serve_api(data_dir, clock=clock)
+    api = serve_api(data_dir, clock=clock, config=config)
     api.passwords["patrol2"] = api.accounts.create_user("patrol2", Role.PATROL)
     hub = DispatchHub(
         api,

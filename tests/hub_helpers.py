@@ -236,12 +236,13 @@ def serve_api(
     heartbeat_s: float = 15.0,
     session_idle_minutes: int | None = None,
     passwords: dict[str, str] | None = None,
+    config: SiteConfig | None = None,
 ) -> ApiHub:
     """The example site's hub API on a free loopback port, composed by :class:`HubService`
     itself (``clock`` is the hub's: sessions, ingest and the login throttle all run on it).
     One user per role is created, unless ``passwords`` says they exist already (a restart on
-    the same ``data_dir``)."""
-    config = example_config()
+    the same ``data_dir``). ``config`` replaces the example site's."""
+    config = config or example_config()
     if session_idle_minutes is not None:
         hub_settings = config.hub.model_copy(update={"session_idle_minutes": session_idle_minutes})
         config = config.model_copy(update={"hub": hub_settings})

@@ -85,8 +85,18 @@ class NotificationService:
         if "webpush" not in self.notifiers:
             return []
         users = self.storage.users.with_role(tuple(Role(r) for r in roles))
-        names = [u.username for u in users if not u.disabled]
-        subscriptions = self.storage.push_subscriptions.for_users(names)
+        return self._push(message, [u.username for u in users if not u.disabled])
+
+    def enqueue_push_to(self, message: Message, usernames: Iterable[str]) -> list[Delivery]:
+        """A Web Push delivery for each browser of each of ``usernames`` that exists and is
+        enabled (none when Web Push is off): a patrol unit's members, for its order."""
+        if "webpush" not in self.notifiers:
+            return []
+        users = (self.storage.users.get(name) for name in dict.fromkeys(usernames))
+        return self._push(message, [u.username for u in users if u is not None and not u.disabled])
+
+    def _push(self, message: Message, usernames: list[str]) -> list[Delivery]:
+        subscriptions = self.storage.push_subscriptions.for_users(usernames)
         return [self.enqueue("webpush", str(s.id), message) for s in subscriptions]
 
     def enqueue_apprise(self, message: Message, urls: Iterable[str]) -> list[Delivery]:
