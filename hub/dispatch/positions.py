@@ -17,6 +17,19 @@ The OsmAnd protocol (Traccar Client, many hardware trackers) is a GET or a form 
 ``id``, ``lat``, ``lon``, ``timestamp`` (Unix seconds, milliseconds, or ISO 8601), ``speed``
 (knots), ``bearing``, ``accuracy`` (metres), ``batt`` (percent); :func:`osmand_reading`
 turns one into a :class:`Reading`.
+
+Traccar Client 9 and later POST the same protocol as JSON instead (the native format of the
+background-location SDK it is built on; https://www.traccar.org/osmand/)::
+
+    {"location": {"timestamp": "2026-12-02T21:00:00.000Z",
+                  "coords": {"latitude": .., "longitude": .., "accuracy": .., "speed": ..,
+                             "heading": .., "altitude": ..},
+                  "battery": {"level": 0.77, "is_charging": false}, ...},
+     "device_id": "48241179"}
+
+with other units: ``speed`` in metres per second, ``battery.level`` a fraction of 1; the SDK
+says -1 for a speed, heading or battery level it does not know. :func:`traccar_json_reading`
+reads it into the same :class:`Reading`, so both formats pass the same checks.
 """
 
 from __future__ import annotations
@@ -26,6 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from hub.dispatch.errors import PositionRefused
 
 #: A device's clock a little ahead of the hub's is normal; more is a wrong clock.
@@ -33,6 +48,7 @@ CLOCK_TOLERANCE = timedelta(seconds=30)
 #: Distance forgiven in the jump check (GPS jitter, accuracy circles).
 JUMP_SLACK_M = 100.0
 KNOTS_TO_KMH = 1.852
+MPS_TO_KMH = 3.6
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,64 @@ def osmand_reading(params: Mapping[str, str]) -> Reading:
         speed_kmh=None if speed is None else speed * KNOTS_TO_KMH,
         bearing=_number(params, "bearing"),
         battery=_number(params, "batt"),
+    )
+
+
+class _Json(BaseModel):
+    # NaN and Infinity are not JSON, but Python's json module reads them: refuse them here.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class _Coords(_Json):
+    latitude: float
+    longitude: float
+    accuracy: float | None = None
+    speed: float | None = None
+    heading: float | None = None
+
+
+class _Battery(_Json):
+    level: float | None = None
+
+
+class _Location(_Json):
+    timestamp: str | float | None = None
+    coords: _Coords
+    battery: _Battery | None = None
+
+
+class TraccarJson(_Json):
+    """The JSON body of Traccar Client 9+ (see the module docstring); other fields ignored."""
+
+    location: _Location
+    device_id: str | None = Field(None, max_length=64)
+
+
+def _known(value: float | None) -> float | None:
+    """The SDK's -1 (or any negative) means "not measured"."""
+    return None if value is None or value < 0 else value
+
+
+def traccar_json_reading(document: object) -> tuple[str | None, Reading]:
+    """``(device_id, reading)`` from a parsed Traccar Client JSON body."""
+    try:
+        body = TraccarJson.model_validate(document)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "body"
+        raise PositionRefused(400, "bad_value", f"{where} is missing or not valid") from None
+    location = body.location
+    coords = location.coords
+    speed = _known(coords.speed)
+    level = _known(location.battery.level) if location.battery else None
+    stamp = location.timestamp
+    return body.device_id, Reading(
+        lat=coords.latitude,
+        lon=coords.longitude,
+        at=_timestamp(None if stamp is None else str(stamp)),
+        accuracy_m=_known(coords.accuracy),
+        speed_kmh=None if speed is None else speed * MPS_TO_KMH,
+        bearing=_known(coords.heading),
+        battery=None if level is None else level * 100,
     )
 
 

@@ -3,7 +3,8 @@ trackers) on ``/osmand/{token}``.
 
 The OsmAnd route has no session: the token in its path is the device's credential (one per
 tracker, stored as a hash), and ``id`` must be that tracker's. It takes the fields in the
-query string (GET or POST, as OsmAnd and Traccar Client send them) or as a form body. A
+query string (GET or POST, as OsmAnd and Traccar Client send them), as a form body, or as
+Traccar Client 9's JSON body (``device_id`` is then the tracker's id). A
 refused position answers with its reason (see :mod:`hub.dispatch.positions`) and nothing is
 stored. Stored positions are not audited one by one (a unit sends one every few seconds;
 the track itself is the record); refusals are logged.
@@ -11,6 +12,7 @@ the track itself is the record); refusals are logged.
 
 # No "from __future__ import annotations": FastAPI must see the real Annotated dependency
 # types, which are local to build().
+import json
 import logging
 from datetime import datetime
 from typing import Annotated
@@ -25,8 +27,8 @@ from hub.api.auth import Principal
 from hub.api.context import ApiContext
 from hub.api.params import aware
 from hub.api.routers.units import dispatch_errors
-from hub.dispatch.errors import DispatchError
-from hub.dispatch.positions import Reading, osmand_reading
+from hub.dispatch.errors import DispatchError, PositionRefused
+from hub.dispatch.positions import Reading, osmand_reading, traccar_json_reading
 from hub.dispatch.service import DispatchService
 from hub.domain.units import Position
 from hub.domain.users import Role
@@ -78,21 +80,31 @@ def build(ctx: ApiContext) -> APIRouter:
         with dispatch_errors():
             return service.app_position(who.user, body.unit_id, reading)
 
-    async def osmand(request: Request, token: str) -> Stored:
-        fields = dict(request.query_params)
-        body = await request.body()  # BodyLimit capped it (hub.api.limits)
+    def read(query: dict[str, str], body: bytes) -> tuple[str, Reading]:
+        """The device id and reading of one OsmAnd request, in any of its formats."""
+        if body.lstrip().startswith(b"{"):
+            # Traccar Client 9+: JSON (its own content type is not trusted either way).
+            try:
+                document = json.loads(body)
+            except (ValueError, RecursionError):
+                raise PositionRefused(400, "bad_value", "the body is not JSON") from None
+            device_id, reading = traccar_json_reading(document)
+            return (device_id or query.get("id", ""))[:64], reading
+        fields = dict(query)
         if body:
             # A form body is plain key=value pairs; parse_qsl reads it without a multipart
             # parser and whatever the content type says (trackers are careless with it).
             try:
                 fields |= dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=20))
             except ValueError:
-                raise HTTPException(400, "bad_value: too many fields") from None
+                raise PositionRefused(400, "bad_value", "too many fields") from None
+        return fields.get("id", "")[:64], osmand_reading(fields)
+
+    async def osmand(request: Request, token: str) -> Stored:
+        body = await request.body()  # BodyLimit capped it (hub.api.limits)
         try:
-            reading = osmand_reading(fields)
-            position = await run_in_threadpool(
-                service.osmand_position, token, fields.get("id", "")[:64], reading
-            )
+            device_id, reading = read(dict(request.query_params), body)
+            position = await run_in_threadpool(service.osmand_position, token, device_id, reading)
         except DispatchError as exc:
             client = request.client.host if request.client else "?"
             log.info("osmand position refused from %s: %s", client, exc)
@@ -109,11 +121,15 @@ def build(ctx: ApiContext) -> APIRouter:
         "/osmand/{token}",
         response_model=Stored,
         openapi_extra={
-            "requestBody": {"content": {"application/x-www-form-urlencoded": {}}},
+            "requestBody": {
+                "content": {"application/x-www-form-urlencoded": {}, "application/json": {}}
+            },
         },
     )
     async def osmand_post(request: Request, token: Token) -> Stored:
-        """The same as GET, the fields in the query string or a form body."""
+        """The same as GET, the fields in the query string or a form body; or Traccar
+        Client 9's JSON ``{"location": {"timestamp", "coords": {"latitude", "longitude",
+        "speed" (m/s), "heading", "accuracy"}, "battery": {"level" (0..1)}}, "device_id"}``."""
         return await osmand(request, token)
 
     return router
