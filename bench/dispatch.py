@@ -10,9 +10,12 @@ listens on ``/api/events`` for its ``assignment`` event.
 
 Prints: positions stored per second (sustained over the run, against the 100/s that 500
 units every 5 s need), the p50/p95 of ``GET /api/incidents/{id}/suggestions``, and the time
-from the dispatch POST to the order on the patrol's live feed.
+from the dispatch POST to the order on the patrol's live feed; and the CPU this process
+(the hub, plus the light desk and feed clients) used while the devices ran, as a share of
+one core and per stored position, with ``--listeners`` more live feeds open (each ``unit``
+event is encoded once per feed).
 
-    .venv/bin/python bench/dispatch.py [--units 500] [--seconds 30]
+    .venv/bin/python bench/dispatch.py [--units 500] [--seconds 30] [--listeners 0]
 """
 
 from __future__ import annotations
@@ -123,16 +126,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--listeners", type=int, default=0, help="extra live feeds (desks)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         hub = serve_api(Path(tmp) / "hub")
         try:
-            run(hub, args.units, args.seconds)
+            run(hub, args.units, args.seconds, args.listeners)
         finally:
             hub.close()
 
 
-def run(hub, units: int, seconds: float) -> None:
+def run(hub, units: int, seconds: float, listeners: int = 0) -> None:
     service = hub.service.dispatch
     hub.accounts.create_user("bench-patrol", Role.PATROL)
     trackers = []
@@ -146,7 +150,11 @@ def run(hub, units: int, seconds: float) -> None:
     patrol_token, _ = hub.accounts.open_session("bench-patrol")
     feed = PatrolFeed(hub.url, patrol_token)
     feed.ready.wait(10)
+    desks = [PatrolFeed(hub.url, hub.accounts.open_session("officer")[0]) for _ in range(listeners)]
+    for other in desks:
+        other.ready.wait(10)
 
+    cpu0, wall0 = time.process_time(), time.monotonic()
     out = multiprocessing.get_context("spawn").Queue()
     child = multiprocessing.get_context("spawn").Process(
         target=devices, args=(hub.url, trackers, seconds, out)
@@ -183,9 +191,18 @@ def run(hub, units: int, seconds: float) -> None:
         desk.post(f"/api/assignments/{assignment_id}/steps", json={"step": "release"})
         time.sleep(max(0.0, 2.0 - (time.perf_counter() - t0)))
     child.join(seconds + 60)
+    cpu = time.process_time() - cpu0
     counts = out.get(timeout=10)
-    feed.stop()
+    counts["cpu_share"] = cpu / (time.monotonic() - wall0)
+    counts["cpu_us_per_position"] = cpu / max(1, counts["ok"]) * 1e6
+    for one in (feed, *desks):
+        one.stop()
     report(units, counts, suggest_ms, order_ms)
+    print(
+        f"this process's CPU while the devices ran ({listeners + 1} live feeds): "
+        f"{counts['cpu_share']:.0%} of a core, {counts['cpu_us_per_position']:.0f} µs"
+        " per stored position (desk and feed clients included)"
+    )
 
 
 def report(units: int, counts: dict, suggest_ms: list[float], order_ms: list[float]) -> None:
