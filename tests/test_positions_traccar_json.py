@@ -138,3 +138,11 @@ def test_a_wrong_token_is_refused_and_the_body_limit_stays(hub, tracked):
     padded["location"]["extras"] = {"note": "x" * 5000}  # more than one position needs
     assert post(hub, tracker, padded).status_code == 413
     assert stored(hub, unit["id"]) == []
+
+
+def test_a_form_tracker_may_name_itself_deviceid_as_traccars_server_allows(hub, tracked):
+    unit, tracker = tracked
+    fields = {"deviceid": "traccar-9", "lat": str(PLAZA[0]), "lon": str(PLAZA[1])}
+    r = hub.api.client().post(f"/osmand/{tracker['token']}", data=fields)
+    assert r.status_code == 200, r.text
+    assert len(stored(hub, unit["id"])) == 1

@@ -89,7 +89,7 @@ def build(ctx: ApiContext) -> APIRouter:
             except (ValueError, RecursionError):
                 raise PositionRefused(400, "bad_value", "the body is not JSON") from None
             device_id, reading = traccar_json_reading(document)
-            return (device_id or query.get("id", ""))[:64], reading
+            return (device_id or query.get("id") or query.get("deviceid") or "")[:64], reading
         fields = dict(query)
         if body:
             # A form body is plain key=value pairs; parse_qsl reads it without a multipart
@@ -98,7 +98,8 @@ def build(ctx: ApiContext) -> APIRouter:
                 fields |= dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=20))
             except ValueError:
                 raise PositionRefused(400, "bad_value", "too many fields") from None
-        return fields.get("id", "")[:64], osmand_reading(fields)
+        # Traccar's own server takes ``deviceid`` as well as ``id``; some trackers send it.
+        return (fields.get("id") or fields.get("deviceid") or "")[:64], osmand_reading(fields)
 
     async def osmand(request: Request, token: str) -> Stored:
         body = await request.body()  # BodyLimit capped it (hub.api.limits)
