@@ -80,6 +80,7 @@ def dispatch_and_drive_to_the_scene(page: Page, order: Order) -> str:
 def tap_on_scene_offline(page: Page) -> datetime:
     """No network: "on scene" is tapped, shown at once, and queued. → the tap's time."""
     page.context.set_offline(True)
+    page.wait_for_function("!navigator.onLine")  # the browser knows before the tap is made
     page.locator("#patrol-next").click()
     expect(page.locator("#patrol-state")).to_have_text("on scene")
     expect(page.locator("#patrol-queued")).to_be_visible()
@@ -89,7 +90,8 @@ def tap_on_scene_offline(page: Page) -> datetime:
 
 
 def stored_time(order: Order) -> datetime:
-    stored = wait_for(order.on_scene_at, what="the on-scene time")
+    # A generous bound: on a loaded machine Chromium may take a while to wake the worker.
+    stored = wait_for(order.on_scene_at, timeout=30, what="the on-scene time")
     return datetime.fromisoformat(stored.replace("Z", "+00:00"))
 
 
