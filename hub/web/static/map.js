@@ -1,7 +1,8 @@
 // The site map view (#/map): the plan with its areas, cameras and sensors (online/offline,
 // camera health), open incidents coloured by state with a timer since they opened, and the
-// patrol units with their callsign, state and the age of their position. Live: app.js
-// passes every incident, node and unit event here.
+// patrol units with their callsign, state and the age of their position, and distance rings
+// around each open incident (ringMetres). Live: app.js passes every incident, node and unit
+// event here.
 //
 // Markers are Leaflet divIcons whose content is built with el() (textContent only), and each
 // carries data-kind / data-id / data-state / data-lat / data-lon for tests and styling.
@@ -13,12 +14,37 @@ import { planMap } from "./plan_map.js";
 
 const nodeKey = (n) => n.node;
 
+// The rings drawn around an open incident: distances in metres, a fixed scale for the site.
+// Distances rather than "how far the fastest available unit gets in 1, 3, 5 minutes": unit
+// speeds and the detour factor live in the hub's config and reach the page only through an
+// incident's suggestions, which are officer-only and audited per call (the map is viewer+,
+// and an audit row per redraw would be noise); minute rings would also jump whenever a unit
+// turns busy, where a fixed scale is one the desk learns to read. Each unit's estimated
+// minutes are in the suggestions of the incident view.
+//
+// The three steps come from this ladder, sized to the plan (ringMetres): the outer ring is
+// the first step at least as long as the plan's longer side, so a 160 m compound gets 50,
+// 100 and 250 m (the inner ones on the plan, the outer reaching past its edges) and a 1 km
+// village 250, 500 and 1000 m. One fixed set (say 100/250/500 m) would draw nothing inside
+// a small plan and only clutter inside a large one.
+const RING_LADDER = [25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+/** The ring radii (m) for a plan whose corners span ``extent`` on ``map``. */
+export function ringMetres(map, extent) {
+  const longer = Math.max(map.distance(extent.getNorthWest(), extent.getNorthEast()),
+    map.distance(extent.getNorthWest(), extent.getSouthWest()));
+  const i = RING_LADDER.findIndex((m) => m >= longer);
+  const outer = i < 0 ? RING_LADDER.length - 1 : Math.max(2, i);
+  return RING_LADDER.slice(outer - 2, outer + 1);
+}
+
 export const SiteMapView = {
   built: null, // the promise of {L, map, site}
   markers: new Map(), // "unit:<id>" | "incident:<id>" | "node:<name>" -> Leaflet marker
   incidents: new Map(),
   units: new Map(),
   nodes: new Map(),
+  rings: new Map(), // incident id -> Leaflet layerGroup of its rings and their labels
 
   /** The view became visible: build the map once, then keep it fresh. */
   async show() {
@@ -125,13 +151,41 @@ export const SiteMapView = {
     if (!isOpen(inc) || !where) {
       if (marker) marker.remove();
       SiteMapView.markers.delete(key);
+      SiteMapView._rings(built, inc.id, null);
       return;
     }
+    SiteMapView._rings(built, inc.id, where);
     const content = el("span", { class: "map-incident", dataset: { kind: "incident", id: inc.id,
       state: inc.state, severity: inc.severity, lat: where.lat, lon: where.lon } },
     el("span", { class: "map-label", text: `${inc.ref} \u00b7 ${humanize(inc.state)}` }),
     el("span", { class: "map-timer", dataset: { since: inc.opened_at } }));
     SiteMapView._place(built, key, where, content, `${inc.ref} ${inc.title}`);
+  },
+
+  /** The distance rings around incident ``id`` at ``where`` (none when null): thin dashed
+   * circles with no fill so the plan stays readable, each labelled at its north edge;
+   * redrawn only when the incident moves. */
+  _rings({ L, map, extent }, id, where) {
+    const at = where && `${where.lat},${where.lon}`;
+    const old = SiteMapView.rings.get(id);
+    if (old && old.vwAt === at) return;
+    if (old) old.remove();
+    SiteMapView.rings.delete(id);
+    if (!where) return;
+    const group = L.layerGroup().addTo(map);
+    group.vwAt = at;
+    for (const metres of ringMetres(map, extent)) {
+      const ring = L.circle([where.lat, where.lon], { radius: metres, className: "map-ring",
+        interactive: false, fill: false, color: "#8a2a20", weight: 1.5, opacity: 0.6,
+        dashArray: "6 6" }).addTo(group);
+      Object.assign(ring.getElement().dataset, { incident: id, metres: String(metres) });
+      const label = el("span", { class: "map-ring-label", text: `${metres} m`,
+        dataset: { incident: id, metres: String(metres) } });
+      L.marker([ring.getBounds().getNorth(), where.lon], { interactive: false, keyboard: false,
+        zIndexOffset: -1000, // under the incident and unit markers
+        icon: L.divIcon({ html: label, className: "map-icon", iconSize: null }) }).addTo(group);
+    }
+    SiteMapView.rings.set(id, group);
   },
 
   _unit(built, unit) {

@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-5";
+const VERSION = "vw-shell-6";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
