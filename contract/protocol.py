@@ -167,6 +167,12 @@ class CameraStats(BaseModel):
     camera_fps: float = Field(ge=0, description="frames/s read from the source")
     process_fps: float = Field(ge=0, description="frames/s through the motion gate")
     detect_fps: float = Field(ge=0, description="detector runs/s")
+    #: Optional (added in v2 without a version bump): older nodes do not send it.
+    detect_fps_target: float | None = Field(
+        None,
+        ge=0,
+        description="configured detect.fps: what detect_fps reaches while something moves",
+    )
     skipped_fps: float = Field(ge=0, description="frames/s dropped to stay real-time")
     skipped_frames: int = Field(ge=0, description="frames dropped since start")
     inference_ms: float = Field(ge=0, description="mean detector latency")
