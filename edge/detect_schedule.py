@@ -4,8 +4,15 @@ The detector is by far the costliest stage (20-80 ms a run, against ~1 ms for ev
 else), so it runs only when it can tell us something:
 
 1. **Motion.** Frames in which nothing moved never reach it (the processor's motion gate).
-2. **Rate cap.** At most ``detect.fps`` runs per second of *event time* (so a replay is
-   deterministic); Frigate's default of 5 is plenty to follow a walking person.
+2. **Rate cap.** ``detect.fps`` runs per second of *event time* (so a replay is
+   deterministic); Frigate's default of 5 is plenty to follow a walking person. Runs are
+   due on a running deadline (``next += period``), not "last run + period": a frame that
+   comes a little late (capture jitter, a slow stage) shifts only that run, not all the ones
+   after it, so a busy camera reaches the configured rate instead of losing a few percent to
+   every late frame. Catch-up is bounded: a run is never due sooner than a quarter period
+   after the previous one (a camera at 6-8 fps needs that much to average 5), and a run
+   more than a period late re-anchors the deadline, so at most one run is ever owed: no
+   bursts after a stall.
 3. **Idle back-off.** A tree in the wind, a flag, rain or a flickering sign move all day, and
    the detector finds nothing there run after run. After ``idle_after_s`` of runs that found
    nothing, the schedule remembers which cells of a coarse grid (16x12) that fruitless motion
@@ -26,6 +33,7 @@ import numpy as np
 from contract.detect_settings import DetectSettings
 
 GRID = (16, 12)  # cells across, down
+_SLACK_S = 1e-3
 
 
 class DetectSchedule:
@@ -53,6 +61,7 @@ class DetectSchedule:
     def reset(self) -> None:
         """Forget everything (after a reconnect or loop the scene may have changed)."""
         self._last_run: float | None = None
+        self._next_due: float | None = None  # the running deadline of the rate cap
         self._empty_since: float | None = None  # first of the current run of fruitless runs
         self._moved_at = np.full(GRID[::-1], -np.inf)  # [rows, cols]: last fruitless motion
 
@@ -80,13 +89,13 @@ class DetectSchedule:
     def due(self, ts: float, boxes: np.ndarray | None, frame_size: tuple[int, int]) -> bool:
         """Should the detector run on this frame (taken at event time ``ts``, with these
         motion boxes in frame pixels; None when motion gating is off)?"""
-        if not self.cap_fps or self._last_run is None:
+        if not self.cap_fps or self._last_run is None or self._next_due is None:
             return True
         since = ts - self._last_run
-        # A millisecond of slack so 10 fps footage with a 5 fps cap runs on every 2nd frame.
-        if since < 1.0 / self.fps - 1e-3:
+        # A millisecond of slack absorbs float rounding (0.1 * 6 != 0.2 * 3).
+        if ts < self._next_due - _SLACK_S:
             return False
-        if not self.idle or boxes is None or since >= 1.0 / self.idle_fps - 1e-3:
+        if not self.idle or boxes is None or since >= 1.0 / self.idle_fps - _SLACK_S:
             return True
         fruitless = ts - self._moved_at <= self.memory_s
         for cells in self._cells(boxes, frame_size):
@@ -103,6 +112,15 @@ class DetectSchedule:
         frame_size: tuple[int, int],
     ) -> None:
         """The detector ran at ``ts`` and ``found`` something (or tracks are alive)."""
+        period = 1.0 / self.fps
+        if self._next_due is None or ts - self._next_due > period:
+            # First run, or nothing was due for over a period (a still scene, a stall):
+            # start a fresh timeline here rather than owe the runs that were not needed.
+            self._next_due = ts + period
+        else:
+            # On time or a little late: the next deadline keeps the rhythm, but never comes
+            # sooner than a quarter period after this run (no bursts).
+            self._next_due = max(self._next_due + period, ts + period / 4)
         self._last_run = ts
         if found:
             self._empty_since = None

@@ -116,3 +116,46 @@ def test_a_tree_in_the_wind_costs_about_one_detector_run_a_second(tree_clip):
     # The branches move on most frames: without the back-off the detector runs ~4x a second.
     assert len(runs[5.0]) > 3 * 10
     assert len(runs[1.0]) <= 1.5 * 10
+
+
+def busy_camera(s: DetectSchedule, frame_times) -> list[float]:
+    """Someone in view on every frame: the times the detector ran."""
+    runs = []
+    for t in frame_times:
+        if s.due(t, STREET, SIZE):
+            runs.append(t)
+            s.ran(t, True, STREET, SIZE)
+    return runs
+
+
+def jittery_frames(fps: float, seconds: float, jitter_s: float, seed: int = 7) -> list[float]:
+    """Capture times of a live camera whose frames come up to ``jitter_s`` late (seeded)."""
+    rng = np.random.default_rng(seed)
+    ticks = np.arange(0.0, seconds, 1.0 / fps)
+    return list(ticks + rng.uniform(0.0, jitter_s, len(ticks)))
+
+
+def test_a_jittery_25_fps_camera_reaches_the_configured_5_detect_fps():
+    # 25 fps with up to 15 ms of capture jitter: "last run + 200 ms" would wait for the next
+    # frame whenever the due one came a little early, ~4.2 runs a second.
+    runs = busy_camera(schedule(), jittery_frames(25.0, 60.0, 0.015))
+    assert abs(len(runs) - 5 * 60) <= 1
+    assert np.diff(runs).min() >= 0.05  # never a burst: at least a quarter period apart
+
+
+def test_odd_camera_rates_still_average_the_configured_rate():
+    for fps in (6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 30.0):
+        runs = busy_camera(schedule(), jittery_frames(fps, 60.0, 0.3 / fps))
+        assert len(runs) >= 0.98 * 5 * 60, fps  # >= 4.9 detect-fps
+        assert len(runs) <= 5 * 60 + 1, fps
+        assert np.diff(runs).min() >= 0.05, fps
+
+
+def test_a_stall_is_not_repaid_with_a_burst():
+    # The processor stalls for 2 s (frames skipped): afterwards the schedule re-anchors
+    # instead of running on every frame to catch up the ten runs it missed.
+    frames = [t for t in jittery_frames(25.0, 6.0, 0.01) if not 2.0 <= t < 4.0]
+    runs = busy_camera(schedule(), frames)
+    after = [t for t in runs if t >= 4.0]
+    assert np.diff(after).min() >= 0.05
+    assert len(after) <= 2 * 5 + 1
