@@ -54,18 +54,19 @@ log = logging.getLogger(__name__)
 
 
 class _Rate:
-    """Events per second over a sliding window (monotonic clock)."""
+    """Events per second over a sliding window (of ``clock``, monotonic by default)."""
 
-    def __init__(self, window_s: float = 10.0) -> None:
+    def __init__(self, window_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.window_s = window_s
+        self.clock = clock
         self._times: deque[float] = deque()
-        self._started = time.monotonic()
+        self._started = clock()
 
     def tick(self) -> None:
-        self._times.append(time.monotonic())
+        self._times.append(self.clock())
 
     def rate(self) -> float:
-        now = time.monotonic()
+        now = self.clock()
         while self._times and now - self._times[0] > self.window_s:
             self._times.popleft()
         span = min(self.window_s, max(now - self._started, 1e-3))
@@ -73,14 +74,22 @@ class _Rate:
 
 
 class PipelineStats:
-    """Frigate-style counters of one camera; :meth:`snapshot` gives the wire form."""
+    """Frigate-style counters of one camera; :meth:`snapshot` gives the wire form.
 
-    def __init__(self) -> None:
+    ``detect_fps_target`` is the camera's configured ``detect.fps``, reported beside the
+    achieved ``detect_fps`` so an overloaded gateway shows (tests inject ``clock``)."""
+
+    def __init__(
+        self,
+        detect_fps_target: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lock = threading.Lock()
-        self.camera = _Rate()
-        self.process = _Rate()
-        self.detect = _Rate()
-        self.skipped = _Rate()
+        self.detect_fps_target = detect_fps_target
+        self.camera = _Rate(clock=clock)
+        self.process = _Rate(clock=clock)
+        self.detect = _Rate(clock=clock)
+        self.skipped = _Rate(clock=clock)
         self.skipped_frames = 0
         self._inference: deque[float] = deque(maxlen=50)
         self._motion: deque[bool] = deque(maxlen=100)
@@ -112,6 +121,7 @@ class PipelineStats:
                 camera_fps=round(self.camera.rate(), 2),
                 process_fps=round(self.process.rate(), 2),
                 detect_fps=round(self.detect.rate(), 2),
+                detect_fps_target=self.detect_fps_target,
                 skipped_fps=round(self.skipped.rate(), 2),
                 skipped_frames=self.skipped_frames,
                 inference_ms=round(inf, 1),
@@ -185,7 +195,7 @@ class CameraPipeline:
         self.on_queued = on_queued
         self.blurrer = blurrer if blurrer is not None else FaceBlurrer()
         self.retry_s = retry_s
-        self.stats = PipelineStats()
+        self.stats = PipelineStats(detect_fps_target=camera.detect.fps)
         self.alerts = 0
         self._last_frame: ProcessedFrame | None = None
         self.live = live
