@@ -101,6 +101,12 @@ class Camera(_Section):
     area: Identifier
     loop: bool = Field(False, description="restart a file source at its end (demo)")
     realtime: bool = Field(True, description="pace file sources at their frame rate")
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp",
+        description="how an rtsp:// camera sends its video: tcp (interleaved in the RTSP "
+        "connection; passes firewalls and NAT, never loses packets) or udp (less delay, but a "
+        "lossy link shows as smeared frames; needs UDP ports open back to the gateway)",
+    )
     motion: MotionSettings = MotionSettings()
     detect: DetectSettings = DetectSettings()
     zones: list[ZoneRule] = Field(default_factory=list)
