@@ -186,7 +186,7 @@ class CameraPipeline:
         ``live``: the gateway's live view, handed the processed frames while the hub holds
         a lease on this camera."""
         self.camera = camera
-        self.source = FrameSource(source, realtime=camera.realtime, loop=camera.loop)
+        self.source = FrameSource.for_camera(camera, source)
         self.processor = FrameProcessor(camera, detector, timezone)
         self.health = CameraHealth(camera.health)
         self.outbox = outbox
