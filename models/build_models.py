@@ -25,6 +25,9 @@ What it does (``build``, run with the conversion venv's python):
    which needs only numpy, opencv and onnxruntime;
 7. checks ONNX-vs-TensorFlow parity for the SSDLite graph;
 8. writes ``<model>.provenance.json`` next to each model and ``coco_labels.txt``.
+
+``quantize`` (any venv with onnx, onnxruntime and opencv; no TensorFlow) writes the int8
+CenterNet and SSDLite files from the fp32 ones: see ``models/quantize_models.py``.
 """
 from __future__ import annotations
 
@@ -775,6 +778,10 @@ def main() -> None:
     b.add_argument("--video", default=None, help="path to vtest.avi (default: fetch Debian opencv-doc)")
     b.add_argument("--runtime-python", default=str(REPO / ".venv/bin/python"),
                    help="interpreter with numpy+opencv+onnxruntime used for the measurements")
+    q = sub.add_parser("quantize", help="int8 CenterNet and SSDLite (needs onnx + onnxruntime + opencv)")
+    q.add_argument("--work-dir", default="/tmp/models-work/quantize")
+    q.add_argument("--models-dir", default=str(HERE))
+    q.add_argument("--video", default=None, help="path to vtest.avi (default: fetch Debian opencv-doc)")
     m = sub.add_parser("measure", help="internal: run the models on vtest frames (runtime venv)")
     m.add_argument("--models-dir", default=str(HERE))
     m.add_argument("--video", required=True)
@@ -789,6 +796,12 @@ def main() -> None:
         print(text)
     elif a.cmd == "build":
         build(a)
+    elif a.cmd == "quantize":
+        sys.path.insert(0, str(HERE))
+        from quantize_models import quantize
+
+        video, _ = fetch_vtest(Path(a.work_dir), a.video)
+        quantize(video, Path(a.models_dir), Path(a.work_dir))
     else:
         ap.print_help()
 
