@@ -46,13 +46,14 @@ detections. :meth:`ByteTracker.track_info` gives its median score and its label 
 seen most often; ties go to the higher median, then the name), so a rule can ask for "median
 score ≥ 0.7" (Frigate's ``threshold``) instead of trusting one lucky frame. The output rows of
 a confirmed track carry the track's label, so a vehicle flickering car/truck stays one label.
+Both are kept up to date as scores come (:class:`edge.score_window.ScoreWindow`), not
+recomputed on each read.
 
 Deterministic: the same inputs give the same ids.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -62,6 +63,7 @@ from scipy.optimize import linear_sum_assignment
 
 from edge.detections import NO_TRACK, Detections, box_iou
 from edge.kalman import BoxKalman, xyah_to_xyxy, xyxy_to_xyah
+from edge.score_window import ScoreWindow
 
 #: Labels a detector confuses with each other; a track may take detections of any of them.
 DEFAULT_SAME_OBJECT: tuple[tuple[str, ...], ...] = (("car", "truck", "bus"),)
@@ -95,7 +97,9 @@ class _Track:
     mean: np.ndarray  # [8] Kalman state
     cov: np.ndarray  # [8, 8]
     first_seen: float
-    history: deque[tuple[float, str]]  # (score, label) of its last detections
+    #: Scores and labels of its last detections, with their median and label kept up to date
+    #: (rules read them on every frame).
+    scores: ScoreWindow
     state: TrackState = TrackState.TENTATIVE
     track_id: int = NO_TRACK
     hits: int = 0
@@ -103,24 +107,18 @@ class _Track:
     unseen_s: float = 0.0  # time missed while the detector looked at it
 
     def observe(self, score: float, label: str, now: float) -> None:
-        self.history.append((score, label))
+        self.scores.add(score, label)
         self.hits += 1
         self.last_seen = now
         self.unseen_s = 0.0
 
     @property
     def median_score(self) -> float:
-        return float(np.median([s for s, _ in self.history]))
+        return self.scores.median
 
     @property
     def label(self) -> str:
-        """The label seen most often; ties → higher median score of that label, then name."""
-        by_label: dict[str, list[float]] = {}
-        for s, lab in self.history:
-            by_label.setdefault(lab, []).append(s)
-        return min(
-            by_label, key=lambda lab: (-len(by_label[lab]), -float(np.median(by_label[lab])), lab)
-        )
+        return self.scores.label
 
     @property
     def box(self) -> np.ndarray:
@@ -354,7 +352,7 @@ class ByteTracker:
             mean[0],
             cov[0],
             first_seen=now,
-            history=deque(maxlen=self.score_window),
+            scores=ScoreWindow(self.score_window),
         )
         track.observe(float(detections.score[row]), label, now)
         self._tracks.append(track)
@@ -376,7 +374,7 @@ class ByteTracker:
             t.state,
             t.hits,
             t.median_score,
-            max(s for s, _ in t.history),
+            t.scores.max,
             t.first_seen,
             t.last_seen,
             box,

@@ -12,6 +12,7 @@ import pytest
 
 from edge.bytetrack import ByteTracker, TrackState
 from edge.detections import Detections
+from edge.score_window import ScoreWindow
 
 RUN_S = 0.2  # the pipeline's detector runs at 5 fps
 
@@ -254,3 +255,25 @@ def test_tud_campus_under_a_fixed_corruption_is_tracked_as_well_as_measured() ->
 
     again, _ = run_tracker(ByteTracker, detections, seq.n_frames)
     assert all(np.array_equal(again[f].track_id, hyp[f].track_id) for f in hyp)
+
+
+def test_a_score_window_keeps_the_median_max_and_label_of_its_last_scores():
+    # Against the definition, recomputed from scratch, over a long seeded sequence that
+    # overflows the window many times and flickers between labels (ties included).
+    rng = np.random.default_rng(3)
+    window = ScoreWindow(maxlen=7)
+    seen: list[tuple[float, str]] = []
+    for _ in range(500):
+        score = float(rng.choice([0.3, 0.5, 0.7, rng.uniform(0.1, 0.95)]))
+        label = str(rng.choice(["car", "truck", "bus"], p=[0.5, 0.3, 0.2]))
+        window.add(score, label)
+        seen.append((score, label))
+        last = seen[-7:]
+        by_label: dict[str, list[float]] = {}
+        for s, lab in last:
+            by_label.setdefault(lab, []).append(s)
+        want = min(by_label, key=lambda b: (-len(by_label[b]), -np.median(by_label[b]), b))
+        assert len(window) == len(last)
+        assert window.median == np.median([s for s, _ in last])
+        assert window.max == max(s for s, _ in last)
+        assert window.label == want
