@@ -11,6 +11,16 @@ Two models are available (see :mod:`edge.detectors`):
 ``auto`` (default)
     ``ssdlite`` when every rule of the camera watches only people, else ``centernet``.
 
+Where and at which precision the model runs:
+
+``backend: auto | onnxruntime | openvino`` (default ``auto``)
+    ``auto`` takes OpenVINO when it is installed (``pip install villagewatch[openvino]``) and
+    the precision is fp32, where it ran ~1.4x faster with the same results; else onnxruntime.
+``precision: fp32 | int8`` (default ``fp32``)
+    ``int8`` runs the statically quantized model (``models/*.int8.onnx``): cheaper, but it
+    counted people worse than fp32 on our hand-labelled vtest frames
+    (``bench/detector_accuracy.py``), so fp32 stays the default.
+
 Per-label **filters** follow Frigate's ``objects.filters`` shape::
 
     detect:
@@ -44,6 +54,11 @@ from contract.camera_settings import Polygon
 from contract.rule_settings import KNOWN_LABELS
 
 DetectorModel = Literal["auto", "centernet", "ssdlite"]
+DetectorBackend = Literal["auto", "onnxruntime", "openvino"]
+DetectorPrecision = Literal["fp32", "int8"]
+#: Spellings people reach for, and what they most likely meant.
+_BACKEND_HINTS = {"ort": "onnxruntime", "onnx": "onnxruntime", "ov": "openvino"}
+_PRECISION_HINTS = {"float32": "fp32", "float": "fp32", "fp16": "fp32", "uint8": "int8"}
 #: The labels each model reports.
 MODEL_LABELS: dict[str, tuple[str, ...]] = {
     "centernet": KNOWN_LABELS,
@@ -101,6 +116,16 @@ class DetectSettings(BaseModel):
         description="centernet (default: people and vehicles, most accurate), ssdlite (people "
         "only, ~3x cheaper) or auto (ssdlite when the rules only watch people)",
     )
+    backend: DetectorBackend = Field(
+        "auto",
+        description="onnxruntime, openvino (pip install villagewatch[openvino]) or auto "
+        "(openvino for fp32 when installed, else onnxruntime)",
+    )
+    precision: DetectorPrecision = Field(
+        "fp32",
+        description="fp32 (default) or int8 (the quantized model: cheaper, counts people "
+        "less well on our labelled frames)",
+    )
     fps: float = Field(5.0, gt=0, le=30, description="detector runs per second at most")
     idle_fps: float = Field(
         1.0,
@@ -135,6 +160,28 @@ class DetectSettings(BaseModel):
                 filters[label] = entry
             data["filters"] = filters
         return data
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _known_backend(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in ("auto", "onnxruntime", "openvino"):
+            hint = _BACKEND_HINTS.get(value.lower())
+            raise ValueError(
+                f"detect.backend {value!r} is not one of auto, onnxruntime, openvino"
+                + (f" (did you mean {hint}?)" if hint else "")
+            )
+        return value
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _known_precision(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in ("fp32", "int8"):
+            hint = _PRECISION_HINTS.get(value.lower())
+            raise ValueError(
+                f"detect.precision {value!r} is not one of fp32, int8"
+                + (f" (did you mean {hint}?)" if hint else "")
+            )
+        return value
 
     @field_validator("filters")
     @classmethod
