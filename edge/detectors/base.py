@@ -1,5 +1,6 @@
-"""What every detector shares: the ``Detector`` interface, model files, the onnxruntime
-session and the post-processing of raw boxes (per-label scores, clipping, NMS).
+"""What every detector shares: the ``Detector`` interface, model files, the session (on
+onnxruntime or OpenVINO, :mod:`edge.detectors.sessions`) and the post-processing of raw
+boxes (per-label scores, clipping, NMS).
 
 A detector reports, per label, the rows scoring at least that label's ``min_score``
 (:class:`contract.detect_settings.ObjectFilter`). Asked for ``low_score``, it also reports
@@ -18,6 +19,7 @@ import numpy as np
 
 from contract.detect_settings import DetectSettings
 from edge.detections import Detections
+from edge.detectors.sessions import open_session
 
 Region = tuple[float, float, float, float]
 
@@ -33,8 +35,13 @@ def models_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
 
 
-def model_path(name: str = "centernet") -> Path:
-    return models_dir() / MODEL_FILES[name]
+def model_path(name: str = "centernet", precision: str = "fp32") -> Path:
+    """The model file of ``name`` at ``precision``: int8 files sit beside the fp32 ones as
+    ``<stem>.int8.onnx`` (``models/build_models.py quantize``)."""
+    file = MODEL_FILES[name]
+    if precision == "int8":
+        file = file.removesuffix(".onnx") + ".int8.onnx"
+    return models_dir() / file
 
 
 class Detector(Protocol):
@@ -60,26 +67,6 @@ class Detector(Protocol):
         ...
 
 
-def onnx_session(path: Path, threads: int):
-    """A CPU onnxruntime session with fixed threads and sequential execution: predictable
-    latency on a 2-core gateway and identical results between runs (replays are
-    deterministic)."""
-    import onnxruntime as ort  # imported here so the other edge modules load without it
-
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"detector model not found: {path} (build it with models/build_models.py "
-            "or set VILLAGEWATCH_MODELS to the folder holding it)"
-        )
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
-
-
 class ScoreFloor:
     """Per-label minimum scores of one camera under one model."""
 
@@ -102,8 +89,9 @@ class ScoreFloor:
 
 
 class OnnxDetector:
-    """What every onnxruntime detector sets up the same way: settings, model file, session,
-    NMS thresholds and score floors. Subclasses set ``model`` and ``labels``."""
+    """What every ONNX detector sets up the same way: settings, model file (``detect.precision``),
+    session (``detect.backend``), NMS thresholds and score floors. Subclasses set ``model`` and
+    ``labels``."""
 
     model: str
     labels: tuple[str, ...]
@@ -117,9 +105,11 @@ class OnnxDetector:
         cross_label_iou: float = 0.7,
     ) -> None:
         self.settings = settings or DetectSettings()
-        self.path = Path(path) if path else model_path(self.model)
-        self._session = onnx_session(self.path, self.settings.threads)
-        self._input_name = self._session.get_inputs()[0].name
+        self.path = Path(path) if path else model_path(self.model, self.settings.precision)
+        self._session = open_session(self.path, self.settings)
+        #: ``onnxruntime`` or ``openvino``: where this detector's network runs.
+        self.backend = self._session.backend
+        self._input_name = self._session.input_name
         self.label_iou = label_iou
         self.cross_label_iou = cross_label_iou
         self.last_inference_ms = 0.0

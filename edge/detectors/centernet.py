@@ -1,4 +1,4 @@
-"""CenterNet-MobileNetV3 (COCO) on onnxruntime: people and five kinds of vehicle.
+"""CenterNet-MobileNetV3 (COCO) on onnxruntime or OpenVINO: people and five kinds of vehicle.
 
 The model (``models/centernet_mobilenetv3_coco.onnx``, converted from the npm package
 @vladmandic/human 3.3.6 by ``models/build_models.py``; see its provenance JSON) takes one
@@ -30,10 +30,8 @@ class CenterNetDetector(OnnxDetector):
     labels = tuple(COCO_IDS)
 
     def _setup(self) -> None:
-        self.input_size = int(self._session.get_inputs()[0].shape[1])
-        self._output_name = next(
-            o.name for o in self._session.get_outputs() if "detections" in o.name
-        )
+        self.input_size = int(self._session.input_shape[1] or 512)
+        self._output_name = next(n for n in self._session.output_names if "detections" in n)
         self._class_to_label = {cid: label for label, cid in COCO_IDS.items()}
         self._class_ids = np.array(list(self._class_to_label), dtype=np.int64)
 
