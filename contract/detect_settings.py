@@ -14,8 +14,9 @@ Two models are available (see :mod:`edge.detectors`):
 Where and at which precision the model runs:
 
 ``backend: auto | onnxruntime | openvino`` (default ``auto``)
-    ``auto`` takes OpenVINO when it is installed (``pip install villagewatch[openvino]``) and
-    the precision is fp32, where it ran ~1.4x faster with the same results; else onnxruntime.
+    ``auto`` takes OpenVINO when it is installed (``pip install villagewatch[openvino]``), the
+    precision is fp32 (same results as onnxruntime) and a start-up race finds it faster on
+    this machine; else onnxruntime (:mod:`edge.detectors.sessions`).
 ``precision: fp32 | int8`` (default ``fp32``)
     ``int8`` runs the statically quantized model (``models/*.int8.onnx``): cheaper, but it
     counted people worse than fp32 on our hand-labelled vtest frames
@@ -119,7 +120,7 @@ class DetectSettings(BaseModel):
     backend: DetectorBackend = Field(
         "auto",
         description="onnxruntime, openvino (pip install villagewatch[openvino]) or auto "
-        "(openvino for fp32 when installed, else onnxruntime)",
+        "(openvino for fp32 when installed and faster here, else onnxruntime)",
     )
     precision: DetectorPrecision = Field(
         "fp32",

@@ -5,15 +5,21 @@ Both backends read the same ``.onnx`` files (fp32, or the int8 QDQ files that
 :class:`OrtSession` and :class:`OpenVinoSession` expose the same four things a detector uses:
 ``input_name``, ``input_shape``, ``output_names`` and ``run(names, feeds)``.
 
-``detect.backend: auto`` takes OpenVINO when it is installed and the precision is fp32: on the
-reference gateway (2-core AMD EPYC with AVX-512 VNNI) it ran fp32 CenterNet ~1.4x faster than
-onnxruntime with the same outputs to 1e-3 (``bench/detector_accuracy.py`` measures it again).
+``detect.backend: auto`` uses OpenVINO only where it is installed *and* faster: for fp32 both
+backends give the same outputs (to 1e-3), so :func:`open_session` times both once per model
+file and thread count in this process (a few runs each on a blank input, ~1 s at start-up) and
+keeps OpenVINO only when it is at least 10% faster. On the reference gateway (2-core AMD EPYC,
+AVX-512 VNNI, shared with other work) OpenVINO fp32 was 0.7x-1.1x onnxruntime's time, depending
+on load: hence a race instead of a rule. For int8 ``auto`` stays on onnxruntime: OpenVINO reads
+the QDQ file differently and counted people worse (``bench/detector_accuracy.py``).
 OpenVINO is an optional extra (``pip install villagewatch[openvino]``, a ~60 MB wheel).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import statistics
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,11 +34,8 @@ def openvino_installed() -> bool:
 
 
 def resolve_backend(settings: DetectSettings) -> str:
-    """``onnxruntime`` or ``openvino`` for these settings; ``auto`` resolved.
-
-    ``auto`` is OpenVINO for fp32 when installed. For int8 it stays onnxruntime: OpenVINO ran
-    our int8 CenterNet faster but it counted people worse than fp32 (see the bench), so ``auto``
-    never trades accuracy on its own."""
+    """``onnxruntime``, ``openvino``, or ``race`` (auto with fp32 and OpenVINO installed:
+    :func:`open_session` times both). ``auto`` never trades accuracy for speed on its own."""
     if settings.backend == "openvino":
         if not openvino_installed():
             raise RuntimeError(
@@ -41,7 +44,7 @@ def resolve_backend(settings: DetectSettings) -> str:
             )
         return "openvino"
     if settings.backend == "auto" and settings.precision == "fp32" and openvino_installed():
-        return "openvino"
+        return "race"
     return "onnxruntime"
 
 
@@ -75,6 +78,7 @@ class OrtSession:
         )
         first = self._session.get_inputs()[0]
         self.input_name: str = first.name
+        self.input_dtype = np.uint8 if "uint8" in first.type else np.float32
         self.input_shape: list[int | None] = [
             d if isinstance(d, int) else None for d in first.shape
         ]
@@ -119,10 +123,44 @@ class OpenVinoSession:
 
 
 Session = OrtSession | OpenVinoSession
+#: The winner of each race, per (model file, threads): later cameras do not race again.
+_RACE_WINNERS: dict[tuple[str, int], str] = {}
+
+
+def _median_ms(session: Session, feed: dict[str, np.ndarray], runs: int = 5) -> float:
+    names = session.output_names[:1]
+    session.run(names, feed)  # warm-up: first runs allocate
+    session.run(names, feed)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        session.run(names, feed)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _race(path: Path, threads: int) -> Session:
+    """The faster of onnxruntime and OpenVINO on ``path``; OpenVINO must win by 10%."""
+    key = (str(path), threads)
+    if key in _RACE_WINNERS:
+        winner = _RACE_WINNERS[key]
+        return OpenVinoSession(path, threads) if winner == "openvino" else OrtSession(path, threads)
+    ort_session = OrtSession(path, threads)
+    ov_session = OpenVinoSession(path, threads)
+    shape = [d or (1 if i == 0 else 300) for i, d in enumerate(ort_session.input_shape)]
+    feed = {ort_session.input_name: np.zeros(shape, dtype=ort_session.input_dtype)}
+    ort_ms = _median_ms(ort_session, feed)
+    ov_ms = _median_ms(ov_session, {ov_session.input_name: feed[ort_session.input_name]})
+    winner = ov_session if ov_ms < 0.9 * ort_ms else ort_session
+    _RACE_WINNERS[key] = winner.backend
+    return winner
 
 
 def open_session(path: Path, settings: DetectSettings) -> Session:
     """A session on ``path`` with the backend ``settings`` ask for (``auto`` resolved)."""
-    if resolve_backend(settings) == "openvino":
+    backend = resolve_backend(settings)
+    if backend == "race":
+        return _race(path, settings.threads)
+    if backend == "openvino":
         return OpenVinoSession(path, settings.threads)
     return OrtSession(path, settings.threads)
