@@ -86,12 +86,14 @@ Transport = Literal["tcp", "udp"]
 class FrameSource:
     """Iterate :meth:`frames` to read a file or a stream; set the ``stop`` event to end it.
 
-    ``stall_s`` is the open and read timeout of a stream: a camera that sends nothing for
-    that long is reconnected. Between attempts the source waits ``min_backoff_s``, doubling up
-    to ``max_backoff_s``; after a refused login ``auth_backoff_s``, doubling up to
-    ``max_auth_backoff_s``. ``name`` (the camera's) goes into every log line. ``wait`` is how
-    the source waits between attempts (``wait(stop, seconds)``, True when stopped); tests
-    pass one that records the waits instead of sleeping.
+    ``stall_s`` is the read timeout of a stream: a camera that sends nothing for that long is
+    reconnected. ``open_timeout_s`` bounds an open, which takes longer than a frame: FFmpeg
+    reads a second or two of video to learn the stream (about 2.7 s at 10 fps). Between
+    attempts the source waits ``min_backoff_s``, doubling up to ``max_backoff_s``; after a
+    refused login ``auth_backoff_s``, doubling up to ``max_auth_backoff_s``. ``name`` (the
+    camera's) goes into every log line. ``wait`` is how the source waits between attempts
+    (``wait(stop, seconds)``, True when stopped); tests pass one that records the waits
+    instead of sleeping.
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class FrameSource:
         realtime: bool = True,
         loop: bool = False,
         stall_s: float = 10.0,
+        open_timeout_s: float = 10.0,
         min_backoff_s: float = 1.0,
         max_backoff_s: float = 30.0,
         auth_backoff_s: float = 60.0,
@@ -115,6 +118,7 @@ class FrameSource:
         self.realtime = realtime
         self.loop = loop
         self.stall_s = stall_s
+        self.open_timeout_s = open_timeout_s
         self.min_backoff_s = min_backoff_s
         self.max_backoff_s = max_backoff_s
         self.auth_backoff_s = auth_backoff_s
@@ -172,15 +176,21 @@ class FrameSource:
         return cap
 
     def _open_stream(self) -> cv2.VideoCapture:
-        ms = int(self.stall_s * 1000)
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            int(self.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            int(self.stall_s * 1000),
+        ]
         rtsp = self.source.lower().startswith("rtsp")
         with _GATE.opening(self.rtsp_transport if rtsp else None):
             cap = cv2.VideoCapture(self.source, cv2.CAP_FFMPEG, params)
         if cap.isOpened():
             return cap
         cap.release()
-        status = describe_status(self.source, timeout=min(self.stall_s, 5.0)) if rtsp else None
+        status = (
+            describe_status(self.source, timeout=min(self.open_timeout_s, 5.0)) if rtsp else None
+        )
         if status == UNAUTHORIZED:
             raise StreamAuthError(
                 f"{self._label} refused the username or password (RTSP 401 Unauthorized); "
