@@ -133,8 +133,9 @@ def report(rows: list[Variant], labels: dict, densest: list[int], video: Path, r
         worst = min(errs, key=lambda e: (-abs(e), e))
         dense = "/".join(f"{row.errors[i]:+d}" for i in densest)
         ms = statistics.median(row.times)
+        shown = f"auto:{row.detector.backend[:4]}" if row.backend == "auto" else row.backend
         print(
-            f"{row.name:<14}{row.model:<10}{row.precision:<6}{row.backend:<12}{mae:>6.2f}"
+            f"{row.name:<14}{row.model:<10}{row.precision:<6}{shown:<12}{mae:>6.2f}"
             f"{worst:>+7d}{dense:>10}{ms:>8.1f}{ms / base:>8.2f}"
         )
     if not openvino_installed():
