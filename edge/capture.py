@@ -294,15 +294,16 @@ class _TransportGate:
 
     ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` is one variable for the whole process, read by OpenCV
     when a capture opens, so it must not change while another capture is opening. Opens that
-    want the current transport go ahead at once; one that wants the other transport waits
-    until those in progress are done. Other options a user put in the variable (e.g.
-    ``hwaccel;vaapi``) are kept.
+    want the current transport go ahead at once, unless one for the other transport is
+    waiting: then new ones queue behind it, so that neither transport can starve the other.
+    Other options a user put in the variable (e.g. ``hwaccel;vaapi``) are kept.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._transport: str | None = None
         self._opening = 0
+        self._waiting: dict[str, int] = {}  # transport → opens waiting for it
         base = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS", "")
         keep = [
             o for o in base.split("|") if o and not o.startswith(("rtsp_transport;", "rtsp_flags;"))
@@ -316,8 +317,10 @@ class _TransportGate:
             yield
             return
         with self._cond:
-            while self._opening and self._transport != transport:
+            self._waiting[transport] = self._waiting.get(transport, 0) + 1
+            while self._opening and (self._transport != transport or self._other_waits()):
                 self._cond.wait()
+            self._waiting[transport] -= 1
             if self._transport != transport:
                 options = "|".join(o for o in (self._base, f"rtsp_transport;{transport}") if o)
                 os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = options
@@ -329,6 +332,15 @@ class _TransportGate:
             with self._cond:
                 self._opening -= 1
                 self._cond.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """Opens waiting for their turn (for tests and status pages)."""
+        with self._cond:
+            return sum(self._waiting.values())
+
+    def _other_waits(self) -> bool:
+        return any(n for t, n in self._waiting.items() if t != self._transport)
 
 
 _GATE = _TransportGate()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from rtsp_kit import RtspCamera, require_rtsp_server
 
+from broker.mosquitto import free_port
 from contract.camera_settings import HealthSettings
 from contract.protocol import Alert
 from contract.siteconfig import Camera
@@ -24,6 +25,7 @@ from edge.capture import FrameSource
 from edge.detectors import make_detector
 from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline
+from edge.rtsp_probe import describe_status
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +140,21 @@ def test_a_stream_that_stalls_past_the_read_timeout_is_reconnected(camera):
     assert reconnected.is_set()
     assert restarts[0] == 0 and restarts[1] > 5
     assert source.reconnects >= 1
+
+
+def test_the_probe_reads_the_cameras_answer_with_digest_and_basic_auth(shared_camera, encoded):
+    digest = shared_camera
+    assert describe_status(digest.url()) == 200
+    assert describe_status(digest.url(password="wrong")) == 401
+    assert describe_status(digest.url().replace("/stream1", "/nothing")) == 404
+    assert describe_status(f"rtsp://127.0.0.1:{free_port()}/stream1") is None  # nobody there
+    basic = RtspCamera(encoded, auth="basic")
+    basic.start()
+    try:
+        assert describe_status(basic.url()) == 200
+        assert describe_status(basic.url(password="wrong")) == 401
+    finally:
+        basic.stop()
 
 
 # --- the whole camera: health alerts ---------------------------------------------------------
