@@ -16,7 +16,8 @@ What it does, like an IP camera:
 * ``rtsp://HOST:PORT/PATH`` needs a username and password (RTSP digest by default, or basic),
   checked by GstRtspServer's ``RTSPAuth``. The client picks UDP or TCP (interleaved) transport.
 * It reads commands on stdin, one per line: ``stall`` (sessions stay open and RTSP keeps
-  answering, but no more frames: a hung encoder), ``resume``. End of stdin or SIGTERM stops it.
+  answering, but no frames come after a session's first: a hung encoder), ``resume``. End
+  of stdin or SIGTERM stops it.
 * It reports on stdout, one event per line: ``ready PORT``, ``connect`` (a TCP connection
   from a client: one per connection attempt), ``setup TRANSPORT`` (the Transport header a
   client asked for), ``play``, ``stalled``, ``resumed``.
@@ -163,8 +164,11 @@ class Camera:
         src.connect("need-data", self._need_data, state)
 
     def _need_data(self, src, _length, state) -> None:
-        """Push the next frame at its time (runs on the session's streaming thread)."""
-        while not self.running.is_set():  # stalled: hold the stream, keep RTSP answering
+        """Push the next frame at its time (runs on the session's streaming thread).
+
+        While stalled a new session still gets its first frame: GStreamer writes the SDP from
+        it, as a camera answers DESCRIBE from its settings even when its encoder hangs."""
+        while not self.running.is_set() and state["n"] > 0:  # stalled: hold, RTSP answers
             if self.quit.wait(0.05):
                 return
             state["next"] = None  # pace again from the moment we resume
