@@ -20,6 +20,10 @@ from hub.domain.users import Role
 from hub.service import HubService
 
 CHROMIUM = "/usr/bin/chromium"
+# How long an expect() waits for the page to reach a state (not a timing: it passes as soon
+# as the state is there). Playwright's 5 s default was too short once, for a live update
+# in a two-browser test, with CI's two workers on two cores busy with other work.
+expect.set_options(timeout=15_000)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
