@@ -153,6 +153,11 @@ class FaceBlurrer:
 
     # --- the network ----------------------------------------------------------------------
 
+    def load(self) -> None:
+        """Load the model now (a gateway does at start), not on the first snapshot."""
+        with self._lock:
+            self._load()
+
     def _load(self):
         if self._session is None:
             import onnxruntime as ort  # here so modules that never blur load without it

@@ -18,6 +18,7 @@ from contract.detect_settings import MODEL_LABELS, DetectSettings
 from edge.detectors.base import MODEL_FILES, Detector, Region, model_path, models_dir
 from edge.detectors.centernet import COCO_IDS, CenterNetDetector
 from edge.detectors.filters import ObjectFilters
+from edge.detectors.sessions import SessionPool
 from edge.detectors.ssdlite import SsdLiteDetector
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Detector",
     "ObjectFilters",
     "Region",
+    "SessionPool",
     "SsdLiteDetector",
     "choose_model",
     "make_detector",
@@ -68,10 +70,14 @@ def choose_model(camera: object) -> str:
     return model
 
 
-def make_detector(settings: DetectSettings, model: str) -> Detector:
-    """A detector for ``model`` (``centernet`` or ``ssdlite``, not ``auto``)."""
+def make_detector(
+    settings: DetectSettings, model: str, sessions: SessionPool | None = None
+) -> Detector:
+    """A detector for ``model`` (``centernet`` or ``ssdlite``, not ``auto``); with
+    ``sessions`` (the gateway's pool) it shares the network with other cameras on the same
+    model: a detector itself is only settings and score floors, the session is the memory."""
     if model == "centernet":
-        return CenterNetDetector(settings)
+        return CenterNetDetector(settings, sessions=sessions)
     if model == "ssdlite":
-        return SsdLiteDetector(settings)
+        return SsdLiteDetector(settings, sessions=sessions)
     raise ValueError(f"unknown detector model {model!r}; use centernet or ssdlite")

@@ -19,7 +19,7 @@ import numpy as np
 
 from contract.detect_settings import DetectSettings
 from edge.detections import Detections
-from edge.detectors.sessions import open_session
+from edge.detectors.sessions import Session, SessionPool, open_session
 
 Region = tuple[float, float, float, float]
 
@@ -103,10 +103,17 @@ class OnnxDetector:
         *,
         label_iou: float = 0.4,
         cross_label_iou: float = 0.7,
+        sessions: SessionPool | None = None,
     ) -> None:
+        """``sessions``: the gateway's pool, so cameras on the same model share one session
+        (by default this detector opens its own)."""
         self.settings = settings or DetectSettings()
         self.path = Path(path) if path else model_path(self.model, self.settings.precision)
-        self._session = open_session(self.path, self.settings)
+        self._session: Session = (
+            sessions.get(self.path, self.settings)
+            if sessions is not None
+            else open_session(self.path, self.settings)
+        )
         #: ``onnxruntime`` or ``openvino``: where this detector's network runs.
         self.backend = self._session.backend
         self._input_name = self._session.input_name

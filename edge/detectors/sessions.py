@@ -13,12 +13,18 @@ AVX-512 VNNI, shared with other work) OpenVINO fp32 was 0.7x-1.1x onnxruntime's 
 on load: hence a race instead of a rule. For int8 ``auto`` stays on onnxruntime: OpenVINO reads
 the QDQ file differently and counted people worse (``bench/detector_accuracy.py``).
 OpenVINO is an optional extra (``pip install villagewatch[openvino]``, a ~60 MB wheel).
+
+A gateway opens each model once: :class:`SessionPool` hands every camera that runs the same
+file on the same backend and threads the same session (``run`` is thread-safe on both
+backends). A session per camera cost ~110 MB each once running (weights, the optimised graph
+and the activation arena); shared, an added camera costs its frames and trackers only.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import statistics
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -109,7 +115,9 @@ class OpenVinoSession:
             "INFERENCE_PRECISION_HINT": "f32",
         }
         self._compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
-        self._request = self._compiled.create_infer_request()
+        # One infer request per calling thread: a request holds its inputs and outputs, so
+        # two threads sharing one would overwrite each other's (the compiled model is shared).
+        self._local = threading.local()
         first = self._compiled.inputs[0]
         self.input_name = first.get_any_name()
         shape = first.get_partial_shape()
@@ -117,7 +125,10 @@ class OpenVinoSession:
         self.output_names = [o.get_any_name() for o in self._compiled.outputs]
 
     def run(self, names: Sequence[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        result = self._request.infer(feeds)
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        result = request.infer(feeds)
         # Copies: the request reuses its output buffers on the next infer().
         return [np.array(result[self._compiled.output(name)]) for name in names]
 
@@ -164,3 +175,23 @@ def open_session(path: Path, settings: DetectSettings) -> Session:
     if backend == "openvino":
         return OpenVinoSession(path, settings.threads)
     return OrtSession(path, settings.threads)
+
+
+class SessionPool:
+    """The sessions of one gateway: one per (model file, backend choice, threads), opened on
+    first use and shared by every camera that asks for the same."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[str, str, int], Session] = {}
+
+    def get(self, path: Path, settings: DetectSettings) -> Session:
+        """The shared session on ``path`` for ``settings`` (opened now if it is the first)."""
+        key = (str(Path(path).resolve()), settings.backend, settings.threads)
+        with self._lock:  # held while opening: two cameras must not both open the file
+            if key not in self._sessions:
+                self._sessions[key] = open_session(Path(path), settings)
+            return self._sessions[key]
+
+    def __len__(self) -> int:
+        return len(self._sessions)
