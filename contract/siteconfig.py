@@ -98,6 +98,11 @@ class MotionSettings(_Section):
 class Camera(_Section):
     name: Identifier
     source: str = Field(description="rtsp://, http:// or a video file path (relative to config)")
+    detect_source: str | None = Field(
+        None,
+        description="the camera's low-resolution substream (e.g. 640x360) to detect on; "
+        "snapshots then come from the newest frame of source, the main stream",
+    )
     area: Identifier
     loop: bool = Field(False, description="restart a file source at its end (demo)")
     realtime: bool = Field(True, description="pace file sources at their frame rate")
