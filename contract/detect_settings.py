@@ -135,6 +135,25 @@ class DetectSettings(BaseModel):
         description="runs per second while motion goes on where the detector keeps finding "
         "nothing (a tree in the wind); new motion elsewhere still runs it at once",
     )
+    barren_after: int = Field(
+        3,
+        ge=0,
+        le=10_000,
+        description="fruitless detector looks after which a cell of the 16x12 motion grid is "
+        "barren (leaves, water, a flickering light): motion only in barren cells no longer runs "
+        "the detector; a find resets the cells around it; 0 turns this off",
+    )
+    barren_recheck_s: float = Field(
+        30.0,
+        gt=0,
+        description="motion only in barren cells still runs the detector once in this many "
+        "seconds (a safety net; motion in any other cell runs it at once)",
+    )
+    barren_forget_s: float = Field(
+        600.0,
+        gt=0,
+        description="a barren cell without motion for this long is learned afresh",
+    )
     threads: int = Field(1, ge=1, le=8)
     filters: dict[str, ObjectFilter] = Field(
         default_factory=dict, description="per-label filters; unlisted labels use defaults"
