@@ -21,9 +21,18 @@ else), so it runs only when it can tell us something:
    walking in from the street — runs it at once, at the full rate, and so does any run that
    finds something. Cells forget their motion after ``memory_s`` without it.
 
-The price of 3: someone who appears *inside* the fruitlessly moving area (behind the swaying
-tree) is seen up to ``1 / idle_fps`` seconds later than otherwise. Set ``idle_fps`` equal to
-``fps`` to turn the back-off off.
+4. **Barren cells.** Idle back-off alone still spends ``idle_fps`` runs a second on the tree
+   all day. :class:`edge.quiet_cells.BarrenCells` goes further and replaces it whenever the
+   motion gate says where motion is: a grid cell whose motion has had ``detect.barren_after``
+   fruitless looks (3) is *barren*, and motion that stays entirely in barren cells runs the
+   detector only once every ``detect.barren_recheck_s`` (30 s); motion at the edge of what is
+   being learned runs it at ``idle_fps``; motion anywhere else at once (within 2). Anything
+   found resets the cells around it, and while anything is tracked the rate is ``fps``.
+
+The price of 3 and 4: someone who appears *inside* the fruitlessly moving area (behind the
+swaying tree) is seen only when their motion reaches a cell the leaves do not cover, or at
+the next idle run / recheck. Set ``idle_fps`` equal to ``fps`` and ``barren_after`` to 0 to
+turn both off.
 """
 
 from __future__ import annotations
@@ -31,8 +40,8 @@ from __future__ import annotations
 import numpy as np
 
 from contract.detect_settings import DetectSettings
+from edge.quiet_cells import GRID, BarrenCells, box_cells
 
-GRID = (16, 12)  # cells across, down
 _SLACK_S = 1e-3
 
 
@@ -56,6 +65,12 @@ class DetectSchedule:
         #: Motion boxes with at least this share of their cells outside the fruitless area
         #: count as new.
         self.novel_share = novel_share
+        self.barren_recheck_s = settings.barren_recheck_s
+        self.barren = (
+            BarrenCells(settings.barren_after, settings.barren_forget_s)
+            if settings.barren_after > 0 and cap_fps
+            else None
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -64,6 +79,11 @@ class DetectSchedule:
         self._next_due: float | None = None  # the running deadline of the rate cap
         self._empty_since: float | None = None  # first of the current run of fruitless runs
         self._moved_at = np.full(GRID[::-1], -np.inf)  # [rows, cols]: last fruitless motion
+        #: Cells around what the last runs found while anything is tracked (None: nothing
+        #: is): motion there runs the detector at the full rate, barren or not.
+        self._busy: np.ndarray | None = None
+        if self.barren is not None:
+            self.barren.reset()
 
     @property
     def idle(self) -> bool:
@@ -75,26 +95,35 @@ class DetectSchedule:
 
     def _cells(self, boxes: np.ndarray, frame_size: tuple[int, int]) -> list[np.ndarray]:
         """Per motion box, a boolean [rows, cols] of the grid cells it touches."""
-        w, h = frame_size
-        cols, rows = GRID
-        out = []
-        for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
-            c1, c2 = int(x1 * cols // w), int(np.ceil(x2 * cols / w))
-            r1, r2 = int(y1 * rows // h), int(np.ceil(y2 * rows / h))
-            cell = np.zeros((rows, cols), dtype=bool)
-            cell[max(r1, 0) : max(r2, r1 + 1), max(c1, 0) : max(c2, c1 + 1)] = True
-            out.append(cell)
-        return out
+        return [box_cells(b, frame_size) for b in np.asarray(boxes).reshape(-1, 4)]
 
-    def due(self, ts: float, boxes: np.ndarray | None, frame_size: tuple[int, int]) -> bool:
+    def due(
+        self,
+        ts: float,
+        boxes: np.ndarray | None,
+        frame_size: tuple[int, int],
+        cells: np.ndarray | None = None,
+    ) -> bool:
         """Should the detector run on this frame (taken at event time ``ts``, with these
-        motion boxes in frame pixels; None when motion gating is off)?"""
+        motion boxes in frame pixels; None when motion gating is off)? ``cells``: the share
+        of each grid cell that moved (:attr:`edge.motion.MotionResult.cells`)."""
+        moving = None
+        if self.barren is not None and cells is not None and boxes is not None:
+            moving = self.barren.moving(cells, boxes, frame_size)
+            self.barren.moved(ts, moving)
         if not self.cap_fps or self._last_run is None or self._next_due is None:
             return True
         since = ts - self._last_run
         # A millisecond of slack absorbs float rounding (0.1 * 6 != 0.2 * 3).
         if ts < self._next_due - _SLACK_S:
             return False
+        if moving is not None and not (self._busy is not None and (moving & self._busy).any()):
+            verdict = self.barren.verdict(ts, moving)
+            if verdict == "barren":
+                return since >= self.barren_recheck_s - _SLACK_S
+            if verdict == "learning":
+                return since >= 1.0 / self.idle_fps - _SLACK_S
+            return True
         if not self.idle or boxes is None or since >= 1.0 / self.idle_fps - _SLACK_S:
             return True
         fruitless = ts - self._moved_at <= self.memory_s
@@ -110,8 +139,20 @@ class DetectSchedule:
         found: bool,
         boxes: np.ndarray | None,
         frame_size: tuple[int, int],
+        found_boxes: np.ndarray | None = None,
     ) -> None:
-        """The detector ran at ``ts`` and ``found`` something (or tracks are alive)."""
+        """The detector ran at ``ts`` and ``found`` something (or tracks are alive);
+        ``found_boxes``: where (frame pixels), so the barren cells there are reset."""
+        if self.barren is not None:
+            hits = None
+            if found_boxes is not None and len(found_boxes):
+                hits = self.barren.found_cells(found_boxes, frame_size)
+            self.barren.looked(ts, hits, self._busy if found else None)
+            # A track lives on through a run that missed it: keep its last cells till then.
+            if not found:
+                self._busy = None
+            elif hits is not None:
+                self._busy = box_cells(found_boxes, frame_size, margin=1)
         period = 1.0 / self.fps
         if self._next_due is None or ts - self._next_due > period:
             # First run, or nothing was due for over a period (a still scene, a stall):

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from contract.siteconfig import MotionSettings
+from edge.quiet_cells import cell_shares
 
 Box = tuple[float, float, float, float]
 
@@ -35,6 +36,9 @@ class MotionResult:
     boxes: np.ndarray
     ratio: float  # share of the frame that changed
     global_change: bool = False  # a lighting change was ignored on this frame
+    #: Share of each cell of :data:`edge.quiet_cells.GRID` that changed, float32 [rows, cols]
+    #: (None when nothing moved): where the motion is, for learning barren cells.
+    cells: np.ndarray | None = None
 
     @property
     def has_motion(self) -> bool:
@@ -112,7 +116,8 @@ class MotionGate:
             if w * h >= min_px:
                 boxes.append((x * sx, y * sy, (x + w) * sx, (y + h) * sy))
         arr = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-        return MotionResult(merge_boxes(arr), ratio)
+        cells = cell_shares(mask) if len(arr) else None
+        return MotionResult(merge_boxes(arr), ratio, cells=cells)
 
 
 def merge_boxes(boxes: np.ndarray, gap: float = 0.0) -> np.ndarray:

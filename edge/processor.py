@@ -23,7 +23,7 @@ life reaches their label's ``threshold``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -114,7 +114,8 @@ class FrameProcessor:
         if motion is not None and not motion.has_motion:
             return ProcessedFrame(frame, motion, False, Detections.empty())
         boxes = motion.boxes if motion is not None else None
-        if not self.schedule.due(frame.timestamp, boxes, frame.size):
+        cells = motion.cells if motion is not None else None
+        if not self.schedule.due(frame.timestamp, boxes, frame.size, cells=cells):
             return ProcessedFrame(frame, motion, False, Detections.empty())
 
         if self._last_detect is not None and frame.timestamp - self._last_detect > TRACK_EXPIRY_S:
@@ -129,7 +130,7 @@ class FrameProcessor:
         self._last_detect = frame.timestamp
         seen = self.tracker.update(found, np.asarray(regions, np.float32), frame.timestamp)
         busy = bool(len(seen)) or bool(self.tracker.tracks())
-        self.schedule.ran(frame.timestamp, busy, boxes, frame.size)
+        self.schedule.ran(frame.timestamp, busy, boxes, frame.size, found_boxes=seen.xyxy)
         tracked = self.tracker.confident(seen)
         when = datetime.fromtimestamp(frame.timestamp, UTC)
         hits = [hit for rule in self.rules for hit in rule.evaluate(tracked, when)]
@@ -151,7 +152,7 @@ class FrameProcessor:
             return found
         sx, sy = w / small.shape[1], h / small.shape[0]
         boxes = found.boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
-        return MotionResult(boxes, found.ratio, found.global_change)
+        return replace(found, boxes=boxes)
 
     def zone_polygon(self, rule_name: str) -> np.ndarray | None:
         """Pixel outline of a rule (zone or ring polygon, or a line's two points) for drawing

@@ -78,12 +78,12 @@ def test_finding_something_ends_the_back_off():
 
 
 def test_idle_fps_equal_to_fps_turns_the_back_off_off():
-    s = DetectSchedule(DetectSettings(fps=5, idle_fps=5))
+    s = DetectSchedule(DetectSettings(fps=5, idle_fps=5, barren_after=0))
     t = fruitless(s, 3.0)
     assert s.due(t + 0.2, BRANCH, SIZE)
 
 
-def test_a_tree_in_the_wind_costs_about_one_detector_run_a_second(tree_clip):
+def test_a_tree_in_the_wind_costs_one_run_a_second_idle_and_less_once_learned_barren(tree_clip):
     cap = cv2.VideoCapture(str(tree_clip))
     fps = cap.get(cv2.CAP_PROP_FPS)
     frames = []
@@ -97,12 +97,17 @@ def test_a_tree_in_the_wind_costs_about_one_detector_run_a_second(tree_clip):
     clip = [cycle[i % len(cycle)] for i in range(round(15 * fps))]
     whole = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
     runs = {}
-    for idle_fps in (5.0, 1.0):
+    modes = {
+        "off": DetectSettings(idle_fps=5.0, barren_after=0),
+        "idle": DetectSettings(idle_fps=1.0, barren_after=0),
+        "barren": DetectSettings(),  # the default: idle_fps 1 and barren cells
+    }
+    for mode, detect in modes.items():
         camera = Camera(
             name="garden",
             source="tree.avi",
             area="garden",
-            detect=DetectSettings(idle_fps=idle_fps),
+            detect=detect,
             zones=[ZoneRule(name="garden", polygon=whole)],
         )
         processor = FrameProcessor(camera, make_detector(camera.detect, "ssdlite"))
@@ -112,10 +117,12 @@ def test_a_tree_in_the_wind_costs_about_one_detector_run_a_second(tree_clip):
             assert not result.hits
             if result.detected:
                 times.append(i / fps)
-        runs[idle_fps] = [t for t in times if t >= 5.0]  # after the back-off has settled
+        runs[mode] = [t for t in times if t >= 5.0]  # after the back-off has settled
     # The branches move on most frames: without the back-off the detector runs ~4x a second.
-    assert len(runs[5.0]) > 3 * 10
-    assert len(runs[1.0]) <= 1.5 * 10
+    assert len(runs["off"]) > 3 * 10
+    assert len(runs["idle"]) <= 1.5 * 10
+    # Learned barren, the tree costs a run only when the wind pushes it into a new cell.
+    assert len(runs["barren"]) <= 5 and len(runs["barren"]) < len(runs["idle"]) / 2
 
 
 def busy_camera(s: DetectSchedule, frame_times) -> list[float]:
