@@ -108,7 +108,8 @@ class EdgeAgent:
         )
         self.pipelines: list[CameraPipeline] = []
         for camera in gateway.cameras:
-            source = config.resolve_source(camera.source)
+            source = config.resolve_source(camera.detect_source or camera.source)
+            main = config.resolve_source(camera.source) if camera.detect_source else None
             self.pipelines.append(
                 CameraPipeline(
                     camera,
@@ -126,6 +127,7 @@ class EdgeAgent:
                     on_queued=self.publisher.kick,
                     blurrer=self.blurrer,
                     live=self.live,
+                    main_source=main,
                 )
             )
 

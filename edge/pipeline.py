@@ -45,6 +45,7 @@ from edge.detectors import Detector
 from edge.faces import FaceBlurrer
 from edge.health_alerts import build_health_alert, health_snapshot, wants_snapshot
 from edge.live import LiveStreamer
+from edge.main_stream import MainStream
 from edge.outbox import Outbox
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
 from edge.rules import RuleHit
@@ -180,11 +181,13 @@ class CameraPipeline:
         blurrer: FaceBlurrer | None = None,
         retry_s: float = 10.0,
         live: LiveStreamer | None = None,
+        main_source: str | None = None,
     ) -> None:
         """``blurrer``: the gateway's one :class:`FaceBlurrer` (thread-safe), shared by its
         cameras; by default this camera makes its own (the model loads on the first alert).
         ``live``: the gateway's live view, handed the processed frames while the hub holds
-        a lease on this camera."""
+        a lease on this camera. ``main_source``: the main stream when ``source`` is the
+        camera's substream (``detect_source``); alert snapshots are then taken from it."""
         self.camera = camera
         self.source = FrameSource.for_camera(camera, source)
         self.processor = FrameProcessor(camera, detector, timezone)
@@ -199,6 +202,7 @@ class CameraPipeline:
         self.alerts = 0
         self._last_frame: ProcessedFrame | None = None
         self.live = live
+        self.main = MainStream(camera, main_source, retry_s=retry_s) if main_source else None
         #: The people of the last detector run: the live view blurs their heads too.
         self._people = None
         live = self.source.stream or camera.realtime
@@ -211,6 +215,8 @@ class CameraPipeline:
         self.drained = threading.Event()
 
     def start(self) -> None:
+        if self.main is not None:
+            self.main.start()
         for name, target in (("capture", self._capture), ("process", self._process)):
             t = threading.Thread(target=target, name=f"vw-{self.camera.name}-{name}", daemon=True)
             t.start()
@@ -220,6 +226,8 @@ class CameraPipeline:
         self._stop.set()
         for t in self._threads:
             t.join(timeout)
+        if self.main is not None:
+            self.main.stop(timeout)
 
     # --- capture thread -------------------------------------------------------------------
 
@@ -284,8 +292,13 @@ class CameraPipeline:
 
     def _snapshot(self, result: ProcessedFrame, objects, outline) -> bytes | None:
         people = result.detections[result.detections.label == "person"]
+        image = result.frame.image
+        if self.main is not None and (
+            main := self.main.view(result.frame, objects, people, outline)
+        ):
+            image, objects, people, outline = main
         return make_snapshot(
-            result.frame.image,
+            image,
             objects,
             people,
             self.camera.privacy,

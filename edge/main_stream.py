@@ -1,0 +1,94 @@
+"""``MainStream``: a camera's main (high-resolution) stream, kept for snapshots only.
+
+Real cameras send two streams (Frigate's camera *roles*): a main stream (1080p or more) and
+a substream (e.g. 640x360). A camera with ``detect_source`` set runs motion, detection and
+tracking on the substream, which is cheap to decode and to look at, and takes alert
+snapshots from the main stream, where a face or a plate has enough pixels. This class reads
+the main stream on its own thread and keeps only its newest frame; :meth:`MainStream.view`
+maps an alert's boxes and zone outline from substream pixels to main-stream pixels.
+
+Both streams come from the same camera at the same moment, so the newest main frame is the
+alert's moment give or take a frame or two. If the main stream is down, or its newest frame
+is older than ``max_age_s`` against the alerting frame, the snapshot falls back to the
+substream frame: an alert is never held back for want of a better picture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+
+import numpy as np
+
+from contract.siteconfig import Camera
+from edge.capture import Frame, FrameSource, SourceError
+from edge.detections import Detections
+
+log = logging.getLogger(__name__)
+
+
+def scaled(found: Detections, sx: float, sy: float) -> Detections:
+    """``found`` with its boxes scaled by ``sx`` (x) and ``sy`` (y)."""
+    factors = np.array([sx, sy, sx, sy], dtype=np.float32)
+    return dataclasses.replace(found, xyxy=found.xyxy * factors)
+
+
+class MainStream:
+    """The newest frame of a camera's main stream, read on its own thread."""
+
+    def __init__(
+        self, camera: Camera, source: str, *, retry_s: float = 10.0, max_age_s: float = 1.0
+    ) -> None:
+        self.camera = camera
+        self.source = FrameSource.for_camera(camera, source)
+        self.retry_s = retry_s
+        self.max_age_s = max_age_s
+        self.frames_read = 0
+        self._latest: Frame | None = None  # replaced whole: readers need no lock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        name = f"vw-{self.camera.name}-main"
+        self._thread = threading.Thread(target=self._read, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for frame in self.source.frames(self._stop):
+                    self._latest = frame
+                    self.frames_read += 1
+                if not self.camera.loop and not self.source.stream:
+                    return  # a file played to its end: keep its last frame
+            except SourceError as exc:
+                log.error("camera %s main stream: %s; retrying", self.camera.name, exc)
+            except Exception:
+                log.exception("camera %s: main stream failed; retrying", self.camera.name)
+            self._latest = None
+            self._stop.wait(self.retry_s)
+
+    def view(
+        self,
+        detected: Frame,
+        objects: Detections,
+        people: Detections,
+        outline: np.ndarray | None,
+    ) -> tuple[np.ndarray, Detections, Detections, np.ndarray | None] | None:
+        """The main-stream image for an alert seen on ``detected`` (a substream frame), with
+        ``objects``, ``people`` and ``outline`` scaled to it; None when there is no main
+        frame close enough in time (the caller uses the substream frame)."""
+        main = self._latest
+        if main is None or abs(main.timestamp - detected.timestamp) > self.max_age_s:
+            return None
+        (w, h), (dw, dh) = main.size, detected.size
+        sx, sy = w / dw, h / dh
+        if outline is not None:
+            outline = np.asarray(outline, dtype=np.float32).reshape(-1, 2) * np.float32([sx, sy])
+        return main.image, scaled(objects, sx, sy), scaled(people, sx, sy), outline
