@@ -326,10 +326,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         hub.close()
         broker.stop()
-    print(f"\nlargest busy N that held (every camera >= {MIN_DETECT_FPS} detect-fps, no drop):")
-    print(
-        f"  shared worker: {good}" + (f" (N={bad} failed)" if bad else f" (tried up to {args.max})")
-    )
+    if args.max:
+        print(f"\nlargest busy N that held (every camera >= {MIN_DETECT_FPS} detect-fps, no drop):")
+        tail = f" (N={bad} failed)" if bad else f" (tried up to {args.max})"
+        print(f"  shared worker: {good}{tail}")
     for row in base:
         print(f"  baseline at N={row['n']}: {'holds' if row['holds'] else 'fails'}")
     if args.quiet:
