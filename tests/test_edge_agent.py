@@ -154,3 +154,27 @@ def queue_alert(agent: EdgeAgent) -> Alert:
     agent.outbox.put_numbered(build)
     agent.publisher.kick()
     return made[0]
+
+
+def test_cameras_of_one_gateway_share_the_network_and_the_face_model_is_ready_at_start(
+    mosquitto, tmp_path: Path
+):
+    """Two cameras on one model: one session, run by the gateway's one inference worker;
+    the face model is loaded by start(), not by the first alert's snapshot."""
+    data = copy.deepcopy(yaml.safe_load(EXAMPLE.read_text()))
+    plaza = data["gateways"][0]["cameras"][0]
+    plaza.update(realtime=False, loop=False)
+    data["gateways"][0]["cameras"].append(dict(copy.deepcopy(plaza), name="plaza2"))
+    config = parse_site_config(data, EXAMPLE)
+    agent = EdgeAgent(config, NODE, mosquitto.provision(NODE), tmp_path / "edge")
+    inner = [p.processor.detector.inner for p in agent.pipelines]
+    assert inner[0] is not inner[1] and inner[0]._session is inner[1]._session
+    assert len(agent.sessions) == 1
+    agent.start()
+    try:
+        assert agent.blurrer._session is not None
+        assert agent.wait_played(timeout=180)
+        served = {k: s.served for k, s in agent.inference.service.items()}
+        assert set(served) == {"plaza", "plaza2"} and min(served.values()) > 0
+    finally:
+        agent.stop()
