@@ -14,6 +14,10 @@ Two threads per camera, as in Frigate:
   frame comes, ticks it every half second, so a lost, covered or moved camera becomes an
   alert too (:mod:`edge.health_alerts`).
 
+A camera with a ``detect_source`` (its substream) has a third thread reading the main
+stream for alert snapshots only (:class:`~edge.main_stream.MainStream`); everything above
+runs on the substream.
+
 Unpaced file sources (``realtime: false``) are not live: nothing is dropped there, the capture
 thread simply waits for the processor; and a file that has played to its end is finished,
 not a lost stream.
