@@ -30,7 +30,7 @@ is healthy, so a tamper is never learned as the new normal (after a deliberate r
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -173,8 +173,11 @@ class CameraHealth:
 
     # --- inputs ---------------------------------------------------------------------------
 
-    def tick(self, t: float) -> list[HealthEvent]:
-        """Check for a lost stream; call every few seconds, frames or not."""
+    def tick(self, t: float, cause: str | None = None) -> list[HealthEvent]:
+        """Check for a lost stream; call every few seconds, frames or not. ``cause`` is what
+        the capture last said went wrong (a refused password, a timeout): a raised
+        ``stream_lost`` says it, so the officer knows whether to send a technician or fix a
+        password."""
         if not self.settings.enabled:
             return []
         with self._lock:
@@ -185,7 +188,10 @@ class CameraHealth:
             state = self._holds[HealthKind.STREAM_LOST].update(t, gap >= self.settings.lost_after_s)
             if state is None:
                 return []
-            return [self._event(HealthKind.STREAM_LOST, state, t, gap)]
+            event = self._event(HealthKind.STREAM_LOST, state, t, gap)
+            if cause and event.raised:
+                event = replace(event, message=f"{event.message}: {cause[:200]}")
+            return [event]
 
     def observe(self, image: np.ndarray, t: float) -> list[HealthEvent]:
         """Note a frame (BGR or grey uint8, any size) taken at ``t``; measure it when a check

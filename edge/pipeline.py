@@ -264,7 +264,8 @@ class CameraPipeline:
                 if self.finished.is_set():  # capture ended and nothing is left to process
                     self.drained.set()
                 else:  # no frame for half a second: is the stream lost?
-                    self._health(self.health.tick(time.monotonic()))
+                    cause = getattr(self.source, "last_error", None)
+                    self._health(self.health.tick(time.monotonic(), cause))
                 continue
             try:
                 result = self.processor.process(frame)

@@ -362,6 +362,13 @@ def test_a_camera_that_never_sends_a_frame_is_lost():
     ]
 
 
+def test_a_lost_stream_says_what_the_capture_last_reported():
+    health = CameraHealth()
+    why = "camera lawn refused the username or password (RTSP 401 Unauthorized)"
+    events = [e for s in range(0, 30) for e in health.tick(float(s), why)]
+    assert [e.message for e in events] == [f"No video from the camera for 20 s: {why}"]
+
+
 def test_a_camera_re_aimed_while_its_stream_was_down_is_moved_when_it_returns(clip):
     health = CameraHealth()
     play(health, clip, 0, TAMPER_AT)

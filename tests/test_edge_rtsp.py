@@ -253,6 +253,8 @@ def test_wrong_credentials_raise_a_health_alert_and_a_clear_error(shared_camera,
     # One attempt (FFmpeg's connection and the probe's), then a minute's wait: no storm.
     assert shared_camera.connects - before <= 2
     assert [a.kind for a in alerts.seen] == ["stream_lost"]
+    # The officer's alert says why: a password to fix, not a technician to send.
+    assert "refused the username or password" in alerts.seen[0].message
 
 
 def test_a_stalled_stream_is_reported_lost_and_clears_when_it_resumes(camera, tmp_path):
