@@ -68,12 +68,14 @@ class Correlator(Protocol):
     """Files new alerts under incidents (:class:`hub.incidents.service.IncidentService`)."""
 
     def correlate(self, alert: AlertRecord) -> tuple[Incident, str] | None:
-        """The incident this new alert belongs to and what changed (inside the caller's
-        transaction), or None when the alert belongs to none."""
+        """The incident this just-stored alert belongs to and what changed, with the stored
+        alert linked to it (inside the caller's transaction), or None when it belongs to
+        none."""
 
     def correlate_many(self, alerts: Sequence[AlertRecord]) -> list[tuple[Incident, str] | None]:
-        """:meth:`correlate` for a batch's new alerts, in order (each incident the batch
-        touches as it stands after the whole batch)."""
+        """:meth:`correlate` for a batch's alerts *before* they are stored, in order (each
+        incident the batch touches as it stands after the whole batch); the caller stores
+        each alert with its incident's id, so nothing is linked here."""
 
 
 class Ingestor:
