@@ -251,20 +251,18 @@ class FrameSource:
         while not stop.is_set():
             try:
                 cap = self._open()
-            except StreamAuthError as exc:
-                # Retrying soon cannot help and may lock the camera's account: wait long.
-                self.connected, self.last_error = False, str(exc)
-                log.error("%s; next try in %.0f s", exc, auth_backoff)
-                self.reconnects += 1
-                self._wait(stop, auth_backoff)
-                auth_backoff = min(auth_backoff * 2, self.max_auth_backoff_s)
-                continue
             except ConnectionError as exc:
                 self.connected, self.last_error = False, str(exc)
-                log.warning("%s; retrying in %.0f s", exc, backoff)
                 self.reconnects += 1
-                self._wait(stop, backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
+                if isinstance(exc, StreamAuthError):
+                    # Retrying soon cannot help and may lock the camera's account: wait long.
+                    log.error("%s; next try in %.0f s", exc, auth_backoff)
+                    self._wait(stop, auth_backoff)
+                    auth_backoff = min(auth_backoff * 2, self.max_auth_backoff_s)
+                else:
+                    log.warning("%s; retrying in %.0f s", exc, backoff)
+                    self._wait(stop, backoff)
+                    backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             auth_backoff = self.auth_backoff_s  # the credentials were accepted
             index = 0
