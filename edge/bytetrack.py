@@ -113,14 +113,6 @@ class _Track:
         self.unseen_s = 0.0
 
     @property
-    def median_score(self) -> float:
-        return self.scores.median
-
-    @property
-    def label(self) -> str:
-        return self.scores.label
-
-    @property
     def box(self) -> np.ndarray:
         return xyah_to_xyxy(self.mean[None])[0]
 
@@ -201,7 +193,7 @@ class ByteTracker:
 
     def median_scores(self, detections: Detections) -> np.ndarray:
         """float32 [N]: the median score of each row's track over its life; NaN if untracked."""
-        medians = {t.track_id: t.median_score for t in self._tracks if t.track_id != NO_TRACK}
+        medians = {t.track_id: t.scores.median for t in self._tracks if t.track_id != NO_TRACK}
         return np.array(
             [medians.get(int(i), np.nan) for i in detections.track_id], dtype=np.float32
         ).reshape(len(detections))
@@ -273,7 +265,7 @@ class ByteTracker:
             keep[r] = True
             if track.track_id != NO_TRACK:
                 ids[r] = track.track_id
-                labels[r] = track.label
+                labels[r] = track.scores.label
         return Detections(xyxy[keep], score[keep], labels[keep], ids[keep])
 
     # --- steps ----------------------------------------------------------------------------
@@ -370,10 +362,10 @@ class ByteTracker:
         box = tuple(float(v) for v in t.box)
         return TrackInfo(
             t.track_id,
-            t.label,
+            t.scores.label,
             t.state,
             t.hits,
-            t.median_score,
+            t.scores.median,
             t.scores.max,
             t.first_seen,
             t.last_seen,
