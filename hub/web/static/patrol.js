@@ -14,6 +14,7 @@
 import { api, ApiError } from "./api.js";
 import { $, el, humanize } from "./dom.js";
 import { fetchSiteMap } from "./plan_map.js";
+import { Sound } from "./sound.js";
 import "./tap_queue.js"; // defines self.TapQueue (a classic script, shared with sw.js)
 
 const { TapQueue } = self;
@@ -22,7 +23,8 @@ const SHARE_KEY = "vw.patrol.share";
 const NEXT = { dispatched: ["accept", "Accept order"], accepted: ["en_route", "En route"],
   en_route: ["on_scene", "On scene"], on_scene: ["resolve", "Resolve\u2026"] };
 // Louder and harsher than the desk chime (sound.js): a sawtooth siren, rising and falling.
-const ALARM = [[700, 0], [1400, 0.25], [700, 0.5], [1400, 0.75], [700, 1.0], [1400, 1.25]];
+const ALARM = { type: "sawtooth", gain: 0.9, len: 0.24,
+  notes: [[700, 0], [1400, 0.25], [700, 0.5], [1400, 0.75], [700, 1.0], [1400, 1.25]] };
 
 /** Ask the service worker to send the queue when the network is back (Chromium's Background
  * Sync); where there is none, the page's own flush (online event, next sign-in) does it. */
@@ -35,7 +37,6 @@ async function syncLater() {
 export const Patrol = {
   order: null, // {assignment, incident, ...} from GET /api/assignments/mine
   watchId: null,
-  audio: null,
   asked: 0, // loads of the order started
   ringNext: false,
 
@@ -185,23 +186,7 @@ export const Patrol = {
   ring(order) {
     document.body.dataset.orders = String(Number(document.body.dataset.orders || 0) + 1);
     if (navigator.vibrate) navigator.vibrate([600, 150, 600, 150, 600]);
-    try {
-      const Ctx = window.AudioContext || window.webkitAudioContext;
-      Patrol.audio = Patrol.audio || new Ctx();
-      const ctx = Patrol.audio;
-      const t0 = ctx.currentTime;
-      for (const [freq, at] of ALARM) {
-        const osc = ctx.createOscillator();
-        const gain = ctx.createGain();
-        osc.type = "sawtooth";
-        osc.frequency.setValueAtTime(freq, t0 + at);
-        gain.gain.setValueAtTime(0.9, t0 + at);
-        gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.24);
-        osc.connect(gain).connect(ctx.destination);
-        osc.start(t0 + at);
-        osc.stop(t0 + at + 0.25);
-      }
-    } catch (_) { /* no audio on this device */ }
+    Sound.play(ALARM);
     const inc = order.incident || {};
     if (window.Notification && Notification.permission === "granted") {
       new Notification(`New order: ${inc.ref || ""}`, { body: inc.title || "", tag: `order-${order.assignment.id}` });

@@ -80,7 +80,7 @@ export const Sound = {
     Sound._count("chimes");
     if (!Sound.on) return;
     if (navigator.vibrate) navigator.vibrate([180, 80, 180]);
-    Sound._play(NORMAL);
+    Sound.play(NORMAL);
   },
 
   /** Start (or keep) the urgent alarm for an escalated incident. It repeats every few
@@ -108,10 +108,12 @@ export const Sound = {
     Sound._count("urgentChimes");
     if (!Sound.on) return;
     if (navigator.vibrate) navigator.vibrate([400, 100, 400, 100, 400]);
-    Sound._play(URGENT);
+    Sound.play(URGENT);
   },
 
-  _play(tune) {
+  /** Play ``tune`` ({type, gain, notes: [[Hz, start s]...], len s}) whether or not the
+   * desk sound is on (the patrol's order alarm always rings). */
+  play(tune) {
     const ctx = Sound.context();
     if (!ctx) return;
     const t0 = ctx.currentTime;
