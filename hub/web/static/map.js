@@ -10,7 +10,7 @@
 import { api } from "./api.js";
 import { $, el, humanize } from "./dom.js";
 import { isOpen } from "./incidents.js";
-import { planMap } from "./plan_map.js";
+import { incidentPlace, planMap } from "./plan_map.js";
 
 const nodeKey = (n) => n.node;
 
@@ -136,17 +136,9 @@ export const SiteMapView = {
     if (SiteMapView.built) SiteMapView.built.then(work).catch(() => {});
   },
 
-  /** Where an incident is: its own lat/lon, else its area's position. */
-  _where(site, inc) {
-    const loc = inc.location || {};
-    if (loc.lat != null && loc.lon != null) return { lat: loc.lat, lon: loc.lon };
-    const area = site.areas.find((a) => a.id === loc.area);
-    return area && area.position;
-  },
-
   _incident(built, inc) {
     const key = `incident:${inc.id}`;
-    const where = SiteMapView._where(built.site, inc);
+    const where = incidentPlace(built.site, inc);
     const marker = SiteMapView.markers.get(key);
     if (!isOpen(inc) || !where) {
       if (marker) marker.remove();

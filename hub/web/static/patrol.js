@@ -13,7 +13,7 @@
 
 import { api, ApiError } from "./api.js";
 import { $, el, humanize } from "./dom.js";
-import { fetchSiteMap } from "./plan_map.js";
+import { fetchSiteMap, incidentPlace } from "./plan_map.js";
 import { Sound } from "./sound.js";
 import "./tap_queue.js"; // defines self.TapQueue (a classic script, shared with sw.js)
 
@@ -123,11 +123,9 @@ export const Patrol = {
 
   async where(inc) {
     const loc = inc.location || {};
-    if (loc.lat != null && loc.lon != null) return loc;
+    if (loc.lat != null && loc.lon != null) return loc; // no need for the site map
     try {
-      const site = await fetchSiteMap();
-      const area = site.areas.find((x) => x.id === loc.area);
-      return area && area.position;
+      return incidentPlace(await fetchSiteMap(), inc);
     } catch (_) {
       return null; // no map configured
     }

@@ -52,6 +52,15 @@ export async function fetchSiteMap() {
 }
 export function forgetSiteMap() { siteMap = null; }
 
+/** Where an incident is on ``site`` (GET /api/map): its own lat/lon, else its area's
+ * position; undefined when it has neither. */
+export function incidentPlace(site, inc) {
+  const loc = inc.location || {};
+  if (loc.lat != null && loc.lon != null) return { lat: loc.lat, lon: loc.lon };
+  const area = site.areas.find((a) => a.id === loc.area);
+  return area && area.position;
+}
+
 /** A Leaflet map in ``container`` showing the plan; resolves to {L, map, site}. */
 export async function planMap(container) {
   const [L, site] = await Promise.all([loadLeaflet(), fetchSiteMap()]);
