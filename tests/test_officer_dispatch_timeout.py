@@ -57,7 +57,8 @@ def test_an_order_not_accepted_in_time_tells_the_desk_and_suggests_the_next_unit
         timed_out = desk.locator(f'#assignments li.assignment[data-unit="{first["id"]}"]')
         expect(timed_out).to_have_attribute("data-state", "timed_out")
         expect(phone.locator("#patrol-none")).to_be_visible()  # the order left the phone
-        assert second["availability"] == "available"
+        assert second["availability"] == "available"  # as created, before the order
+        assert hub.unit("P-02")["availability"] == "available"  # still: suggested, not sent
         assert desk_pb == [] and phone_pb == []
 
 
