@@ -8,7 +8,7 @@
 // carries data-kind / data-id / data-state / data-lat / data-lon for tests and styling.
 
 import { api } from "./api.js";
-import { $, el, humanize } from "./dom.js";
+import { $, duration, el, humanize, relativeTime } from "./dom.js";
 import { isOpen } from "./incidents.js";
 import { incidentPlace, planMap } from "./plan_map.js";
 
@@ -150,7 +150,8 @@ export const SiteMapView = {
     const content = el("span", { class: "map-incident", dataset: { kind: "incident", id: inc.id,
       state: inc.state, severity: inc.severity, lat: where.lat, lon: where.lon } },
     el("span", { class: "map-label", text: `${inc.ref} \u00b7 ${humanize(inc.state)}` }),
-    el("span", { class: "map-timer", dataset: { since: inc.opened_at } }));
+    el("span", { class: "map-timer", dataset: { since: inc.opened_at },
+      text: duration(Date.now() - Date.parse(inc.opened_at)) }));
     SiteMapView._place(built, key, where, content, `${inc.ref} ${inc.title}`);
   },
 
@@ -186,13 +187,15 @@ export const SiteMapView = {
     if (!pos) return;
     const state = unit.availability;
     const age = el("span", { class: "when", dataset: { rel: pos.at } },
-      el("time", { datetime: pos.at }));
+      el("time", { datetime: pos.at, text: relativeTime(pos.at) }));
     const content = el("span", { class: "map-unit", dataset: { kind: "unit", id: unit.id,
       state, callsign: unit.callsign, lat: pos.lat, lon: pos.lon } },
     el("span", { class: "map-label", text: `${unit.callsign} \u00b7 ${humanize(state)} \u00b7 ` }), age);
     SiteMapView._place(built, key, pos, content, `${unit.callsign} (${unit.kind})`);
   },
 
+  /** Add or move the marker ``key``. A new icon replaces the old one, so ``content`` comes
+   * with its clocks already filled (else they would blank until the Ticker's next second). */
   _place({ L, map }, key, where, content, title) {
     const icon = L.divIcon({ html: content, className: "map-icon", iconSize: null });
     let marker = SiteMapView.markers.get(key);
