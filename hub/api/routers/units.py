@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
 from hub.api.params import HexId
+from hub.api.routers.incidents import http_errors
 from hub.dispatch.errors import DispatchError
 from hub.dispatch.service import DispatchService
 from hub.domain.units import (
@@ -29,7 +30,6 @@ from hub.domain.units import (
     UnitKind,
 )
 from hub.domain.users import USERNAME_PATTERN, Role
-from hub.incidents import errors as incident_errors
 
 Member = Annotated[str, Field(pattern=USERNAME_PATTERN)]
 
@@ -66,15 +66,13 @@ class CreatedTracker(BaseModel):
 
 @contextlib.contextmanager
 def dispatch_errors() -> Iterator[None]:
-    """The dispatch and incident services' refusals as HTTP answers with their message."""
-    try:
-        yield
-    except DispatchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    except incident_errors.IncidentNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except (incident_errors.IllegalTransition, incident_errors.StaleIncident) as exc:
-        raise HTTPException(409, str(exc)) from None
+    """The dispatch service's refusals (each carries its status) as HTTP answers with their
+    message; the incident service's, met on the way, as the incidents routes answer them."""
+    with http_errors():
+        try:
+            yield
+        except DispatchError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
 
 
 def build(ctx: ApiContext) -> APIRouter:
