@@ -152,7 +152,7 @@ class DetectSchedule:
             if not found:
                 self._busy = None
             elif hits is not None:
-                self._busy = box_cells(found_boxes, frame_size, margin=1)
+                self._busy = hits  # the same cells: under what was found, one around
         period = 1.0 / self.fps
         if self._next_due is None or ts - self._next_due > period:
             # First run, or nothing was due for over a period (a still scene, a stall):
