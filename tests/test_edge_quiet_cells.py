@@ -71,6 +71,12 @@ def test_only_cells_under_a_motion_box_count_as_moving():
     shares[:, :] = 0.5  # changed pixels everywhere, but the gate kept only one box
     moving = b.moving(shares, PATH, SIZE)
     assert moving.sum() == cells(PATH).sum()
+    assert np.array_equal(moving, cells(PATH))  # those very cells, not just as many
+    # ...and under the box, only cells with at least min_share of their pixels changed.
+    row, col = np.argwhere(cells(PATH))[0]
+    shares[row, col] = b.min_share / 2
+    moving = b.moving(shares, PATH, SIZE)
+    assert not moving[row, col] and moving.sum() == cells(PATH).sum() - 1
 
 
 # --- the safety test on footage ------------------------------------------------------------
