@@ -47,9 +47,16 @@ is still accepted and sets ``filters.<label>.min_score``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from contract.camera_settings import Polygon
 from contract.rule_settings import KNOWN_LABELS
@@ -60,6 +67,11 @@ DetectorPrecision = Literal["fp32", "int8"]
 #: Spellings people reach for, and what they most likely meant.
 _BACKEND_HINTS = {"ort": "onnxruntime", "onnx": "onnxruntime", "ov": "openvino"}
 _PRECISION_HINTS = {"float32": "fp32", "float": "fp32", "fp16": "fp32", "uint8": "int8"}
+#: field -> (its choices, the hints above): one check for both (DetectSettings._known_choice).
+_CHOICES = {
+    "backend": (get_args(DetectorBackend), _BACKEND_HINTS),
+    "precision": (get_args(DetectorPrecision), _PRECISION_HINTS),
+}
 #: The labels each model reports.
 MODEL_LABELS: dict[str, tuple[str, ...]] = {
     "centernet": KNOWN_LABELS,
@@ -181,24 +193,16 @@ class DetectSettings(BaseModel):
             data["filters"] = filters
         return data
 
-    @field_validator("backend", mode="before")
+    @field_validator("backend", "precision", mode="before")
     @classmethod
-    def _known_backend(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in ("auto", "onnxruntime", "openvino"):
-            hint = _BACKEND_HINTS.get(value.lower())
+    def _known_choice(cls, value: Any, info: ValidationInfo) -> Any:
+        """An unknown backend or precision is refused naming the choices (and the likely
+        one, for a common misspelling), not with pydantic's literal_error."""
+        choices, hints = _CHOICES[info.field_name]
+        if isinstance(value, str) and value not in choices:
+            hint = hints.get(value.lower())
             raise ValueError(
-                f"detect.backend {value!r} is not one of auto, onnxruntime, openvino"
-                + (f" (did you mean {hint}?)" if hint else "")
-            )
-        return value
-
-    @field_validator("precision", mode="before")
-    @classmethod
-    def _known_precision(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in ("fp32", "int8"):
-            hint = _PRECISION_HINTS.get(value.lower())
-            raise ValueError(
-                f"detect.precision {value!r} is not one of fp32, int8"
+                f"detect.{info.field_name} {value!r} is not one of {', '.join(choices)}"
                 + (f" (did you mean {hint}?)" if hint else "")
             )
         return value
