@@ -63,6 +63,22 @@ PLAZA = (51.485932, -0.124114)
 PERIOD_S = 5.0
 
 
+def open_call(desk: httpx.Client, title: str) -> str:
+    """A phone call about the plaza, opened by the duty desk: the new incident's id."""
+    r = desk.post(
+        "/api/incidents",
+        json={
+            "source": "call",
+            "kind": "burglary",
+            "severity": "major",
+            "title": title,
+            "location": {"area": "plaza"},
+        },
+    )
+    r.raise_for_status()
+    return r.json()["id"]
+
+
 def devices(url: str, trackers: list[tuple[str, str]], seconds: float, out) -> None:
     """Child process: every device sends a position every PERIOD_S until ``seconds``."""
     out.put(asyncio.run(_devices(url, trackers, seconds)))
@@ -199,20 +215,9 @@ class PagePair:
         """An acknowledged incident opened on the desk; the click on "Dispatch
         ``callsign``" to the order showing on the phone, in ms; then the unit is released
         and both pages are back where they started."""
-        incident = desk_api.post(
-            "/api/incidents",
-            json={
-                "source": "call",
-                "kind": "burglary",
-                "severity": "major",
-                "title": "bench (page)",
-                "location": {"area": "plaza"},
-            },
-        ).json()
-        desk_api.post(
-            f"/api/incidents/{incident['id']}/transitions", json={"action": "acknowledge"}
-        )
-        row = self.desk.locator(f'#queue li.incident[data-id="{incident["id"]}"]')
+        incident_id = open_call(desk_api, "bench (page)")
+        desk_api.post(f"/api/incidents/{incident_id}/transitions", json={"action": "acknowledge"})
+        row = self.desk.locator(f'#queue li.incident[data-id="{incident_id}"]')
         row.locator(".inc-main").click()
         button = self.desk.locator(f'#suggestions li.suggestion[data-callsign="{callsign}"] button')
         button.wait_for()
@@ -285,17 +290,7 @@ def run(hub, units: int, seconds: float, listeners: int = 0, pages=None) -> None
     patrol_unit = service.units_of("bench-patrol")[0]
     deadline = time.monotonic() + seconds - PERIOD_S - 2
     while time.monotonic() < deadline:
-        r = desk.post(
-            "/api/incidents",
-            json={
-                "source": "call",
-                "kind": "burglary",
-                "severity": "major",
-                "title": "bench",
-                "location": {"area": "plaza"},
-            },
-        )
-        incident_id = r.json()["id"]
+        incident_id = open_call(desk, "bench")
         t0 = time.perf_counter()
         ranked = desk.get(f"/api/incidents/{incident_id}/suggestions")
         suggest_ms.append((time.perf_counter() - t0) * 1000)
