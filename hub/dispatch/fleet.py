@@ -162,13 +162,14 @@ class Fleet:
             mine = self.units_of(who.username)
             if len(mine) != 1:
                 raise InvalidDispatch(f"name the unit (unit_id): you are in {len(mine)} units")
-            unit_id = mine[0].id
-        unit = self.unit(unit_id)
+            unit = mine[0]
+        else:
+            unit = self.unit(unit_id)
         member = who.username in unit.members
         if not member and not desk:
             raise NotYourUnit(f"you are not a member of {unit.callsign}")
         source = PositionSource.APP if member else PositionSource.DESK
-        return self.record_position(unit_id, reading, source)
+        return self.record_position(unit.id, reading, source)
 
     def record_position(self, unit_id: str, reading: Reading, source: PositionSource) -> Position:
         """Check and store one position of the unit; raises PositionRefused (nothing stored)."""
