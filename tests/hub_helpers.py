@@ -85,8 +85,14 @@ def start_hub(mosquitto, data_dir: Path) -> HubService:
     return service
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"):
-    """Poll until ``condition()`` is truthy; returns its value or fails the test."""
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float = 10.0,
+    what: str = "condition",
+    poll_s: float = 0.05,
+):
+    """Poll (every ``poll_s``) until ``condition()`` is truthy; returns its value or fails
+    the test."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -94,7 +100,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str =
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(poll_s)
 
 
 class NodeClient:
