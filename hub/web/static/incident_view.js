@@ -74,6 +74,9 @@ export const IncidentView = {
     });
     // The area's cameras, live (an officer, or a patrol sent here); a failure only hides them.
     renderLiveButtons($("incident-actions"), full.incident.id).catch(() => {});
+    // Units to send and those sent: with the full reload, not with each quick head render
+    // (every head render is followed by one, and the suggestions cost an audit row each).
+    DispatchPanel.show(full.incident, Incidents.canAct).catch(() => {});
   },
 
   renderHead(inc) {
@@ -115,7 +118,6 @@ export const IncidentView = {
       ["Reference", inc.external_ref],
     ]);
     IncidentView.renderActions(inc);
-    DispatchPanel.show(inc, Incidents.canAct).catch(() => {});
   },
 
   renderActions(inc) {
