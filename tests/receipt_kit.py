@@ -71,6 +71,7 @@ class ReceiptingHub:
         c.username_pw_set("hub", password)
         c.reconnect_delay_set(0.2, 1.0)  # back soon after a broker restart
         c.on_connect = self._on_connect
+        c.on_subscribe = lambda *_: self._ready.set()  # SUBACK: from here on nothing slips past
         c.on_message = self._on_message
         c.connect("127.0.0.1", port, 30)
         c.loop_start()
@@ -79,7 +80,6 @@ class ReceiptingHub:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         client.subscribe([(f"{self.root}/+/+/alert", 1), (f"{self.root}/+/+/snapshot/+", 1)])
-        self._ready.set()
 
     def _on_message(self, client, userdata, message) -> None:
         topic = parse_topic(message.topic, self.root)

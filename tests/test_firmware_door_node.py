@@ -25,7 +25,8 @@ class Listener:
         self.ready = threading.Event()
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id="listener")
         c.username_pw_set("hub", password)
-        c.on_connect = lambda cl, *_: (cl.subscribe("vw/#", 1), self.ready.set())
+        c.on_connect = lambda cl, *_: cl.subscribe("vw/#", 1)
+        c.on_subscribe = lambda *_: self.ready.set()  # SUBACK, not CONNACK: then nothing is missed
         c.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
         c.connect("127.0.0.1", port)
         c.loop_start()
