@@ -79,7 +79,8 @@ def variants() -> list[Variant]:
     backends = ["onnxruntime"] + (["openvino"] if openvino_installed() else [])
     for backend in backends:
         for model in ("centernet", "ssdlite"):
-            for precision in ("fp32", "int8"):
+            precisions = ("fp32", "bf16", "int8") if backend == "openvino" else ("fp32", "int8")
+            for precision in precisions:
                 if (model, precision, backend) != ("centernet", "fp32", "onnxruntime"):
                     rows.append(Variant("", model, precision, backend))
     if openvino_installed():

@@ -2,7 +2,7 @@
 extrapolated.
 
     .venv/bin/python bench/gateway_capacity.py [--window 8] [--max 16] [--no-baseline]
-        [--quiet 20,40] [--streams 2] [--memory 1,4,8]
+        [--quiet 20,40] [--streams 2] [--memory 1,4,8] [--precision bf16]
 
 For each N a fresh process runs one real :class:`~edge.agent.EdgeAgent` with N cameras: the
 example site's ``plaza`` camera (CenterNet at 5 detect-fps, the lawn zone, face blur on
@@ -34,6 +34,9 @@ camera-second of the two side by side show what decoding and looking at 1080p co
 
 **Memory.** ``--memory 1,4,8`` runs the worker and the baseline at those N (RSS column):
 the memory per added camera is the slope between them.
+
+**Precision.** ``--precision bf16`` (or ``int8``) sets every camera's ``detect.precision``
+and measures fp32 beside it, at the largest N that held and the first that failed.
 
 The baseline, measured in the same run: the code before issue 11's worker (every camera with
 its own session, running its network on its own thread) at the largest busy N and the first
@@ -112,12 +115,15 @@ def make_sources(folder: Path) -> dict[str, list[str]]:
     }
 
 
-def site_config(n: int, sources: list[str], detect_source: str | None = None):
+def site_config(
+    n: int, sources: list[str], detect_source: str | None = None, precision: str = "fp32"
+):
     from contract.siteconfig import parse_site_config
 
     data = copy.deepcopy(yaml.safe_load(EXAMPLE.read_text()))
     gateway = data["gateways"][0]
     template = gateway["cameras"][0]
+    template.setdefault("detect", {})["precision"] = precision
     gateway["cameras"] = [
         dict(
             copy.deepcopy(template),
@@ -154,9 +160,9 @@ def one(args: argparse.Namespace) -> dict:
 
     clips = json.loads(args.sources)
     if args.kind == "1080p+360p":  # detect on the substream, snapshots from the main
-        config = site_config(args.n, clips["1080p"], clips["sub360"][0])
+        config = site_config(args.n, clips["1080p"], clips["sub360"][0], args.precision)
     else:
-        config = site_config(args.n, clips[args.kind])
+        config = site_config(args.n, clips[args.kind], precision=args.precision)
     connection = loopback_connection(NODE, args.password, args.port, site=SITE)
     agent = EdgeAgent(config, NODE, connection, Path(tempfile.mkdtemp(prefix="vw-cap-")))
     runs = {p.camera.name: [0] for p in agent.pipelines}
@@ -188,6 +194,7 @@ def one(args: argparse.Namespace) -> dict:
         "n": args.n,
         "mode": args.mode,
         "kind": args.kind,
+        "precision": args.precision,
         "min_fps": min(fps),
         "mean_fps": sum(fps) / len(fps),
         "camera_fps": min(read.values()),
@@ -214,8 +221,9 @@ def holds(row: dict) -> bool:
     return row["min_fps"] >= MIN_DETECT_FPS and row["dropped"] == 0
 
 
-def measure(n: int, mode: str, kind: str, common: list[str]) -> dict:
+def measure(n: int, mode: str, kind: str, common: list[str], precision: str = "fp32") -> dict:
     cmd = [sys.executable, __file__, "--one", str(n), "--mode", mode, "--kind", kind, *common]
+    cmd += ["--precision", precision]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -223,7 +231,8 @@ def measure(n: int, mode: str, kind: str, common: list[str]) -> dict:
     row = json.loads(lines[-1])
     row["holds"] = holds(row)
     print(
-        f"{row['kind']:>10} {row['mode']:>8} {n:>3} | {row['min_fps']:5.2f} {row['mean_fps']:5.2f}"
+        f"{row['kind']:>10} {row['mode']:>8} {row['precision']:>4} {n:>3}"
+        f" | {row['min_fps']:5.2f} {row['mean_fps']:5.2f}"
         f" | {row['camera_fps']:5.1f} | {row['dropped']:>4} | {row['cpu_per_cam_s']:6.3f}"
         f" | {row['rss_mb']:6.0f} | {row['infer_ms']:6.1f} {row['wait_ms']:6.1f}"
         f" | {row['alerts']:>3} | {'holds' if row['holds'] else 'FAILS'}",
@@ -266,6 +275,12 @@ def main() -> int:
     ap.add_argument("--streams", type=int, default=2, help="N for the 1080p comparison (0 = none)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the pre-worker baseline")
     ap.add_argument("--memory", default="", help="N to run in both modes for RSS, e.g. 1,4,8")
+    ap.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "int8"],
+        help="detect.precision of every camera; not fp32: fp32 is measured beside it at the same N",
+    )
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="worker", help=argparse.SUPPRESS)
     ap.add_argument("--kind", default="busy", help=argparse.SUPPRESS)
@@ -301,23 +316,28 @@ def run(args: argparse.Namespace) -> int:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; busy sources:")
     print("  " + ", ".join(Path(s).name for s in sources["busy"]))
     print(
-        "      kind     mode   N | detect-fps | cam  | drop | CPU-s/ |  RSS   | infer   wait "
-        "| alr |\n" + " " * 24 + "|  min  mean |  fps |      | cam-s  |   MB   |  ms      ms  |"
+        "      kind     mode prec   N | detect-fps | cam  | drop | CPU-s/ |  RSS   | infer   wait "
+        "| alr |\n" + " " * 29 + "|  min  mean |  fps |      | cam-s  |   MB   |  ms      ms  |"
     )
     started = time.monotonic()
     try:
-        good, bad = search(lambda n: measure(n, "worker", "busy", common), args.max, args.window)
+        prec = args.precision
+        good, bad = search(
+            lambda n: measure(n, "worker", "busy", common, prec), args.max, args.window
+        )
         base = []
-        if not args.no_baseline:
-            for n in sorted({max(good, 1), bad or good}):
+        for n in sorted({max(good, 1), bad or good}):
+            if not args.no_baseline:
                 base.append(measure(n, "baseline", "busy", common))
+            if prec != "fp32":
+                base.append(measure(n, "worker", "busy", common))
         quiet_good = 0
         for n in [int(x) for x in args.quiet.split(",") if x]:
-            if not measure(n, "worker", "quiet", common)["holds"]:
+            if not measure(n, "worker", "quiet", common, prec)["holds"]:
                 break
             quiet_good = n
         kinds = ("1080p", "1080p+360p") if args.streams else ()
-        streams = [measure(args.streams, "worker", k, common) for k in kinds]
+        streams = [measure(args.streams, "worker", k, common, prec) for k in kinds]
         memory = [
             measure(n, mode, "busy", common)
             for n in [int(x) for x in args.memory.split(",") if x]
@@ -329,9 +349,10 @@ def run(args: argparse.Namespace) -> int:
     if args.max:
         print(f"\nlargest busy N that held (every camera >= {MIN_DETECT_FPS} detect-fps, no drop):")
         tail = f" (N={bad} failed)" if bad else f" (tried up to {args.max})"
-        print(f"  shared worker: {good}{tail}")
+        print(f"  shared worker, {args.precision}: {good}{tail}")
     for row in base:
-        print(f"  baseline at N={row['n']}: {'holds' if row['holds'] else 'fails'}")
+        held = "holds" if row["holds"] else "fails"
+        print(f"  {row['mode']} {row['precision']} at N={row['n']}: {held}")
     if args.quiet:
         print(f"quiet cameras held: {quiet_good} (of {args.quiet})")
     if args.streams:

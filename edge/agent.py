@@ -88,8 +88,8 @@ class EdgeAgent:
         #: :meth:`start`, so the first alert does not wait ~0.4-0.5 s for it.
         self.blurrer = FaceBlurrer()
         #: One session per model for all cameras, run by one worker.
-        self.sessions = SessionPool()
         self.inference = InferenceWorker(inference_threads)
+        self.sessions = SessionPool(parallel=self.inference.threads)
         #: The live view: streams a camera only while the hub holds a lease on it.
         self.live = LiveStreamer(
             connection.site,

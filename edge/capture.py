@@ -202,18 +202,26 @@ class FrameSource:
 
     # --- iteration ------------------------------------------------------------------------
 
-    def frames(self, stop: threading.Event | None = None) -> Iterator[Frame]:
+    def frames(
+        self, stop: threading.Event | None = None, wanted: Callable[[], bool] | None = None
+    ) -> Iterator[Frame]:
         """Yield frames until the file ends (not looping) or ``stop`` is set.
 
         Streams reconnect forever; a missing or undecodable *file* raises :class:`SourceError`.
+        With ``wanted``, every frame is still read off the wire and decoded (a stream's
+        decoder needs each one), but only those read while ``wanted()`` is true are converted
+        to BGR and yielded: a main stream kept for snapshots pays for the conversion of a
+        1080p frame only when a snapshot asks for one (:class:`~edge.main_stream.MainStream`).
         """
         stop = stop or threading.Event()
         if self.stream:
-            yield from self._stream_frames(stop)
+            yield from self._stream_frames(stop, wanted)
         else:
-            yield from self._file_frames(stop)
+            yield from self._file_frames(stop, wanted)
 
-    def _file_frames(self, stop: threading.Event) -> Iterator[Frame]:
+    def _file_frames(
+        self, stop: threading.Event, wanted: Callable[[], bool] | None
+    ) -> Iterator[Frame]:
         start = self.start_time if self.start_time is not None else time.time()
         media_offset = 0.0  # media seconds of the loops already played
         first = True
@@ -230,9 +238,12 @@ class FrameSource:
                         delay = t0 + index / fps - time.monotonic()
                         if delay > 0 and stop.wait(delay):
                             return
-                    ok, image = cap.read()
-                    if not ok or image is None:
+                    ok, image = _read(cap, wanted)
+                    if not ok:
                         break
+                    if image is None:  # grabbed, not wanted
+                        index += 1
+                        continue
                     ts = time.time() if self.realtime else start + media_offset + index / fps
                     yield Frame(index, ts, image, restarted=first or index == 0)
                     first = False
@@ -245,7 +256,9 @@ class FrameSource:
                 raise SourceError(f"{self.source} has no frames")
             media_offset += index / fps
 
-    def _stream_frames(self, stop: threading.Event) -> Iterator[Frame]:
+    def _stream_frames(
+        self, stop: threading.Event, wanted: Callable[[], bool] | None
+    ) -> Iterator[Frame]:
         backoff = self.min_backoff_s
         auth_backoff = self.auth_backoff_s
         while not stop.is_set():
@@ -268,8 +281,8 @@ class FrameSource:
             index = 0
             try:
                 while not stop.is_set():
-                    ok, image = cap.read()
-                    if not ok or image is None:
+                    ok, image = _read(cap, wanted)
+                    if not ok:
                         # The camera closed the connection, or nothing came within the read
                         # timeout (stall_s): a dead capture never recovers, so reconnect.
                         self.last_error = f"{self._label} stopped sending"
@@ -277,6 +290,9 @@ class FrameSource:
                         break
                     self.connected, self.last_error = True, None
                     backoff = self.min_backoff_s
+                    if image is None:  # grabbed, not wanted
+                        index += 1
+                        continue
                     yield Frame(index, time.time(), image, restarted=index == 0)
                     index += 1
             finally:
@@ -285,6 +301,22 @@ class FrameSource:
             self.reconnects += 1
             self._wait(stop, backoff)
             backoff = min(backoff * 2, self.max_backoff_s)
+
+
+def _read(
+    cap: cv2.VideoCapture, wanted: Callable[[], bool] | None
+) -> tuple[bool, np.ndarray | None]:
+    """``cap.read()``; with ``wanted``, the BGR image only when ``wanted()`` (else None: the
+    frame was grabbed, which decodes it, but not converted). False when no frame came."""
+    if wanted is None:
+        ok, image = cap.read()
+        return ok and image is not None, image
+    if not cap.grab():
+        return False, None
+    if not wanted():
+        return True, None
+    ok, image = cap.retrieve()
+    return ok and image is not None, image
 
 
 class _TransportGate:

@@ -9,10 +9,12 @@ the machine: the assertions are on sizes and scaling, never on timing.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from broker_kit import wait_until
 from conftest import EXCERPT, REPO
 
 from contract.protocol import Channel, parse_topic
@@ -102,3 +104,22 @@ def test_a_stale_or_missing_main_frame_leaves_the_snapshot_to_the_substream():
     np.testing.assert_allclose(outline, [[10, 10], [100, 10]])
     main._latest = Frame(90, 102.0, main._latest.image)  # 2 s apart: not the same moment
     assert main.view(sub, boxes, boxes, None) is None
+
+
+def test_a_live_main_stream_converts_a_frame_only_when_a_snapshot_asks_for_one():
+    main = MainStream(plaza(realtime=True, loop=True), str(EXCERPT))
+    main.start()
+    try:
+        assert wait_until(lambda: main.frames_grabbed >= 5, 30), "the main stream never played"
+        assert main.frames_read == 0  # read and decoded, never converted: nobody asked
+        sub = Frame(7, time.time(), np.zeros((288, 384, 3), np.uint8))
+        boxes = Detections.from_arrays([[10, 20, 30, 60]], [0.9], ["person"])
+        main.frame_wait_s = 30.0  # a loaded CI machine: the wait ends when the frame comes
+        image, objects, _people, _outline = main.view(sub, boxes, boxes, None)
+        assert image.shape == (576, 768, 3) and main.frames_read == 1
+        np.testing.assert_allclose(objects.xyxy, [[20, 40, 60, 120]])
+        grabbed = main.frames_grabbed
+        assert wait_until(lambda: main.frames_grabbed >= grabbed + 3, 30)
+        assert main.frames_read == 1
+    finally:
+        main.stop()

@@ -23,6 +23,7 @@ and the activation arena); shared, an added camera costs its frames and trackers
 from __future__ import annotations
 
 import importlib.util
+import logging
 import statistics
 import threading
 import time
@@ -33,6 +34,8 @@ import numpy as np
 
 from contract.detect_settings import DetectSettings
 
+log = logging.getLogger(__name__)
+
 
 def openvino_installed() -> bool:
     """Whether the ``openvino`` package can be imported (without importing it)."""
@@ -41,12 +44,14 @@ def openvino_installed() -> bool:
 
 def resolve_backend(settings: DetectSettings) -> str:
     """``onnxruntime``, ``openvino``, or ``race`` (auto with fp32 and OpenVINO installed:
-    :func:`open_session` times both). ``auto`` never trades accuracy for speed on its own."""
-    if settings.backend == "openvino":
+    :func:`open_session` times both). ``auto`` never trades accuracy for speed on its own;
+    ``precision: bf16`` is OpenVINO's alone."""
+    if settings.backend == "openvino" or settings.precision == "bf16":
         if not openvino_installed():
             raise RuntimeError(
-                "detect.backend is openvino but the openvino package is not installed: "
-                "pip install 'villagewatch[openvino]', or set detect.backend: auto"
+                f"detect.backend {settings.backend} with precision {settings.precision} needs "
+                "OpenVINO, which is not installed: pip install 'villagewatch[openvino]', or set "
+                "detect.precision: fp32 and detect.backend: auto"
             )
         return "openvino"
     if settings.backend == "auto" and settings.precision == "fp32" and openvino_installed():
@@ -95,24 +100,39 @@ class OrtSession:
 
 
 class OpenVinoSession:
-    """The same file compiled by OpenVINO for the CPU, one stream of ``threads`` threads.
+    """The same file compiled by OpenVINO for the CPU: ``parallel`` streams (requests that run
+    at once) of ``threads`` threads each.
 
-    ``INFERENCE_PRECISION_HINT f32``: on CPUs with bf16 (this one has AVX-512 BF16) OpenVINO
-    would otherwise compute fp32 models in bf16, which moved CenterNet's scores by ~0.01.
+    ``INFERENCE_PRECISION_HINT`` is ``f32`` unless ``bf16`` is asked for: on CPUs with bf16
+    (this one has AVX-512 BF16) OpenVINO would otherwise compute fp32 models in bf16 unasked,
+    which moves CenterNet's scores by ~0.01. Asked for on a CPU without native bf16 (where
+    OpenVINO would emulate it, slower than fp32) it computes in fp32 and logs why;
+    ``precision`` says what it computes in.
     """
 
     backend = "openvino"
 
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(
+        self, path: Path, threads: int, precision: str = "fp32", parallel: int = 1
+    ) -> None:
         import openvino as ov
 
         _check_file(path)
         core = ov.Core()
+        if precision == "bf16" and "BF16" not in core.get_property(
+            "CPU", "OPTIMIZATION_CAPABILITIES"
+        ):
+            log.warning("detect.precision bf16: this CPU has no native bf16; computing in fp32")
+            precision = "fp32"
+        self.precision = precision
+        # One stream per caller that may run at once (the gateway's inference threads): a
+        # stream runs one request at a time, so with one stream two worker threads took turns
+        # (CenterNet bf16: 36 runs/s from 2 callers on 1 stream, 75 on 2).
         config = {
-            "INFERENCE_NUM_THREADS": threads,
-            "NUM_STREAMS": 1,
+            "INFERENCE_NUM_THREADS": threads * parallel,
+            "NUM_STREAMS": parallel,
             "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": "f32",
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
         }
         self._compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
         # One infer request per calling thread: a request holds its inputs and outputs, so
@@ -150,14 +170,15 @@ def _median_ms(session: Session, feed: dict[str, np.ndarray], runs: int = 5) -> 
     return statistics.median(times)
 
 
-def _race(path: Path, threads: int) -> Session:
+def _race(path: Path, threads: int, parallel: int) -> Session:
     """The faster of onnxruntime and OpenVINO on ``path``; OpenVINO must win by 10%."""
     key = (str(path), threads)
     if key in _RACE_WINNERS:
-        winner = _RACE_WINNERS[key]
-        return OpenVinoSession(path, threads) if winner == "openvino" else OrtSession(path, threads)
+        if _RACE_WINNERS[key] == "openvino":
+            return OpenVinoSession(path, threads, parallel=parallel)
+        return OrtSession(path, threads)
     ort_session = OrtSession(path, threads)
-    ov_session = OpenVinoSession(path, threads)
+    ov_session = OpenVinoSession(path, threads, parallel=parallel)
     shape = [d or (1 if i == 0 else 300) for i, d in enumerate(ort_session.input_shape)]
     feed = {ort_session.input_name: np.zeros(shape, dtype=ort_session.input_dtype)}
     ort_ms = _median_ms(ort_session, feed)
@@ -167,30 +188,34 @@ def _race(path: Path, threads: int) -> Session:
     return winner
 
 
-def open_session(path: Path, settings: DetectSettings) -> Session:
-    """A session on ``path`` with the backend ``settings`` ask for (``auto`` resolved)."""
+def open_session(path: Path, settings: DetectSettings, parallel: int = 1) -> Session:
+    """A session on ``path`` with the backend ``settings`` ask for (``auto`` resolved), for
+    ``parallel`` callers running it at once (onnxruntime runs concurrent calls side by side
+    by itself; OpenVINO needs a stream for each)."""
     backend = resolve_backend(settings)
     if backend == "race":
-        return _race(path, settings.threads)
+        return _race(path, settings.threads, parallel)
     if backend == "openvino":
-        return OpenVinoSession(path, settings.threads)
+        return OpenVinoSession(path, settings.threads, settings.precision, parallel)
     return OrtSession(path, settings.threads)
 
 
 class SessionPool:
-    """The sessions of one gateway: one per (model file, backend choice, threads), opened on
-    first use and shared by every camera that asks for the same."""
+    """The sessions of one gateway: one per (model file, backend choice, precision, threads),
+    opened on first use and shared by every camera that asks for the same."""
 
-    def __init__(self) -> None:
+    def __init__(self, parallel: int = 1) -> None:
+        """``parallel``: how many runs the gateway makes at once (its inference threads)."""
+        self.parallel = parallel
         self._lock = threading.Lock()
-        self._sessions: dict[tuple[str, str, int], Session] = {}
+        self._sessions: dict[tuple[str, str, str, int], Session] = {}
 
     def get(self, path: Path, settings: DetectSettings) -> Session:
         """The shared session on ``path`` for ``settings`` (opened now if it is the first)."""
-        key = (str(Path(path).resolve()), settings.backend, settings.threads)
+        key = (str(Path(path).resolve()), settings.backend, settings.precision, settings.threads)
         with self._lock:  # held while opening: two cameras must not both open the file
             if key not in self._sessions:
-                self._sessions[key] = open_session(Path(path), settings)
+                self._sessions[key] = open_session(Path(path), settings, self.parallel)
             return self._sessions[key]
 
     def __len__(self) -> int:
