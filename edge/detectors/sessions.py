@@ -143,14 +143,25 @@ class OpenVinoSession:
         shape = first.get_partial_shape()
         self.input_shape = [d.get_length() if d.is_static else None for d in shape]
         self.output_names = [o.get_any_name() for o in self._compiled.outputs]
+        self._warm_up(first)
+
+    def _warm_up(self, first) -> None:
+        """One run now, on this thread. OpenVINO's bindings set up their numpy access on
+        first use, once per process, and two threads doing that at once deadlock (pybind11's
+        ``gil_safe_call_once_and_store``): both inference threads of a gateway hung in their
+        first run, 1 in 3 starts. It also keeps the first camera's first run from paying for
+        OpenVINO's lazy set-up."""
+        self._compiled.create_infer_request().get_input_tensor(0).data  # numpy access: set up
+        if any(d is None for d in self.input_shape):
+            return
+        dtype = first.get_element_type().to_dtype()
+        self.run(self.output_names[:1], {self.input_name: np.zeros(self.input_shape, dtype)})
 
     def run(self, names: Sequence[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         request = getattr(self._local, "request", None)
         if request is None:
             request = self._local.request = self._compiled.create_infer_request()
-        # share_inputs: the request reads the caller's array instead of copying it into its
-        # own tensor. With copying, two worker threads on a two-stream model deadlocked inside
-        # that copy (3rd of 8 runs of an agent with 4 cameras; 0 of 12 shared).
+        # share_inputs: the request reads the caller's array instead of copying it.
         result = request.infer(feeds, share_inputs=True)
         # Copies: the request reuses its output buffers on the next infer().
         return [np.array(result[self._compiled.output(name)]) for name in names]
