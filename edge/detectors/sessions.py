@@ -151,7 +151,7 @@ class OpenVinoSession:
         ``gil_safe_call_once_and_store``): both inference threads of a gateway hung in their
         first run, 1 in 3 starts. It also keeps the first camera's first run from paying for
         OpenVINO's lazy set-up."""
-        self._compiled.create_infer_request().get_input_tensor(0).data  # numpy access: set up
+        _ = self._compiled.create_infer_request().get_input_tensor(0).data  # numpy: set up
         if any(d is None for d in self.input_shape):
             return
         dtype = first.get_element_type().to_dtype()
