@@ -32,7 +32,7 @@ def generate_password() -> str:
 
 #: What a node writes under its own subtree, one level each; ``snapshot`` takes one more
 #: level (the alert id). Nothing else: no stray subtopics to fill with retained data.
-NODE_CHANNELS = (Channel.STATUS, Channel.ALERT, Channel.STATS)
+NODE_CHANNELS = (Channel.STATUS, Channel.ALERT, Channel.STATS, Channel.HEARTBEAT)
 
 
 def node_write_filters(root: str, site: str, node: str) -> list[str]:

@@ -18,6 +18,7 @@ from contract.protocol import (
     MAX_SNAPSHOT_BYTES,
     PROTOCOL_VERSION,
     Alert,
+    Heartbeat,
     NodeStats,
     NodeStatus,
     Receipt,
@@ -42,6 +43,12 @@ _CHANNELS = {
         f"QoS 1. One JPEG (image/jpeg, at most {MAX_SNAPSHOT_BYTES} bytes) for the alert.",
     ),
     "stats": ("{root}/{site}/{node}/stats", "NodeStats", "QoS 0, periodic node figures."),
+    "heartbeat": (
+        "{root}/{site}/{node}/heartbeat",
+        "Heartbeat",
+        "QoS 1, from sensor nodes every interval_s: battery, signal, temperature, tamper and"
+        " the sensor's state. Three missed intervals: the node is offline (added in v2).",
+    ),
     "receipt": (
         "{root}/{site}/{node}/receipt",
         "Receipt",
@@ -74,7 +81,7 @@ _BINARY = {
 def component_schemas() -> dict[str, dict]:
     """Every payload schema, with nested models hoisted beside them (AsyncAPI style)."""
     schemas: dict[str, dict] = {}
-    for model in (Alert, NodeStatus, NodeStats, Receipt, LiveRequest, LiveFrameHeader):
+    for model in (Alert, NodeStatus, NodeStats, Heartbeat, Receipt, LiveRequest, LiveFrameHeader):
         schema = model.model_json_schema(ref_template=_REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema

@@ -9,6 +9,8 @@ broker's ACL can confine a node to its own subtree::
     {root}/{site}/{node}/alert                 QoS 1: one Alert per message
     {root}/{site}/{node}/snapshot/{alert_id}   QoS 1: JPEG bytes for that alert
     {root}/{site}/{node}/stats                 QoS 0: periodic NodeStats
+    {root}/{site}/{node}/heartbeat             QoS 1: a sensor node's periodic Heartbeat
+                                               (battery, signal, temperature, tamper)
     {root}/{site}/{node}/receipt               QoS 1, published by the hub, read only by
                                                that node: alert ids the hub has *stored*
     {root}/{site}/{node}/watch                 QoS 1, from the hub, read only by that node:
@@ -76,6 +78,7 @@ class Channel(StrEnum):
     ALERT = "alert"
     SNAPSHOT = "snapshot"
     STATS = "stats"
+    HEARTBEAT = "heartbeat"  # sensor nodes: battery, signal, tamper (added in v2, optional)
     RECEIPT = "receipt"
     WATCH = "watch"  # live view: the hub's lease to a gateway (contract/live.py)
     LIVE = "live"  # live view: a gateway's frames, one level more (the camera)
@@ -190,6 +193,35 @@ class NodeStats(_Payload):
     cameras: dict[str, CameraStats] = Field(default_factory=dict)
 
 
+class Heartbeat(_Payload):
+    """A sensor node's health, every ``interval_s`` seconds (added in v2 without a version
+    bump: nodes that never send one are still accepted).
+
+    The hub counts a node offline after three missed intervals, whether or not the broker
+    delivers its last will; ``battery_v`` over days gives the battery's trend; ``tamper``
+    (the enclosure switch) is a security event; ``state`` and ``state_since`` show a sensor
+    stuck in one state (a door contact open for three days). Every measurement is optional:
+    a node sends what its hardware has.
+    """
+
+    type: Literal["heartbeat"] = "heartbeat"
+    site: Identifier
+    node: Identifier
+    ts: SaneTime
+    interval_s: int = Field(ge=5, le=86_400, description="seconds until the next heartbeat")
+    uptime_s: float = Field(ge=0, le=MAX_SEQ, description="seconds since the node booted")
+    battery_v: float | None = Field(None, ge=0, le=60, description="battery voltage")
+    battery_pct: float | None = Field(None, ge=0, le=100, description="battery charge, %")
+    rssi_dbm: int | None = Field(None, ge=-150, le=0, description="radio signal strength")
+    temperature_c: float | None = Field(None, ge=-60, le=150, description="sensor temperature")
+    tamper: bool | None = Field(None, description="true while the enclosure is open")
+    state: str | None = Field(
+        None, pattern=KIND_PATTERN, description="the sensor's current state: open, closed, wet"
+    )
+    state_since: SaneTime | None = Field(None, description="when ``state`` last changed")
+    queued: int = Field(0, ge=0, le=MAX_SEQ, description="alerts not yet receipted by the hub")
+
+
 class Receipt(_Payload):
     """From the hub to one node: these alerts are stored; the node may forget them."""
 
@@ -201,11 +233,12 @@ class Receipt(_Payload):
     )
 
 
-JsonMessage = Alert | NodeStatus | NodeStats
+JsonMessage = Alert | NodeStatus | NodeStats | Heartbeat
 _MODEL_BY_CHANNEL: dict[Channel, type[_Payload]] = {
     Channel.ALERT: Alert,
     Channel.STATUS: NodeStatus,
     Channel.STATS: NodeStats,
+    Channel.HEARTBEAT: Heartbeat,
 }
 
 
@@ -244,6 +277,10 @@ def snapshot_topic(root: str, site: str, node: str, alert_id: str) -> str:
 
 def stats_topic(root: str, site: str, node: str) -> str:
     return f"{root}/{site}/{node}/{Channel.STATS}"
+
+
+def heartbeat_topic(root: str, site: str, node: str) -> str:
+    return f"{root}/{site}/{node}/{Channel.HEARTBEAT}"
 
 
 def receipt_topic(root: str, site: str, node: str) -> str:

@@ -120,5 +120,5 @@ def test_malformed_topics_are_refused(topic):
 def test_hub_subscriptions_cover_every_channel_once():
     filters = [f for f, _ in hub_subscriptions("vw")]
     assert sorted(filters) == sorted(
-        ["vw/+/+/status", "vw/+/+/alert", "vw/+/+/stats", "vw/+/+/snapshot/+"]
+        ["vw/+/+/status", "vw/+/+/alert", "vw/+/+/stats", "vw/+/+/heartbeat", "vw/+/+/snapshot/+"]
     )
