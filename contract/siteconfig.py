@@ -140,12 +140,44 @@ class Gateway(_Section):
     data_dir: str = Field("var/edge", description="outbox and snapshots (relative to config)")
 
 
+SensorKind = Literal[
+    "door",
+    "window",
+    "pir",
+    "glass_break",
+    "panic_button",
+    "smoke",
+    "heat",
+    "water_leak",
+    "vibration",
+]
+#: A sensor's severity when the site file gives none: life safety is critical, a fence that
+#: shakes in the wind is minor. The firmware's node types carry the same defaults.
+DEFAULT_SENSOR_SEVERITY: dict[str, Severity] = {
+    "panic_button": Severity.CRITICAL,
+    "smoke": Severity.CRITICAL,
+    "heat": Severity.CRITICAL,
+    "vibration": Severity.MINOR,
+}
+
+
 class SensorNode(_Section):
+    """A sensor node (firmware_stubs/): its alerts carry ``kind`` (and ``tamper`` from the
+    enclosure switch every node has)."""
+
     node: Identifier
     area: Identifier
-    kind: Literal["door", "pir", "glass_break", "panic_button", "smoke"] = "door"
+    kind: SensorKind = "door"
     severity: Severity = Severity.MAJOR
     position: LatLon | None = Field(None, description="where the sensor is, for the map")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _severity_by_kind(cls, data: object) -> object:
+        if isinstance(data, dict) and "severity" not in data:
+            default = DEFAULT_SENSOR_SEVERITY.get(data.get("kind", "door"), Severity.MAJOR)
+            return {**data, "severity": default}
+        return data
 
 
 class BrokerSettings(_Section):
