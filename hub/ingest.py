@@ -35,6 +35,7 @@ from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
     Alert,
     Channel,
+    Heartbeat,
     NodeStats,
     NodeStatus,
     ProtocolError,
@@ -78,6 +79,14 @@ class Correlator(Protocol):
         each alert with its incident's id, so nothing is linked here."""
 
 
+class HeartbeatSink(Protocol):
+    """Keeps sensor heartbeats (:class:`hub.sensors.health.SensorHealth`)."""
+
+    def record(self, heartbeat: Heartbeat, received_at: datetime) -> list[HubEvent]:
+        """Keep one heartbeat inside the caller's transaction; returns the events to publish
+        after the commit (a health incident opened or resolved)."""
+
+
 class Ingestor:
     """Validates, dedupes, stores and correlates messages, then publishes events."""
 
@@ -88,8 +97,11 @@ class Ingestor:
         correlator: Correlator | None = None,
         topic_root: str = DEFAULT_TOPIC_ROOT,
         clock: Clock = system_clock,
+        *,
+        heartbeats: HeartbeatSink | None = None,
     ) -> None:
         self.storage = storage
+        self.heartbeats = heartbeats
         self.bus = bus
         self.correlator = correlator
         self.topic_root = topic_root
@@ -294,6 +306,10 @@ class Ingestor:
                 if node is not None:
                     events.append(NodeChanged(node=node))
             return IngestResult("status")
+        if isinstance(message, Heartbeat):  # without a sink (tools, old tests): decided, not kept
+            if self.heartbeats is not None:
+                events.extend(self.heartbeats.record(message, now))
+            return IngestResult("heartbeat")
         assert isinstance(message, NodeStats)
         self.storage.nodes.record_stats(message, now)
         return IngestResult("stats")

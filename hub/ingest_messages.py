@@ -18,6 +18,7 @@ from contract.protocol import (
     MAX_JSON_BYTES,
     Alert,
     Channel,
+    Heartbeat,
     NodeStats,
     NodeStatus,
     ProtocolError,
@@ -36,10 +37,11 @@ class IngestResult:
     """What happened to one message.
 
     ``outcome`` is one of ``stored`` (new alert), ``duplicate``, ``snapshot_linked``,
-    ``snapshot_pending`` (its alert is not here yet), ``status``, ``stats``, ``quarantined``
-    (then ``reason`` says why: bad_topic, too_large, not_json, wrong_version, invalid,
-    node_mismatch, not_jpeg, internal_error) or ``held`` (the store failed: nothing was
-    kept and the message must not be acknowledged; reason ``storage_unavailable``).
+    ``snapshot_pending`` (its alert is not here yet), ``status``, ``stats``, ``heartbeat``,
+    ``quarantined`` (then ``reason`` says why: bad_topic, too_large, not_json,
+    wrong_version, invalid, node_mismatch, not_jpeg, internal_error) or ``held`` (the store
+    failed: nothing was kept and the message must not be acknowledged; reason
+    ``storage_unavailable``).
     ``site``/``node`` name the sending node of an alert (for its receipt).
     """
 
@@ -79,7 +81,7 @@ class Decoded:
     topic: str
     payload: bytes
     parsed: Topic | None = None
-    message: Alert | NodeStatus | NodeStats | None = None
+    message: Alert | NodeStatus | NodeStats | Heartbeat | None = None
     refused: ProtocolError | None = None
     #: For a refused alert on a valid alert topic: the id it claims, so it can be receipted.
     refused_alert: tuple[str, str, str] | None = None  # site, node, alert id
