@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contract.bridge_settings import IntegrationSettings, check_bridged_devices
 from contract.camera_settings import HealthSettings, PrivacySettings
 from contract.detect_settings import DetectSettings as DetectSettings
 from contract.live import LiveSettings
@@ -318,6 +319,7 @@ class SiteConfig(_Section):
     sensors: list[SensorNode] = Field(default_factory=list)
     broker: BrokerSettings = BrokerSettings()
     hub: HubSettings = HubSettings()
+    integrations: IntegrationSettings = IntegrationSettings()  # contract/bridge_settings.py
     map: SiteMap | None = Field(None, description="the site plan officers see (no internet needed)")
     #: The file this config came from; relative paths are resolved against its folder.
     base_dir: Path = Field(Path("."), exclude=True)
@@ -337,9 +339,10 @@ class SiteConfig(_Section):
                     f"sensor {s.node!r} names area {s.area!r}; known: {sorted(area_ids)}"
                 )
         nodes = [g.node for g in self.gateways] + [s.node for s in self.sensors]
+        nodes += check_bridged_devices(self.integrations, area_ids)
         dupes = sorted({n for n in nodes if nodes.count(n) > 1})
         if dupes:
-            raise ValueError(f"node ids must be unique across gateways and sensors: {dupes}")
+            raise ValueError(f"node ids must be unique across gateways, sensors, bridged: {dupes}")
         if self.map is not None:
             check_placements(self.map, self.resolve(self.map.image), self._placed_points())
         return self
