@@ -48,7 +48,9 @@ def credential_store(config: SiteConfig) -> CredentialStore:
 def node_role(config: SiteConfig, node: str) -> NodeRole:
     """The role of ``node`` in this site, or ProvisionError naming the nodes that exist."""
     gateways = [g.node for g in config.gateways]
+    # Devices a bridge speaks for (Zigbee2MQTT) are sensor nodes with identities of their own.
     sensors = [s.node for s in config.sensors]
+    sensors += [d.node for d in config.integrations.bridged_nodes()]
     if node == HUB_NODE:
         if node in gateways or node in sensors:
             raise ProvisionError(
@@ -172,9 +174,11 @@ def _hub_client_id(site: str, path: Path) -> str:
 def provision_all(
     config: SiteConfig, host: str | None = None, port: int | None = None
 ) -> dict[str, tuple[NodeConnection, Path]]:
-    """Provision the hub, every gateway and every sensor (the demo's one-step set-up).
+    """Provision the hub, every gateway, every sensor and every bridged device (the demo's
+    one-step set-up).
 
     Every identity gets a new password, so run it before starting the nodes.
     """
     nodes = [HUB_NODE, *(g.node for g in config.gateways), *(s.node for s in config.sensors)]
+    nodes += [d.node for d in config.integrations.bridged_nodes()]
     return {n: provision_node(config, n, host=host, port=port) for n in nodes}
