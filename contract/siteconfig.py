@@ -35,6 +35,7 @@ from contract.rule_settings import (
 )
 from contract.rule_settings import Schedule as Schedule
 from contract.rule_settings import ZoneRule as ZoneRule
+from contract.sensor_settings import SensorSettings, check_sensor_areas
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 
@@ -48,7 +49,7 @@ MAINTENANCE_KINDS = (
     "camera_moved",
     "battery_low",
     "node_offline",
-    "tamper",
+    "sensor_stuck",
 )
 
 
@@ -317,6 +318,7 @@ class SiteConfig(_Section):
     areas: list[Area] = Field(min_length=1)
     gateways: list[Gateway] = Field(default_factory=list)
     sensors: list[SensorNode] = Field(default_factory=list)
+    sensor_settings: SensorSettings = SensorSettings()  # health, arming, two sensors agree
     broker: BrokerSettings = BrokerSettings()
     hub: HubSettings = HubSettings()
     integrations: IntegrationSettings = IntegrationSettings()  # contract/bridge_settings.py
@@ -338,6 +340,7 @@ class SiteConfig(_Section):
                 raise ValueError(
                     f"sensor {s.node!r} names area {s.area!r}; known: {sorted(area_ids)}"
                 )
+        check_sensor_areas(self.sensor_settings, area_ids)
         nodes = [g.node for g in self.gateways] + [s.node for s in self.sensors]
         nodes += check_bridged_devices(self.integrations, area_ids)
         dupes = sorted({n for n in nodes if nodes.count(n) > 1})
