@@ -23,6 +23,7 @@ from contract.protocol import (
     NodeStatus,
     Receipt,
 )
+from contract.verification import MAX_EVIDENCE_BYTES, EvidenceHeader, VerifyRequest
 
 _REF = "#/components/schemas/{model}"
 
@@ -68,20 +69,36 @@ _CHANNELS = {
         " 4-byte big-endian header length, a LiveFrameHeader (JSON), then the JPEG; at most"
         f" {MAX_LIVE_FRAME_BYTES} bytes.",
     ),
+    "verify": (
+        "{root}/{site}/{node}/verify",
+        "VerifyRequest",
+        "QoS 1, from the hub only, readable only by that node: a sensor tripped in this"
+        " camera's area; answer with a snapshot now and a clip from pre_s before to post_s"
+        " after this request. See contract/verification.py.",
+    ),
+    "evidence": (
+        "{root}/{site}/{node}/evidence/{requestId}",
+        None,
+        "QoS 1, readable only by the hub: a 4-byte big-endian header length, an EvidenceHeader"
+        " (JSON: part snapshot or clip, person_seen), then a privacy-filtered JPEG or MJPEG"
+        f" AVI (or nothing, with a reason); at most {MAX_EVIDENCE_BYTES} bytes.",
+    ),
 }
 #: Channels the hub publishes and a node receives.
-_FROM_HUB = ("receipt", "watch")
+_FROM_HUB = ("receipt", "watch", "verify")
 #: Binary messages: their name and content type.
 _BINARY = {
     "snapshot": ("Snapshot", "image/jpeg"),
     "live": ("LiveFrame", "application/octet-stream"),
+    "evidence": ("Evidence", "application/octet-stream"),
 }
 
 
 def component_schemas() -> dict[str, dict]:
     """Every payload schema, with nested models hoisted beside them (AsyncAPI style)."""
     schemas: dict[str, dict] = {}
-    for model in (Alert, NodeStatus, NodeStats, Heartbeat, Receipt, LiveRequest, LiveFrameHeader):
+    models = (Alert, NodeStatus, NodeStats, Heartbeat, Receipt, LiveRequest, LiveFrameHeader)
+    for model in (*models, VerifyRequest, EvidenceHeader):
         schema = model.model_json_schema(ref_template=_REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -101,6 +118,8 @@ def document() -> dict:
             ch_params["alertId"] = {"description": "Alert.id the snapshot belongs to"}
         if "{camera}" in address:
             ch_params["camera"] = {"description": "the camera streamed"}
+        if "{requestId}" in address:
+            ch_params["requestId"] = {"description": "VerifyRequest.request_id answered"}
         msg_name, content = _BINARY.get(name, (payload, "application/json"))
         messages[msg_name] = {
             "name": msg_name,

@@ -17,6 +17,10 @@ broker's ACL can confine a node to its own subtree::
                                                a live-view lease (contract/live.py)
     {root}/{site}/{node}/live/{camera}         QoS 0, never retained, read only by the hub:
                                                privacy-filtered live frames (contract/live.py)
+    {root}/{site}/{node}/verify                QoS 1, from the hub, read only by that node:
+                                               "show me this camera now" (contract/verification.py)
+    {root}/{site}/{node}/evidence/{request}    QoS 1, read only by the hub: the gateway's
+                                               snapshot and clip for a verify request
 
 JSON payloads carry ``"v"``: this code writes ``PROTOCOL_VERSION`` (2) and accepts every
 version in ``SUPPORTED_VERSIONS``, so v1 nodes keep working. QoS 1 means *at least once*:
@@ -82,6 +86,8 @@ class Channel(StrEnum):
     RECEIPT = "receipt"
     WATCH = "watch"  # live view: the hub's lease to a gateway (contract/live.py)
     LIVE = "live"  # live view: a gateway's frames, one level more (the camera)
+    VERIFY = "verify"  # video verification: the hub asks a gateway (contract/verification.py)
+    EVIDENCE = "evidence"  # the gateway's answer, one level more (the request id)
 
 
 class Severity(StrEnum):
@@ -256,10 +262,11 @@ class Topic(BaseModel):
     channel: Channel
     alert_id: str | None = None
     camera: str | None = None  # live topics: the camera streamed
+    request_id: str | None = None  # evidence topics: the verify request answered
 
     def __str__(self) -> str:
         base = f"{self.root}/{self.site}/{self.node}/{self.channel.value}"
-        extra = self.alert_id or self.camera
+        extra = self.alert_id or self.camera or self.request_id
         return f"{base}/{extra}" if extra else base
 
 
@@ -295,7 +302,15 @@ def node_subtree(root: str, site: str, node: str) -> str:
 def hub_subscriptions(root: str) -> list[tuple[str, int]]:
     """Topic filters and QoS the hub subscribes to, for every site."""
     # Live frames have their own link in the hub (QoS 0, never through ingest).
-    outbound = (Channel.SNAPSHOT, Channel.RECEIPT, Channel.WATCH, Channel.LIVE)
+    # Verification evidence too (hub/verification.py): binary, never stored as alerts.
+    outbound = (
+        Channel.SNAPSHOT,
+        Channel.RECEIPT,
+        Channel.WATCH,
+        Channel.LIVE,
+        Channel.VERIFY,
+        Channel.EVIDENCE,
+    )
     inbound = [c for c in Channel if c not in outbound]
     plain = [(f"{root}/+/+/{c}", 1) for c in inbound]
     return [*plain, (f"{root}/+/+/{Channel.SNAPSHOT}/+", 1)]
@@ -327,6 +342,10 @@ def parse_topic(topic: str, root: str = DEFAULT_TOPIC_ROOT) -> Topic:
         if extra is None or not _ID_RE.match(extra):
             raise ProtocolError("bad_topic", f"{topic!r}: live topics end with a camera id")
         return Topic(root=root, site=site, node=node, channel=chan, camera=extra)
+    if chan is Channel.EVIDENCE:
+        if extra is None or not re.match(HEX_ID_PATTERN, extra):
+            raise ProtocolError("bad_topic", f"{topic!r}: evidence topics end with a request id")
+        return Topic(root=root, site=site, node=node, channel=chan, request_id=extra)
     alert_id = extra
     if (chan is Channel.SNAPSHOT) != (alert_id is not None):
         raise ProtocolError("bad_topic", f"{topic!r}: only snapshot topics carry an alert id")
@@ -350,7 +369,7 @@ def decode(topic: Topic, payload: bytes) -> JsonMessage:
     ``invalid`` or ``node_mismatch`` (the payload claims another site/node than the topic,
     which the broker ACL has already tied to the authenticated user).
     """
-    if topic.channel not in _MODEL_BY_CHANNEL:  # snapshots, receipts, live view
+    if topic.channel not in _MODEL_BY_CHANNEL:  # snapshots, receipts, live view, verification
         raise ProtocolError("bad_topic", f"nodes do not send JSON on {topic.channel} topics")
     message = _validate(_MODEL_BY_CHANNEL[topic.channel], payload)
     if (message.site, message.node) != (topic.site, topic.node):

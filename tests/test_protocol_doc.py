@@ -63,7 +63,12 @@ def test_every_channel_of_the_document_is_a_topic_the_code_parses():
     doc = committed_doc()
     for name, channel in doc["channels"].items():
         topic = channel["address"].format(
-            root="vw", site="riverside", node="gw-plaza", alertId="a" * 32, camera="plaza"
+            root="vw",
+            site="riverside",
+            node="gw-plaza",
+            alertId="a" * 32,
+            camera="plaza",
+            requestId="b" * 32,
         )
         assert parse_topic(topic).channel.value == name
 
