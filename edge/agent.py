@@ -128,6 +128,7 @@ class EdgeAgent:
                     blurrer=self.blurrer,
                     live=self.live,
                     main_source=main,
+                    quiet_cells=self.data_dir / "quiet_cells" / f"{camera.name}.npz",
                 )
             )
 

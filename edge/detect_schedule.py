@@ -74,7 +74,9 @@ class DetectSchedule:
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything (after a reconnect or loop the scene may have changed)."""
+        """Forget the timeline (after a reconnect or loop): rate, idleness, what is tracked.
+        The barren cells stay learned: the trees are where they were, and their own
+        forgetting (``barren_forget_s``) and any find there still un-learn them."""
         self._last_run: float | None = None
         self._next_due: float | None = None  # the running deadline of the rate cap
         self._empty_since: float | None = None  # first of the current run of fruitless runs
@@ -82,8 +84,6 @@ class DetectSchedule:
         #: Cells around what the last runs found while anything is tracked (None: nothing
         #: is): motion there runs the detector at the full rate, barren or not.
         self._busy: np.ndarray | None = None
-        if self.barren is not None:
-            self.barren.reset()
 
     @property
     def idle(self) -> bool:

@@ -32,6 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 from contract.protocol import (
     Alert,
@@ -56,6 +57,10 @@ from edge.rules import RuleHit
 from edge.snapshot import make_snapshot
 
 log = logging.getLogger(__name__)
+
+#: How often a camera's learned quiet cells are written down (and on stop): a power cut
+#: loses at most this much learning.
+QUIET_CELLS_SAVE_S = 60.0
 
 
 class _Rate:
@@ -186,12 +191,15 @@ class CameraPipeline:
         retry_s: float = 10.0,
         live: LiveStreamer | None = None,
         main_source: str | None = None,
+        quiet_cells: Path | None = None,
     ) -> None:
         """``blurrer``: the gateway's one :class:`FaceBlurrer` (thread-safe), shared by its
         cameras; by default this camera makes its own (the model loads on the first alert).
         ``live``: the gateway's live view, handed the processed frames while the hub holds
         a lease on this camera. ``main_source``: the main stream when ``source`` is the
-        camera's substream (``detect_source``); alert snapshots are then taken from it."""
+        camera's substream (``detect_source``); alert snapshots are then taken from it.
+        ``quiet_cells``: the file keeping this camera's learned barren cells across restarts
+        (:mod:`edge.quiet_cells`), saved every ``QUIET_CELLS_SAVE_S`` and on stop."""
         self.camera = camera
         self.source = FrameSource.for_camera(camera, source)
         self.processor = FrameProcessor(camera, detector, timezone)
@@ -207,6 +215,11 @@ class CameraPipeline:
         self._last_frame: ProcessedFrame | None = None
         self.live = live
         self.main = MainStream(camera, main_source, retry_s=retry_s) if main_source else None
+        self._cells = self.processor.schedule.barren
+        self.quiet_cells = quiet_cells if self._cells is not None else None
+        if self.quiet_cells is not None and self.quiet_cells.is_file():
+            self._cells.load(self.quiet_cells)
+        self._cells_saved = time.monotonic()
         #: The people of the last detector run: the live view blurs their heads too.
         self._people = None
         live = self.source.stream or camera.realtime
@@ -232,6 +245,16 @@ class CameraPipeline:
             t.join(timeout)
         if self.main is not None:
             self.main.stop(timeout)
+        self._save_cells()
+
+    def _save_cells(self) -> None:
+        if self.quiet_cells is None:
+            return
+        try:
+            self._cells.save(self.quiet_cells)
+        except OSError as exc:  # a full disk must not stop the camera; it relearns
+            log.warning("camera %s: cannot keep its quiet cells: %s", self.camera.name, exc)
+        self._cells_saved = time.monotonic()
 
     # --- capture thread -------------------------------------------------------------------
 
@@ -275,6 +298,8 @@ class CameraPipeline:
                     self._raise(result, hit)
                 self._offer_live(result)
                 self._health(self.health.observe(frame.image, time.monotonic()))
+                if time.monotonic() - self._cells_saved >= QUIET_CELLS_SAVE_S:
+                    self._save_cells()
             except Exception:  # one bad frame must not stop the camera
                 log.exception("camera %s: frame %d failed", self.camera.name, frame.index)
 

@@ -30,6 +30,10 @@ than from pixel statistics, and a person changes pixels in the same way leaves d
 
 from __future__ import annotations
 
+import os
+import zipfile
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -133,6 +137,33 @@ class BarrenCells:
     def found_cells(self, boxes: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
         """The cells to reset for objects found at ``boxes``: under them, one cell around."""
         return box_cells(boxes, frame_size, self.grid, margin=1)
+
+    def save(self, path: Path) -> None:
+        """Keep what was learned in ``path`` (written whole, then renamed: a power cut leaves
+        the old file or the new one). A gateway that restarts after a power cut then does
+        not spend its detector learning the same trees again."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        with tmp.open("wb") as f:
+            np.savez(f, fruitless=self._fruitless, moved_at=self._moved_at)
+        os.replace(tmp, path)
+
+    def load(self, path: Path) -> bool:
+        """Take up what :meth:`save` kept; False (and nothing changed) when ``path`` is
+        missing, unreadable or from another grid. Forgetting still applies: cells saved more
+        than ``forget_s`` before the next motion there are learned afresh."""
+        try:
+            with np.load(path) as kept:
+                fruitless, moved_at = kept["fruitless"], kept["moved_at"]
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):  # torn by a power cut
+            return False
+        rows = self.grid[1], self.grid[0]
+        if fruitless.shape != rows or moved_at.shape != rows:
+            return False
+        self._fruitless = fruitless.astype(np.int32)
+        self._moved_at = moved_at.astype(np.float64)
+        self._since_look[:] = False
+        return True
 
     @property
     def barren_share(self) -> float:

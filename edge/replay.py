@@ -101,9 +101,13 @@ def replay(
     start_time: datetime | None = None,
     blurrer: FaceBlurrer | None = None,
     annotate: Path | None = None,
+    quiet_cells: Path | None = None,
 ) -> ReplaySummary:
     """Process ``video`` and write detections, events, snapshots, ``summary.json`` and
     ``heatmap.png`` into ``out_dir``; with ``annotate``, also the annotated video at that path.
+
+    ``quiet_cells``: a file of learned barren cells to start from and to leave behind
+    (:mod:`edge.quiet_cells`), as a gateway keeps them across restarts.
 
     Raises ``ValueError`` when the camera's ``detect.model`` cannot see what its rules watch.
     """
@@ -132,6 +136,9 @@ def replay(
     processor = FrameProcessor(
         cam, detector, tz, gate_motion=not every_frame, cap_fps=not every_frame
     )
+    cells = processor.schedule.barren
+    if quiet_cells is not None and cells is not None and Path(quiet_cells).is_file():
+        cells.load(Path(quiet_cells))
     health = CameraHealth(cam.health)
     blurrer = blurrer if blurrer is not None else FaceBlurrer()
     source = FrameSource(video, realtime=False, loop=False, start_time=epoch)
@@ -230,6 +237,8 @@ def replay(
                 last_draw = now
                 _draw(frames, source.frame_count, now - t0, alerts)
     seconds = time.perf_counter() - t0
+    if quiet_cells is not None and cells is not None:
+        cells.save(Path(quiet_cells))
     if progress:
         _draw(frames, source.frame_count, seconds, alerts)
         sys.stderr.write("\n")

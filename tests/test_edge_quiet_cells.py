@@ -8,6 +8,8 @@ part of the lawn they walk across, through the real processor and CenterNet.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from contract.detect_settings import DetectSettings
 from contract.rule_settings import ZoneRule
 from contract.siteconfig import Camera
 from edge.capture import Frame
+from edge.detect_schedule import DetectSchedule
 from edge.detections import box_iou
 from edge.detectors import make_detector
 from edge.processor import FrameProcessor
@@ -122,7 +125,36 @@ def blended(tree_clip) -> list[np.ndarray]:
     return [_leaves(base, cycle[i % len(cycle)]) for i, base in enumerate(bases)]
 
 
-def _run(frames: list[np.ndarray], detect: DetectSettings) -> tuple[list, list[float]]:
+def test_what_was_learned_survives_a_restart_and_a_foreign_file_is_ignored(tmp_path):
+    b = BarrenCells(after=2)
+    for k in range(2):
+        b.moved(k, cells(LEAVES))
+        b.looked(k)
+    b.save(tmp_path / "lawn.npz")
+    again = BarrenCells(after=2)
+    assert again.load(tmp_path / "lawn.npz")
+    assert again.verdict(3.0, cells(LEAVES)) == "barren"
+    assert again.verdict(3.0, cells(PATH)) == "new"
+    other = BarrenCells(after=2, grid=(8, 6))
+    assert not other.load(tmp_path / "lawn.npz")  # another grid: start afresh
+    (tmp_path / "torn.npz").write_bytes(b"PK\x03\x04 half a file")
+    assert not BarrenCells().load(tmp_path / "torn.npz")
+    assert not BarrenCells().load(tmp_path / "missing.npz")
+
+
+def test_a_reconnect_keeps_the_learned_cells_but_not_the_timeline():
+    schedule = DetectSchedule(DetectSettings(barren_after=2))
+    for k in range(2):
+        schedule.barren.moved(k, cells(LEAVES))
+        schedule.barren.looked(k)
+    schedule.reset()  # the stream reconnected: same pole, same bush
+    assert schedule.barren.verdict(3.0, cells(LEAVES)) == "barren"
+    assert schedule.idle is False
+
+
+def _run(
+    frames: list[np.ndarray], detect: DetectSettings, keep: Path | None = None
+) -> tuple[list, list[float]]:
     whole = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
     camera = Camera(
         name="lawn",
@@ -132,12 +164,16 @@ def _run(frames: list[np.ndarray], detect: DetectSettings) -> tuple[list, list[f
         zones=[ZoneRule(name="lawn", polygon=whole, objects=["person"])],
     )
     processor = FrameProcessor(camera, make_detector(camera.detect, "centernet"))
+    if keep is not None and keep.is_file():
+        assert processor.schedule.barren.load(keep)
     hits, runs = [], []
     for i, image in enumerate(frames):
         result = processor.process(Frame(i, i / 10.0, image.copy(), restarted=i == 0))
         if result.detected:
             runs.append(i / 10.0)
         hits += [(i / 10.0, hit) for hit in result.hits]
+    if keep is not None:
+        processor.schedule.barren.save(keep)
     return hits, runs
 
 
@@ -162,3 +198,18 @@ def test_a_person_walking_through_leaves_is_still_found(blended):
         f"quiet runs {len(quiet_off)} -> {len(quiet_on)}; alerts {len(off_hits)} -> {len(on_hits)}"
     )
     assert len(quiet_on) <= len(quiet_off) / 2
+
+
+def test_a_person_walking_through_leaves_learned_before_a_restart_is_still_found(blended, tmp_path):
+    """The gateway learned the tree, lost power, and came back with the map it kept."""
+    quiet = int(QUIET_S * 10)
+    keep = tmp_path / "lawn.npz"
+    _run(blended[:quiet], DetectSettings(), keep)
+    off_hits, _ = _run(blended[quiet:], DetectSettings(barren_after=0))
+    on_hits, _ = _run(blended[quiet:], DetectSettings(), keep)
+    assert off_hits
+    for t, hit in off_hits:
+        assert any(
+            abs(t2 - t) <= 1.0 and box_iou(hit.objects.xyxy, h2.objects.xyxy).max() > 0.3
+            for t2, h2 in on_hits
+        ), f"the alert at {t:.1f} s is lost with the kept map"
