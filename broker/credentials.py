@@ -51,6 +51,18 @@ def watch_filter(root: str, site: str, node: str = "+") -> str:
     return f"{root}/{site}/{node}/{Channel.WATCH}"
 
 
+def evidence_write_filter(root: str, site: str, node: str) -> str:
+    """A gateway's video-verification evidence (one level per request): it writes, only the
+    hub reads (snapshots and clips of people are for the hub's officers, not other nodes)."""
+    return f"{root}/{site}/{node}/{Channel.EVIDENCE}/+"
+
+
+def verify_filter(root: str, site: str, node: str = "+") -> str:
+    """Video-verification requests: the hub writes every node's (``+``), each node reads
+    only its own (a node that could read another's would learn where alarms are)."""
+    return f"{root}/{site}/{node}/{Channel.VERIFY}"
+
+
 def receipts_filter(root: str, site: str) -> str:
     """Every node's receipt topic in ``site``: the hub writes them, each node reads its own."""
     return receipt_topic(root, site, "+")
@@ -75,24 +87,30 @@ class Identity:
     password_hash: str
 
     def may_publish(self, topic: str, root: str) -> bool:
-        """Nodes publish only their own status, alerts, stats, snapshots and live frames; the
-        hub publishes under its own subtree and the receipts and live-view leases of every
-        node of its site."""
+        """Nodes publish only their own status, alerts, stats, snapshots, live frames and
+        verification evidence; the hub publishes under its own subtree and the receipts,
+        live-view leases and verify requests of every node of its site."""
         if self.role is NodeRole.HUB:
             own = node_subtree(root, self.site, self.username)
-            hub_writes = (own, receipts_filter(root, self.site), watch_filter(root, self.site))
+            hub_writes = (
+                own,
+                receipts_filter(root, self.site),
+                watch_filter(root, self.site),
+                verify_filter(root, self.site),
+            )
             return any(_matches(topic, f) for f in hub_writes)
         writes = [
             *node_write_filters(root, self.site, self.username),
             live_write_filter(root, self.site, self.username),
+            evidence_write_filter(root, self.site, self.username),
         ]
         return any(_matches(topic, f) for f in writes)
 
     def may_subscribe(self, topic_filter: str, root: str) -> bool:
         """SUBSCRIBE filters and, at delivery, concrete topics. The hub reads everything under
         the root. A node may subscribe to filters within its own subtree, and is *delivered*
-        only its own data topics and its own receipt and live-view lease topics (never another
-        node's, and never live frames: only the hub watches them)."""
+        only its own data topics and its own receipt, live-view lease and verify topics (never
+        another node's, and never live frames or evidence: only the hub watches them)."""
         if self.role is NodeRole.HUB:
             return topic_filter == f"{root}/#" or topic_filter.startswith(f"{root}/")
         if "+" in topic_filter or "#" in topic_filter:
@@ -101,6 +119,7 @@ class Identity:
             *node_write_filters(root, self.site, self.username),
             receipt_topic(root, self.site, self.username),
             watch_filter(root, self.site, self.username),
+            verify_filter(root, self.site, self.username),
         ]
         return any(_matches(topic_filter, f) for f in readable)
 
@@ -160,8 +179,9 @@ class CredentialStore:
 
     def mosquitto_acl_file(self) -> str:
         """One block per identity, the same rules as :class:`Identity`: a node writes (and
-        reads back) only its own data topics and reads only its own receipt topic; the hub
-        reads everything under the root and writes its own subtree and the receipts."""
+        reads back) only its own data topics, writes its live frames and evidence, and reads only
+        its own receipt, watch and verify topics; the hub reads everything under the root and
+        writes its own subtree, the receipts, the watch leases and the verify requests."""
         root = self.topic_root
         blocks = []
         for ident in sorted(self.load().values(), key=lambda i: i.username):
@@ -172,6 +192,7 @@ class CredentialStore:
                     f"topic readwrite {node_subtree(root, ident.site, ident.username)}",
                     f"topic write {receipts_filter(root, ident.site)}",
                     f"topic write {watch_filter(root, ident.site)}",
+                    f"topic write {verify_filter(root, ident.site)}",
                 ]
             else:
                 lines += [
@@ -181,5 +202,8 @@ class CredentialStore:
                 lines.append(f"topic read {receipt_topic(root, ident.site, ident.username)}")
                 lines.append(f"topic write {live_write_filter(root, ident.site, ident.username)}")
                 lines.append(f"topic read {watch_filter(root, ident.site, ident.username)}")
+                own = (root, ident.site, ident.username)
+                lines.append(f"topic write {evidence_write_filter(*own)}")
+                lines.append(f"topic read {verify_filter(*own)}")
             blocks.append("\n".join(lines) + "\n")
         return "\n".join(blocks)
