@@ -27,18 +27,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contract.protocol import Identifier, Severity
 
-#: What a bridged device is, which decides the Zigbee2MQTT property that raises its alarm.
-DeviceKind = Literal["door", "motion", "water_leak", "smoke", "vibration", "button"]
+#: What a bridged device is: the sensor kinds of the site file (``sensors[].kind``) a Zigbee
+#: device can be, which decide the Zigbee2MQTT property that raises its alarm and the alert
+#: ``kind`` the hub sees (the same as a firmware node of that kind sends).
+DeviceKind = Literal["door", "window", "pir", "water_leak", "smoke", "vibration", "panic_button"]
 
-#: Alert severity of each kind unless the device says otherwise (smoke and a panic button
-#: are life safety; a motion sensor trips often).
+#: Alert severity of each kind unless the device says otherwise: the site file's defaults for
+#: sensor nodes (life safety is critical, a fence that shakes in the wind is minor).
 DEFAULT_SEVERITY: dict[str, Severity] = {
     "door": Severity.MAJOR,
-    "motion": Severity.MINOR,
+    "window": Severity.MAJOR,
+    "pir": Severity.MAJOR,
     "water_leak": Severity.MAJOR,
     "smoke": Severity.CRITICAL,
-    "vibration": Severity.MAJOR,
-    "button": Severity.CRITICAL,
+    "vibration": Severity.MINOR,
+    "panic_button": Severity.CRITICAL,
 }
 
 
@@ -60,7 +63,7 @@ class Zigbee2MqttDevice(_Section):
     severity: Severity | None = Field(None, description="default: by kind (smoke: critical)")
     actions: list[str] = Field(
         default_factory=list,
-        description="buttons: the `action` values that alarm (empty: every action)",
+        description="panic buttons: the `action` values that alarm (empty: every action)",
     )
 
     @field_validator("friendly_name")

@@ -144,6 +144,17 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bridge(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    from bridge.service import bridge_from_site
+
+    try:
+        bridge = bridge_from_site(config, args.connections)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return _serve(bridge.start, bridge.stop)
+
+
 def cmd_provision(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     from broker.provision import provision_all, provision_node, provision_tls
@@ -334,6 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(loopback only) where mosquitto is absent.",
     )
     config_arg(b)
+
+    br = add(
+        "bridge",
+        cmd_bridge,
+        "speak for another system's devices as VillageWatch nodes",
+        "zigbee2mqtt: read the devices the site file lists under integrations.zigbee2mqtt "
+        "from Zigbee2MQTT's broker and speak for each as its own sensor node (alerts kept "
+        "until the hub's receipt, heartbeats, online/offline). Provision each device's node "
+        "first. See docs/integrations.md.",
+    )
+    br.add_argument("system", choices=["zigbee2mqtt"], help="the system to bridge")
+    config_arg(br)
+    br.add_argument("--connections", type=Path, help="folder of the devices' connection files")
 
     pv = add(
         "provision",
