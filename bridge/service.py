@@ -70,8 +70,10 @@ class Zigbee2MqttBridge:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bridge", daemon=True)
-        self.source = self._source_client(source_password)
         self.source_connected = threading.Event()
+        #: Set at the first SUBACK: from here on no Zigbee2MQTT message slips past.
+        self.source_ready = threading.Event()
+        self.source = self._source_client(source_password)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -130,14 +132,15 @@ class Zigbee2MqttBridge:
         c.on_connect = self._on_source_connect
         c.on_disconnect = lambda *a: self.source_connected.clear()
         c.on_message = self._on_source_message
+        c.on_subscribe = lambda *a: self.source_ready.set()
         return c
 
     def _on_source_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.warning("zigbee2mqtt broker refused the bridge: %s", reason_code)
             return
-        for topic in self.translator.subscriptions():
-            client.subscribe(topic, 1)
+        # One SUBSCRIBE, so one SUBACK says every device topic is being read.
+        client.subscribe([(topic, 1) for topic in self.translator.subscriptions()])
         self.source_connected.set()
         log.info("bridge: reading %d devices under %r", len(self.nodes), self.translator.base)
 
