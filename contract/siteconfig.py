@@ -36,6 +36,7 @@ from contract.rule_settings import (
 from contract.rule_settings import Schedule as Schedule
 from contract.rule_settings import ZoneRule as ZoneRule
 from contract.sensor_settings import SensorSettings, check_sensor_areas
+from contract.verification import VerificationSettings
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 
@@ -304,6 +305,8 @@ class HubSettings(_Section):
     web_push: WebPushSettings = WebPushSettings()
     dispatch: DispatchSettings = DispatchSettings()
     live: LiveSettings = LiveSettings()  # live view of cameras (contract/live.py)
+    #: camera-verified sensor alarms (contract/verification.py)
+    verification: VerificationSettings = VerificationSettings()
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HubSettings:
