@@ -38,7 +38,9 @@ from edge.inference import InferenceWorker
 from edge.live import LiveStreamer
 from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline
+from edge.pre_event import PreEventBuffer
 from edge.publisher import Publisher
+from edge.verification import CameraFeed, EvidenceResponder
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,12 @@ class EdgeAgent:
         stats_interval_s: float = 30.0,
         live_clock: Callable[[], float] = time.monotonic,
         inference_threads: int | None = None,
+        verify_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Raises ``ValueError`` for a gateway not in ``config``, a connection file of
         another node, or a camera whose ``detect.model`` cannot see what its rules watch.
-        ``live_clock`` measures the live view's leases (tests move it).
+        ``live_clock`` measures the live view's leases, ``verify_clock`` the pre-event buffers
+        and verification windows (tests move them).
         ``inference_threads``: detector runs at a time (default: one per core)."""
         try:
             gateway = config.gateway(gateway_node)
@@ -99,12 +103,26 @@ class EdgeAgent:
             self.blurrer,
             clock=live_clock,
         )
+        #: Video verification: each camera's last seconds, and the answers to the hub.
+        self.pre_event = {c.name: PreEventBuffer(clock=verify_clock) for c in gateway.cameras}
+        self.verification = EvidenceResponder(
+            connection.site,
+            connection.node,
+            connection.topic_root,
+            self._publish_evidence,
+            {c.name: CameraFeed(self.pre_event[c.name], c.privacy) for c in gateway.cameras},
+            self.blurrer,
+            clock=verify_clock,
+        )
         self.publisher = Publisher(
             connection,
             self._outbox,
             stats=self.stats,
             stats_interval_s=stats_interval_s,
-            commands={self.live.request_topic: self.live.on_request},
+            commands={
+                self.live.request_topic: self.live.on_request,
+                self.verification.request_topic: self.verification.on_request,
+            },
         )
         self.pipelines: list[CameraPipeline] = []
         for camera in gateway.cameras:
@@ -129,6 +147,7 @@ class EdgeAgent:
                     live=self.live,
                     main_source=main,
                     quiet_cells=self.data_dir / "quiet_cells" / f"{camera.name}.npz",
+                    pre_event=self.pre_event[camera.name],
                 )
             )
 
@@ -136,6 +155,11 @@ class EdgeAgent:
         """Live frames: QoS 0, never retained, skipped while the link is backed up (a late
         frame is worth nothing)."""
         return self.publisher.link.offer(topic, payload)
+
+    def _publish_evidence(self, topic: str, payload: bytes) -> bool:
+        """Verification evidence: QoS 1 (the hub must get it), not queued in the outbox (an
+        answer minutes late, after a broker outage, verifies nothing)."""
+        return self.publisher.link.publish(topic, payload, qos=1) is not None
 
     @property
     def outbox(self) -> Outbox:
@@ -148,6 +172,7 @@ class EdgeAgent:
             self.blurrer.load()
         self.inference.start()
         self.live.start()
+        self.verification.start()
         self.publisher.start()
         for p in self.pipelines:
             p.start()
@@ -164,6 +189,7 @@ class EdgeAgent:
             p.stop()
         self.inference.stop()
         self.live.stop()
+        self.verification.stop()
         self.publisher.stop()
         self._outbox.close()
 

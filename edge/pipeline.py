@@ -12,7 +12,9 @@ Two threads per camera, as in Frigate:
   (:func:`edge.snapshot.make_snapshot`), queued in the outbox in one transaction. It also
   shows every frame to the camera's :class:`~edge.camera_health.CameraHealth` and, while no
   frame comes, ticks it every half second, so a lost, covered or moved camera becomes an
-  alert too (:mod:`edge.health_alerts`).
+  alert too (:mod:`edge.health_alerts`). Last, it hands the frame to the camera's
+  pre-event buffer (:mod:`edge.pre_event`): the seconds before a sensor alarm, kept for the
+  hub's video verification.
 
 A camera with a ``detect_source`` (its substream) has a third thread reading the main
 stream for alert snapshots only (:class:`~edge.main_stream.MainStream`); everything above
@@ -52,6 +54,7 @@ from edge.health_alerts import build_health_alert, health_snapshot, wants_snapsh
 from edge.live import LiveStreamer
 from edge.main_stream import MainStream
 from edge.outbox import Outbox
+from edge.pre_event import PreEventBuffer
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
 from edge.rules import RuleHit
 from edge.snapshot import make_snapshot
@@ -192,6 +195,7 @@ class CameraPipeline:
         live: LiveStreamer | None = None,
         main_source: str | None = None,
         quiet_cells: Path | None = None,
+        pre_event: PreEventBuffer | None = None,
     ) -> None:
         """``blurrer``: the gateway's one :class:`FaceBlurrer` (thread-safe), shared by its
         cameras; by default this camera makes its own (the model loads on the first alert).
@@ -199,7 +203,9 @@ class CameraPipeline:
         a lease on this camera. ``main_source``: the main stream when ``source`` is the
         camera's substream (``detect_source``); alert snapshots are then taken from it.
         ``quiet_cells``: the file keeping this camera's learned barren cells across restarts
-        (:mod:`edge.quiet_cells`), saved every ``QUIET_CELLS_SAVE_S`` and on stop."""
+        (:mod:`edge.quiet_cells`), saved every ``QUIET_CELLS_SAVE_S`` and on stop.
+        ``pre_event``: the camera's rolling buffer for video verification, the last stage
+        (:mod:`edge.pre_event`)."""
         self.camera = camera
         self.source = FrameSource.for_camera(camera, source)
         self.processor = FrameProcessor(camera, detector, timezone)
@@ -214,6 +220,7 @@ class CameraPipeline:
         self.alerts = 0
         self._last_frame: ProcessedFrame | None = None
         self.live = live
+        self.pre_event = pre_event
         self.main = MainStream(camera, main_source, retry_s=retry_s) if main_source else None
         self._cells = self.processor.schedule.barren
         self.quiet_cells = quiet_cells if self._cells is not None else None
@@ -297,6 +304,8 @@ class CameraPipeline:
                 for hit in result.hits:
                     self._raise(result, hit)
                 self._offer_live(result)
+                if self.pre_event is not None:
+                    self.pre_event.record(result)
                 self._health(self.health.observe(frame.image, time.monotonic()))
                 if time.monotonic() - self._cells_saved >= QUIET_CELLS_SAVE_S:
                     self._save_cells()
