@@ -1,145 +1,84 @@
-"""The door-node firmware speaks the protocol and loses nothing while the broker is away.
+"""The door/window contact node: debounce, rate limit and last will, on a real mosquitto and
+an injected millisecond clock (nothing here sleeps through a debounce time).
 
-It runs on the host exactly as written for MicroPython, against a real mosquitto.
-"""
+It runs on the host exactly as written for MicroPython. What every node type shares (alert,
+heartbeat, tamper, power cut, broker outage) is in test_firmware_nodes.py."""
 
 from __future__ import annotations
 
-import threading
-import time
+from firmware_kit import Listener, Rig, offline_config, provisioned_rig
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from receipt_kit import ReceiptingHub
-
-from contract.protocol import Alert, NodeRole, NodeStatus, decode, parse_topic
-from firmware_stubs.door_node import DoorNode
-from firmware_stubs.host_pins import SimulatedPin
-
-
-class Listener:
-    """A hub-like subscriber collecting every message under vw/#."""
-
-    def __init__(self, port: int, password: str) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self.ready = threading.Event()
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id="listener")
-        c.username_pw_set("hub", password)
-        c.on_connect = lambda cl, *_: cl.subscribe("vw/#", 1)
-        c.on_subscribe = lambda *_: self.ready.set()  # SUBACK, not CONNACK: then nothing is missed
-        c.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
-        c.connect("127.0.0.1", port)
-        c.loop_start()
-        self.client = c
-        assert self.ready.wait(5)
-
-    def decoded(self, channel: str) -> list:
-        return [decode(parse_topic(t), p) for t, p in self.messages if t.endswith("/" + channel)]
-
-    def wait_for(self, channel: str, count: int, timeout: float = 10.0) -> list:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.decoded(channel)) < count:
-            time.sleep(0.05)
-        return self.decoded(channel)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
-def node_config(conn) -> dict:
-    return {**conn.model_dump(mode="json"), "area": "north-gate"}
-
-
-def open_door(node: DoorNode, pin: SimulatedPin) -> None:
-    """Hold the contact open past the debounce time, then close it."""
-    pin.value(1)
-    for _ in range(10):
-        node.poll()
-        time.sleep(0.01)
-    pin.value(0)
-    for _ in range(10):
-        node.poll()
-        time.sleep(0.01)
+from contract.protocol import Alert, NodeStatus
 
 
 def test_door_opening_reaches_subscribers_as_a_valid_protocol_alert(mosquitto, tmp_path):
-    conn = mosquitto.provision("gate-door", NodeRole.SENSOR)
+    rig = provisioned_rig(mosquitto, "door", tmp_path)
     listener = Listener(mosquitto.hub_port, mosquitto.passwords["hub"])
-    pin = SimulatedPin(0)
-    node = DoorNode(node_config(conn), pin, state_dir=str(tmp_path))
     try:
-        open_door(node, pin)
-        assert node.flush() == 1
-        alerts = listener.wait_for("alert", 1)
-        assert len(alerts) == 1 and isinstance(alerts[0], Alert)
-        assert (alerts[0].kind, alerts[0].area, alerts[0].seq) == ("door", "north-gate", 0)
+        rig.trip()
+        assert rig.node.flush() == 1
+        (alert,) = listener.wait_for("alert", 1)
+        assert isinstance(alert, Alert)
+        assert (alert.kind, alert.area, alert.seq, alert.message) == (
+            "door",
+            "north-gate",
+            0,
+            "door opened",
+        )
         statuses = listener.wait_for("status", 1)
         assert isinstance(statuses[0], NodeStatus) and statuses[0].state == "online"
     finally:
-        node.shutdown()
+        rig.node.shutdown()
         listener.close()
 
 
 def test_contact_bounce_shorter_than_debounce_raises_nothing(tmp_path):
-    pin = SimulatedPin(0)
-    cfg = {
-        "site": "riverside",
-        "node": "gate-door",
-        "host": "127.0.0.1",
-        "port": 1,
-        "username": "gate-door",
-        "password": "x" * 16,
-    }
-    node = DoorNode(cfg, pin, state_dir=str(tmp_path))
-    pin.value(1)
-    node.poll()
-    pin.value(0)
-    node.poll()
-    time.sleep(0.08)
-    node.poll()
-    assert node.queued() == []
+    rig = Rig("door", offline_config(), tmp_path)
+    rig.pin.value(1)
+    rig.node.poll()
+    rig.clock.advance(49)  # open for 49 ms: the debounce is 50
+    rig.pin.value(0)
+    rig.node.poll()
+    rig.clock.advance(80)
+    rig.node.poll()
+    assert rig.node.queued() == [] and rig.node.state == "closed"
 
 
-def test_alerts_raised_while_broker_is_down_are_delivered_in_order_after_restart(
-    mosquitto, tmp_path
-):
-    conn = mosquitto.provision("gate-door", NodeRole.SENSOR)
-    mosquitto.stop()
-    pin = SimulatedPin(0)
-    node = DoorNode(node_config(conn), pin, state_dir=str(tmp_path))
-    for _ in range(3):
-        open_door(node, pin)
-        assert node.flush() == 0  # broker away: nothing sent, nothing lost
-    # A power cut: the node restarts from flash with the same queue and sequence counter.
-    node = DoorNode(node_config(conn), pin, state_dir=str(tmp_path))
-    assert len(node.queued()) == 3
-    mosquitto.start()
-    listener = Listener(mosquitto.hub_port, mosquitto.passwords["hub"])
-    hub = ReceiptingHub(mosquitto.hub_port, mosquitto.passwords["hub"])
-    try:
-        deadline = time.monotonic() + 10
-        while node.queued() and time.monotonic() < deadline:
-            node.flush()
-            time.sleep(0.05)
-        assert node.queued() == [] and node.receipted == 3  # the hub has each one
-        alerts = listener.wait_for("alert", 3)
-        assert [a.seq for a in alerts] == [0, 1, 2]
-        assert len({a.id for a in alerts}) == 3
-    finally:
-        node.shutdown()
-        hub.close()
-        listener.close()
+def test_a_contact_that_holds_past_the_debounce_opens_and_closes(tmp_path):
+    rig = Rig("door", offline_config(), tmp_path)
+    rig.pin.value(1)
+    rig.node.poll()
+    rig.clock.advance(50)
+    assert rig.node.poll()["kind"] == "door"
+    assert rig.node.state == "open"
+    rig.settle(0, rig.pin, 50)
+    assert rig.node.state == "closed" and len(rig.node.queued()) == 1
+
+
+def test_a_flapping_contact_is_rate_limited_to_a_burst_of_five_then_one_per_10_s(tmp_path):
+    rig = Rig("door", offline_config(), tmp_path)
+    for _ in range(10):  # ten openings within about two seconds: a loose magnet
+        rig.trip()
+    assert len(rig.node.queued()) == 5 and rig.node.suppressed == 5
+    rig.clock.advance(10_000)
+    rig.trip()
+    assert len(rig.node.queued()) == 6
+
+
+def test_a_window_contact_is_the_same_node_reporting_its_own_kind(tmp_path):
+    rig = Rig("window", offline_config("hall-window"), tmp_path)
+    rig.trip()
+    alert = Alert.model_validate_json(rig.node.queued()[0])
+    assert (alert.kind, alert.message) == ("window", "window opened")
 
 
 def test_node_that_vanishes_is_reported_offline_by_its_last_will(mosquitto, tmp_path):
-    conn = mosquitto.provision("gate-door", NodeRole.SENSOR)
+    rig = provisioned_rig(mosquitto, "door", tmp_path)
     listener = Listener(mosquitto.hub_port, mosquitto.passwords["hub"])
-    node = DoorNode(node_config(conn), SimulatedPin(0), state_dir=str(tmp_path))
     try:
-        node.flush()  # connects and announces online
+        rig.node.flush()  # connects and announces online
         assert listener.wait_for("status", 1)[-1].state == "online"
-        node.client.close()  # power cut: no DISCONNECT packet
+        rig.node.client.close()  # power cut: no DISCONNECT packet
         statuses = listener.wait_for("status", 2)
         assert [s.state for s in statuses][-1] == "offline"
     finally:

@@ -1,4 +1,4 @@
-"""The door node's end-to-end delivery (protocol v2) and keepalive, on a real mosquitto.
+"""A sensor node's end-to-end delivery (protocol v2) and keepalive, on a real mosquitto.
 
 The firmware keeps an alert in its flash queue until the hub's receipt names it, sends it
 again after 30 s, 60 s, ... without one (and at once after a reconnect), and pings while idle
@@ -8,20 +8,17 @@ broker's own keepalive timer is what is being tested.
 
 from __future__ import annotations
 
-import ast
 import threading
 from pathlib import Path
 
 import pytest
 from broker_kit import wait_until
+from firmware_kit import Listener, Millis, Rig, node_config
 from hub_helpers import start_hub
-from receipt_kit import ReceiptingHub, Seconds
-from test_firmware_door_node import Listener, node_config, open_door
+from receipt_kit import ReceiptingHub
 
 from contract.protocol import Alert, NodeRole, Receipt, encode, receipt_topic
-from firmware_stubs import door_node as door_node_module
-from firmware_stubs.door_node import DoorNode
-from firmware_stubs.host_pins import SimulatedPin
+from firmware_stubs.node_types import ContactNode
 
 NODE = "gate-door"
 pytestmark = pytest.mark.mosquitto
@@ -29,15 +26,16 @@ pytestmark = pytest.mark.mosquitto
 
 def door_node(
     mosquitto, tmp_path: Path, clock=None, node: str = NODE, **options
-) -> tuple[DoorNode, SimulatedPin]:
+) -> tuple[ContactNode, Rig]:
+    """A door node; ``options`` (keepalive_s) go to the node, ``clock`` is a Millis."""
     conn = mosquitto.provision(node, NodeRole.SENSOR)
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    pin = SimulatedPin(0)
-    extra = {"clock": clock} if clock is not None else {}
-    return DoorNode(node_config(conn), pin, state_dir=str(tmp_path), **extra, **options), pin
+    rig = Rig("door", node_config(conn), tmp_path, clock)
+    if options:  # the same node, booted again with these options
+        rig.node = ContactNode(rig.cfg, rig.pin, rig.tamper, str(tmp_path), **options)
+    return rig.node, rig
 
 
-def flush_until(node: DoorNode, condition, timeout: float = 10.0, between=None) -> bool:
+def flush_until(node: ContactNode, condition, timeout: float = 10.0, between=None) -> bool:
     """Run the node's loop until ``condition`` holds, calling ``between()`` each round."""
 
     def step() -> bool:
@@ -50,10 +48,10 @@ def flush_until(node: DoorNode, condition, timeout: float = 10.0, between=None) 
 
 
 def test_a_door_alert_stays_in_flash_until_the_real_hub_has_stored_it(mosquitto, tmp_path):
-    node, pin = door_node(mosquitto, tmp_path)
+    node, rig = door_node(mosquitto, tmp_path / "node")
     hub = start_hub(mosquitto, tmp_path / "hub")
     try:
-        open_door(node, pin)
+        rig.trip()
         alert = Alert.model_validate_json(node.queued()[0])
         assert alert.v == 2
         assert flush_until(node, lambda: node.queued() == [])
@@ -68,7 +66,7 @@ def test_a_door_alert_stays_in_flash_until_the_real_hub_has_stored_it(mosquitto,
 def test_an_alert_the_broker_took_is_sent_again_after_30_s_then_60_s_until_receipted(
     mosquitto, tmp_path
 ):
-    clock = Seconds()
+    clock = Millis()
     node, _ = door_node(mosquitto, tmp_path, clock=clock)
     hub = ReceiptingHub(mosquitto.hub_port, mosquitto.passwords["hub"], receipting=False)
     try:
@@ -76,13 +74,13 @@ def test_an_alert_the_broker_took_is_sent_again_after_30_s_then_60_s_until_recei
         alert_id = Alert.model_validate_json(node.queued()[0]).id
         assert node.flush() == 1  # PUBACKed by the broker...
         assert wait_until(lambda: hub.copies[alert_id] == 1)
-        clock.advance(29.9)
+        clock.advance(29_900)
         assert node.flush() == 0 and len(node.queued()) == 1  # ...but kept: no receipt yet
-        clock.advance(0.1)
+        clock.advance(100)
         assert node.flush() == 1
-        clock.advance(59.9)
+        clock.advance(59_900)
         assert node.flush() == 0
-        clock.advance(0.1)
+        clock.advance(100)
         hub.receipting = True
         assert node.flush() == 1
         assert flush_until(node, lambda: node.queued() == [])
@@ -93,7 +91,7 @@ def test_an_alert_the_broker_took_is_sent_again_after_30_s_then_60_s_until_recei
 
 
 def test_after_a_broker_restart_unreceipted_alerts_are_sent_again_at_once(mosquitto, tmp_path):
-    clock = Seconds()
+    clock = Millis()
     node, _ = door_node(mosquitto, tmp_path, clock=clock)
     hub = ReceiptingHub(mosquitto.hub_port, mosquitto.passwords["hub"], receipting=False)
     try:
@@ -107,15 +105,15 @@ def test_after_a_broker_restart_unreceipted_alerts_are_sent_again_at_once(mosqui
         start = clock()
         # The clock moves only by the reconnect backoff (0.5 s, 1 s, ...), never to the 30 s
         # receipt time-out: the reconnect itself makes both alerts due again.
-        assert flush_until(node, lambda: node.queued() == [], 20, lambda: clock.advance(0.1))
-        assert node.receipted == 2 and clock() - start < 30
+        assert flush_until(node, lambda: node.queued() == [], 20, lambda: clock.advance(100))
+        assert node.receipted == 2 and clock() - start < 30_000
     finally:
         node.shutdown()
         hub.close()
 
 
 def test_receipts_for_another_node_or_that_are_not_json_release_nothing(mosquitto, tmp_path):
-    node, _ = door_node(mosquitto, tmp_path, clock=Seconds())
+    node, _ = door_node(mosquitto, tmp_path, clock=Millis())
     hub = ReceiptingHub(mosquitto.hub_port, mosquitto.passwords["hub"], receipting=False)
     try:
         node.raise_alert()
@@ -134,7 +132,7 @@ def test_receipts_for_another_node_or_that_are_not_json_release_nothing(mosquitt
         hub.close()
 
 
-def run_in_background(node: DoorNode) -> tuple[threading.Thread, threading.Event]:
+def run_in_background(node: ContactNode) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
     thread = threading.Thread(target=node.run, args=(stop.is_set,), daemon=True)
     thread.start()
@@ -164,15 +162,3 @@ def test_an_idle_node_pings_and_stays_online_while_a_silent_one_is_dropped(mosqu
         silent.client.close()
     assert wait_until(lambda: states(NODE) == ["online", "offline"])  # its clean shutdown
     listener.close()
-
-
-def test_the_firmware_imports_only_what_micropython_has():
-    """The door node runs on a board: json, os, time and umqtt (mqtt_min on the host)."""
-    tree = ast.parse(Path(door_node_module.__file__).read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module)
-    assert imported <= {"json", "os", "time", "umqtt.simple", "firmware_stubs.mqtt_min"}

@@ -27,8 +27,8 @@ from contract.connection import NodeConnection
 from contract.place_settings import LatLon
 from contract.siteconfig import SiteConfig
 from edge.agent import EdgeAgent
-from firmware_stubs.door_node import DoorNode
 from firmware_stubs.host_pins import SimulatedPin
+from firmware_stubs.node_types import ContactNode
 from hub.domain.users import Role
 from hub.events import AlertStored, HubEvent, IncidentChanged, NodeChanged
 from hub.service import HubService
@@ -95,7 +95,9 @@ class SimulatedDoorSensor:
     def __init__(self, conn: NodeConnection, area: str, state_dir: Path, seed: int = 7) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.pin = SimulatedPin(0)
-        self.node = DoorNode(conn.model_dump(mode="json"), self.pin, str(state_dir), area=area)
+        self.node = ContactNode(
+            conn.model_dump(mode="json"), self.pin, None, str(state_dir), area=area
+        )
         self.random = random.Random(seed)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"sensor-{conn.node}", daemon=True)

@@ -1,0 +1,146 @@
+"""What each sensor type's input means, on simulated pins and an injected millisecond clock:
+PIR hold-off, panic long press (never rate-limited), a leak is not a splash, a fence alarm
+needs several shakes, the tamper switch is debounced. No broker: these are the inputs alone
+(test_firmware_nodes.py runs every type against a real mosquitto). And the firmware stays
+MicroPython: only modules a board has, and files small enough for its flash."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from firmware_kit import Rig, offline_config
+
+import firmware_stubs
+from contract.protocol import Alert, Heartbeat
+
+
+def kinds_queued(rig: Rig) -> list[str]:
+    return [Alert.model_validate_json(line).kind for line in rig.node.queued()]
+
+
+def test_pir_motion_within_the_hold_off_is_counted_not_alerted(tmp_path):
+    rig = Rig("pir", offline_config("lawn-pir"), tmp_path)
+    rig.trip()
+    rig.clock.advance(20_000)
+    rig.trip()  # the same person, still on the lawn 20 s later
+    assert kinds_queued(rig) == ["pir"] and rig.node.held_off == 1
+    rig.clock.advance(10_000)  # 30 s after the first alert
+    rig.trip()
+    assert kinds_queued(rig) == ["pir", "pir"]
+
+
+def test_pir_hold_off_comes_from_node_json(tmp_path):
+    rig = Rig("pir", offline_config("lawn-pir", hold_off_ms=5_000), tmp_path)
+    rig.trip()
+    rig.clock.advance(5_000)
+    rig.trip()
+    assert kinds_queued(rig) == ["pir", "pir"]
+
+
+def test_a_short_press_of_the_panic_button_raises_nothing(tmp_path):
+    rig = Rig("panic_button", offline_config("desk-panic"), tmp_path)
+    rig.settle(0, rig.pin, 1_000)  # pressed for a second: brushed, not meant
+    rig.settle(1, rig.pin, 100)
+    assert rig.node.queued() == []
+
+
+def test_a_long_press_of_the_panic_button_raises_one_critical_alert(tmp_path):
+    rig = Rig("panic_button", offline_config("desk-panic"), tmp_path)
+    rig.pin.value(0)
+    rig.node.poll()
+    rig.clock.advance(1_499)
+    rig.node.poll()
+    assert rig.node.queued() == [] and rig.node.state == "pressed"
+    rig.clock.advance(1)
+    alert = rig.node.poll()
+    assert (alert["kind"], alert["severity"]) == ("panic_button", "critical")
+    rig.clock.advance(10_000)  # still held: one press, one alert
+    rig.node.poll()
+    assert len(rig.node.queued()) == 1
+
+
+def test_the_panic_button_is_never_rate_limited(tmp_path):
+    rig = Rig("panic_button", offline_config("desk-panic"), tmp_path)
+    for _ in range(12):
+        rig.trip()
+    assert kinds_queued(rig) == ["panic_button"] * 12 and rig.node.suppressed == 0
+
+
+def test_a_splash_on_the_water_probe_is_not_a_leak(tmp_path):
+    rig = Rig("water_leak", offline_config("cellar-leak"), tmp_path)
+    rig.settle(0, rig.pin, 1_500)  # wet for 1.5 s, then dry
+    rig.settle(1, rig.pin, 2_000)
+    assert rig.node.queued() == [] and rig.node.state == "dry"
+    rig.settle(0, rig.pin, 2_000)
+    assert kinds_queued(rig) == ["water_leak"] and rig.node.state == "wet"
+
+
+def shake(rig: Rig, times: int, apart_ms: int) -> None:
+    for _ in range(times):
+        rig.settle(1, rig.pin, 5)
+        rig.settle(0, rig.pin, 5)
+        rig.clock.advance(apart_ms)
+
+
+def test_a_fence_alarms_on_three_shakes_within_two_seconds_not_on_spread_out_gusts(tmp_path):
+    rig = Rig("vibration", offline_config("fence-north"), tmp_path)
+    shake(rig, 6, 1_200)  # a gust every 1.2 s: never three within 2 s
+    assert rig.node.queued() == []
+    shake(rig, 3, 300)
+    assert kinds_queued(rig) == ["vibration"]
+    shake(rig, 3, 300)  # still shaking, within the 10 s hold-off
+    assert len(rig.node.queued()) == 1
+
+
+@pytest.mark.parametrize("kind", ["smoke", "heat", "glass_break"])
+def test_an_alarm_output_raises_on_its_active_level_and_reports_alarm(tmp_path, kind):
+    rig = Rig(kind, offline_config("hall-alarm"), tmp_path)
+    active = rig.node.input.active
+    rig.settle(active, rig.pin, 50)
+    assert kinds_queued(rig) == [kind] and rig.node.state == "alarm"
+    assert Heartbeat.model_validate(rig.node.heartbeat()).state == "alarm"
+
+
+def test_a_knock_on_the_enclosure_shorter_than_the_tamper_debounce_is_ignored(tmp_path):
+    rig = Rig("door", offline_config(), tmp_path)
+    rig.settle(1, rig.tamper, 50)
+    rig.settle(0, rig.tamper, 200)
+    assert rig.node.queued() == [] and rig.node.heartbeat()["tamper"] is False
+
+
+def test_a_sensor_already_active_at_boot_reports_its_state_but_raises_nothing(tmp_path):
+    rig = Rig("door", offline_config(), tmp_path)
+    rig.pin.value(1)
+    rig.boot()  # the power came back while the door stood open
+    rig.clock.advance(1_000)
+    rig.node.poll()
+    assert rig.node.queued() == [] and rig.node.heartbeat()["state"] == "open"
+
+
+FIRMWARE = sorted(
+    p for p in Path(firmware_stubs.__file__).parent.glob("*.py") if p.name != "host_pins.py"
+)
+#: What a MicroPython board has (mqtt_min stands in for umqtt.simple on the host).
+MICROPYTHON = {"json", "os", "time", "socket", "struct", "errno", "machine", "network"}
+#: Largest firmware file: a board compiles each .py in RAM at import (an ESP32 has room; an
+#: ESP8266 wants the files cross-compiled with mpy-cross first, see the README).
+MAX_FILE_BYTES = 20_000
+
+
+@pytest.mark.parametrize("path", FIRMWARE, ids=lambda p: p.name)
+def test_the_firmware_imports_only_what_micropython_has(path):
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+    ours = {m for m in imported if m.startswith("firmware_stubs.")}
+    assert imported - ours <= MICROPYTHON | {"umqtt.simple"}
+
+
+@pytest.mark.parametrize("path", FIRMWARE, ids=lambda p: p.name)
+def test_each_firmware_file_fits_a_boards_flash(path):
+    assert path.stat().st_size <= MAX_FILE_BYTES
