@@ -46,6 +46,7 @@ from hub.retention import Lifetimes, RetentionWorker
 from hub.storage.sqlite import open_sqlite_storage
 from hub.storage.sqlite.orphans import orphan_sweeper
 from hub.storage.sqlite.throttle import login_failures_for
+from hub.verification import VideoVerifier
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,8 @@ class HubService:
         # Live view of cameras: its own MQTT link, leases out and frames in (hub/live.py).
         self.live = LiveRelay(hub_connection, config.hub.live)
         self.api.services["live"] = self.live
+        # Camera-verified sensor alarms: its own MQTT link too (hub/verification.py).
+        self.verifier = VideoVerifier(hub_connection, config, self.storage, self.bus, clock)
         self.escalation = EscalationWorker(
             self.storage, self.bus, config.hub.escalation, clock, self.notifications
         )
@@ -195,6 +198,7 @@ class HubService:
         self.pipeline.start()
         self.link.start()
         self.live.start()
+        self.verifier.start()
         for worker in self.workers:
             worker.start()
         self._started = True
@@ -214,6 +218,7 @@ class HubService:
         self.pipeline.stop()  # the batch in hand is committed and acknowledged first
         self.link.stop()
         self.live.stop()  # ends open live views, so the web server stops at once
+        self.verifier.stop()
         self.bus.close()  # end open SSE streams so the web server stops at once
         self.web.stop()
         for worker in reversed(self.workers):
