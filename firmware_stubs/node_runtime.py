@@ -34,7 +34,7 @@ except ImportError:  # host
 
 try:  # MicroPython boards
     import machine
-except ImportError:  # host: no watchdog, no ADC
+except ImportError:  # host: no watchdog
     machine = None
 
 try:
@@ -114,7 +114,7 @@ class Node:
         self.keepalive_s = opt.get("keepalive_s", KEEPALIVE_S)
         self.receipt_timeout_s = opt.get("receipt_timeout_s", RECEIPT_TIMEOUT_S)
         self.heartbeat_s = cfg.get("heartbeat_s", HEARTBEAT_S)
-        self.health = health or board_health(cfg)
+        self.health = health or dict  # no readings unless the board gives some
         now = clock()
         self.tamper = None
         if tamper_pin is not None:
@@ -395,25 +395,3 @@ class Node:
             self.feed()
             time.sleep(period_ms / 1000)
         self.shutdown()
-
-
-def board_health(cfg):
-    """Readings for the heartbeat on a board: battery through a divider on an ADC pin
-    (``battery_adc``, ``battery_divider``), Wi-Fi signal strength. None on the host."""
-    adc = None
-    if machine is not None and cfg.get("battery_adc") is not None:
-        adc = machine.ADC(machine.Pin(cfg["battery_adc"]))
-
-    def read():
-        out = {}
-        if adc is not None:
-            out["battery_v"] = round(adc.read_uv() * cfg.get("battery_divider", 2) / 1e6, 2)
-        try:
-            import network
-
-            out["rssi_dbm"] = network.WLAN(network.STA_IF).status("rssi")
-        except Exception:  # the host, or no Wi-Fi link
-            pass
-        return out
-
-    return read

@@ -198,7 +198,30 @@ def make_node(cfg, pin=None, tamper_pin=None, state_dir=".", **opt):
         pin = machine.Pin(cfg["pin"], machine.Pin.IN, pull)
         if cfg.get("tamper_pin") is not None:
             tamper_pin = machine.Pin(cfg["tamper_pin"], machine.Pin.IN, machine.Pin.PULL_UP)
+        opt.setdefault("health", board_health(cfg))
     return cls(cfg, pin, tamper_pin, state_dir, **opt)
+
+
+def board_health(cfg):
+    """Readings for the heartbeat on a board: battery through a divider on an ADC pin
+    (``battery_adc``, ``battery_divider``), Wi-Fi signal strength. None on the host."""
+    adc = None
+    if machine is not None and cfg.get("battery_adc") is not None:
+        adc = machine.ADC(machine.Pin(cfg["battery_adc"]))
+
+    def read():
+        out = {}
+        if adc is not None:
+            out["battery_v"] = round(adc.read_uv() * cfg.get("battery_divider", 2) / 1e6, 2)
+        try:
+            import network
+
+            out["rssi_dbm"] = network.WLAN(network.STA_IF).status("rssi")
+        except Exception:  # the host, or no Wi-Fi link
+            pass
+        return out
+
+    return read
 
 
 def main(path="node.json"):

@@ -10,10 +10,12 @@ import ast
 from pathlib import Path
 
 import pytest
-from firmware_kit import Rig, offline_config
+from firmware_kit import Millis, Rig, offline_config
 
 import firmware_stubs
 from contract.protocol import Alert, Heartbeat
+from firmware_stubs.host_pins import SimulatedPin
+from firmware_stubs.node_types import make_node
 
 
 def kinds_queued(rig: Rig) -> list[str]:
@@ -144,3 +146,25 @@ def test_the_firmware_imports_only_what_micropython_has(path):
 @pytest.mark.parametrize("path", FIRMWARE, ids=lambda p: p.name)
 def test_each_firmware_file_fits_a_boards_flash(path):
     assert path.stat().st_size <= MAX_FILE_BYTES
+
+
+def test_a_heartbeat_with_the_boards_readings_is_a_valid_protocol_heartbeat(tmp_path):
+    """On a board, battery and rssi come from the ADC and the Wi-Fi link; here a test hands
+    in the same readings (``health``) and the payload must still be a protocol Heartbeat."""
+    readings = {"battery_v": 2.91, "battery_pct": 64.0, "rssi_dbm": -71, "temperature_c": None}
+    node = make_node(
+        {**offline_config("cellar-leak"), "kind": "water_leak", "heartbeat_s": 300},
+        SimulatedPin(1),
+        SimulatedPin(0),
+        str(tmp_path),
+        clock=Millis(),
+        health=lambda: readings,
+    )
+    beat = Heartbeat.model_validate(node.heartbeat())
+    assert (beat.battery_v, beat.battery_pct, beat.rssi_dbm) == (2.91, 64.0, -71)
+    assert (beat.temperature_c, beat.tamper, beat.state, beat.interval_s) == (
+        None,
+        False,
+        "dry",
+        300,
+    )

@@ -1,7 +1,8 @@
 """``villagewatch demo``: the whole system on one machine, from recorded footage.
 
 Broker (embedded by default) → hub with the officer page → an edge agent replaying the
-committed excerpt in a loop at real-time speed → simulated door sensors that open now and
+committed excerpt in a loop at real-time speed → one simulated sensor node of each kind
+(:mod:`villagewatch.demo_sensors`: door, PIR, panic button, smoke, leak ...) tripped now and
 then → a scripted 110 call taken by the duty desk → two patrol units whose simulated
 trackers report through the OsmAnd endpoint (:mod:`villagewatch.patrol_sim`) → the scripted
 dispatch loop on the first camera incident (:mod:`villagewatch.dispatch_script`). Every
@@ -13,7 +14,6 @@ make one incident, which escalates while nobody acknowledges it.
 from __future__ import annotations
 
 import logging
-import random
 import shutil
 import socket
 import sys
@@ -23,15 +23,13 @@ from pathlib import Path
 
 from broker.provision import credential_store, provision_all
 from broker.service import describe, open_broker
-from contract.connection import NodeConnection
 from contract.place_settings import LatLon
 from contract.siteconfig import SiteConfig
 from edge.agent import EdgeAgent
-from firmware_stubs.host_pins import SimulatedPin
-from firmware_stubs.node_types import ContactNode
 from hub.domain.users import Role
 from hub.events import AlertStored, HubEvent, IncidentChanged, NodeChanged
 from hub.service import HubService
+from villagewatch.demo_sensors import SimulatedSensor
 from villagewatch.dispatch_script import DispatchScript
 from villagewatch.hub_client import HubClient, HubError
 from villagewatch.patrol_sim import PatrolSimulator, create_patrols
@@ -87,42 +85,6 @@ def demo_config(
             ),
         }
     )
-
-
-class SimulatedDoorSensor:
-    """Runs the real door-node firmware against a pin that a 'visitor' opens now and then."""
-
-    def __init__(self, conn: NodeConnection, area: str, state_dir: Path, seed: int = 7) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        self.pin = SimulatedPin(0)
-        self.node = ContactNode(
-            conn.model_dump(mode="json"), self.pin, None, str(state_dir), area=area
-        )
-        self.random = random.Random(seed)
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"sensor-{conn.node}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(5)
-
-    def _run(self) -> None:
-        next_open = 6.0  # the first visitor comes soon, so a short demo shows one
-        elapsed = 0.0
-        while not self.stop_event.is_set():
-            if elapsed >= next_open:
-                self.pin.value(1)
-            if elapsed >= next_open + 2.0:
-                self.pin.value(0)
-                next_open = elapsed + self.random.uniform(20, 45)
-            self.node.poll()
-            self.node.flush()
-            self.stop_event.wait(0.05)
-            elapsed += 0.05
-        self.node.shutdown()
 
 
 def print_event(event: HubEvent) -> None:
@@ -252,10 +214,12 @@ def run_demo(
             agent = EdgeAgent(config, gateway.node, connections[gateway.node])
             agent.start()
             started.append(agent)
-        for sensor in config.sensors:
-            sim = SimulatedDoorSensor(
-                connections[sensor.node], sensor.area, data_dir / "sensors" / sensor.node
-            )
+        for number, sensor in enumerate(config.sensors):
+            # the doors first (the first visitor comes soon, so a short demo shows one),
+            # then the other kinds a few seconds apart
+            first_s = 6.0 if sensor.kind == "door" else 10.0 + 4 * number
+            state_dir = data_dir / "sensors" / sensor.node
+            sim = SimulatedSensor(connections[sensor.node], sensor, state_dir, first_s)
             sim.start()
             started.append(sim)
         call = ScriptedCall(hub.url, "duty-desk", desk_password, after_s=CALL_AFTER_S)
