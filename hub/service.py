@@ -43,8 +43,10 @@ from hub.notify.base import NotifierSetup
 from hub.notify.registry import build_notifiers
 from hub.notify.service import NotificationService, NotificationWorker
 from hub.retention import Lifetimes, RetentionWorker
+from hub.sensors.service import SensorHub
 from hub.storage.sqlite import open_sqlite_storage
 from hub.storage.sqlite.orphans import orphan_sweeper
+from hub.storage.sqlite.sensors import sensors_for
 from hub.storage.sqlite.throttle import login_failures_for
 from hub.verification import VideoVerifier
 
@@ -84,7 +86,13 @@ class HubService:
         self.incidents = IncidentService(self.storage, self.bus, clock, config)
         self.dispatch = DispatchService(self.storage, self.bus, self.incidents, config, clock)
         root = hub_connection.topic_root
-        self.ingestor = Ingestor(self.storage, self.bus, self.incidents, root, clock)
+        # Heartbeats, arming and "two sensors agree": the gate files alerts for incidents.
+        self.sensors = SensorHub(
+            self.storage, sensors_for(self.storage), self.bus, self.incidents, config, clock
+        )
+        self.ingestor = Ingestor(
+            self.storage, self.bus, self.sensors.gate, root, clock, heartbeats=self.sensors.health
+        )
         self.notifications = NotificationService(
             self.storage,
             clock,
@@ -111,6 +119,7 @@ class HubService:
                 "health": self.ingest_health,
                 # GET /api/stats adds what ingest decided but has not written yet.
                 "ingest": self.ingestor,
+                "sensors": self.sensors,
             },
         )
         # Live view of cameras: its own MQTT link, leases out and frames in (hub/live.py).
@@ -136,6 +145,7 @@ class HubService:
             NotificationWorker(self.notifications),
             self.escalation,
             AcceptTimeoutWorker(self.dispatch),
+            self.sensors.watch,  # sensor nodes offline after missed heartbeats
         ]
 
         self._own_status_topic = status_topic(root, hub_connection.site, hub_connection.node)

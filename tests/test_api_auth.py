@@ -53,6 +53,7 @@ def ids(hub: ApiHub) -> dict[str, str]:
         "assignment_id": assignment_id,
         "node": "gw-plaza",
         "camera": "plaza",
+        "area": "plaza",
     }
 
 
@@ -118,6 +119,7 @@ SAMPLE_REQUESTS = {
     ("POST", "/api/positions"): {"json": {"lat": 51.486, "lon": -0.124}},
     ("POST", "/api/incidents/{incident_id}/dispatch"): {"json": {"unit_id": SAMPLE_UNIT}},
     ("POST", "/api/assignments/{assignment_id}/steps"): {"json": {"step": "accept"}},
+    ("PUT", "/api/arming/{area}"): {"json": {"mode": "armed"}},
 }
 
 #: Routes whose answer to an admin is, by design, not a 2xx: it still proves the session

@@ -33,6 +33,7 @@ from hub.api.routers import (
     positions,
     push,
     reports,
+    sensors,
     session,
     units,
 )
@@ -60,6 +61,7 @@ ROUTERS = [
     units,
     positions,
     dispatch,
+    sensors,
 ]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.

@@ -68,6 +68,7 @@ export function query(params) {
 export const api = {
   get: (path) => request("GET", path),
   post: (path, json, headers) => request("POST", path, { json, headers }),
+  put: (path, json) => request("PUT", path, { json }),
   del: (path, json) => request("DELETE", path, { json }),
   upload: (path, file) =>
     request("POST", path, { body: file, headers: { "Content-Type": file.type } }),
