@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-6";
+const VERSION = "vw-shell-7";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -43,6 +43,8 @@ const SHELL = [
   "/static/reports.js",
   "/static/report_map.js",
   "/static/sound.js",
+  "/static/sensors.html",
+  "/static/sensors.js",
   "/static/icon.svg",
   "/static/icon-192.png",
   "/static/icon-512.png",
