@@ -85,6 +85,10 @@ class Identity:
     role: NodeRole
     site: str
     password_hash: str
+    #: Topic filters outside the root a hub identity also reads and writes: Home
+    #: Assistant's discovery prefix when the site turns discovery on (the hub publishes its
+    #: sensors there and reads ``<prefix>/status``). Empty for nodes, always.
+    hub_extra: tuple[str, ...] = ()
 
     def may_publish(self, topic: str, root: str) -> bool:
         """Nodes publish only their own status, alerts, stats, snapshots, live frames and
@@ -97,6 +101,7 @@ class Identity:
                 receipts_filter(root, self.site),
                 watch_filter(root, self.site),
                 verify_filter(root, self.site),
+                *self.hub_extra,
             )
             return any(_matches(topic, f) for f in hub_writes)
         writes = [
@@ -112,7 +117,8 @@ class Identity:
         only its own data topics and its own receipt, live-view lease and verify topics (never
         another node's, and never live frames or evidence: only the hub watches them)."""
         if self.role is NodeRole.HUB:
-            return topic_filter == f"{root}/#" or topic_filter.startswith(f"{root}/")
+            extra = any(topic_filter.startswith(f.removesuffix("#")) for f in self.hub_extra)
+            return topic_filter == f"{root}/#" or topic_filter.startswith(f"{root}/") or extra
         if "+" in topic_filter or "#" in topic_filter:
             return topic_filter.startswith(node_subtree(root, self.site, self.username)[:-1])
         readable = [
@@ -127,9 +133,15 @@ class Identity:
 class CredentialStore:
     """Identities kept in ``identities.json`` under a broker data folder."""
 
-    def __init__(self, path: Path, topic_root: str = DEFAULT_TOPIC_ROOT) -> None:
+    def __init__(
+        self, path: Path, topic_root: str = DEFAULT_TOPIC_ROOT, hub_extra: tuple[str, ...] = ()
+    ) -> None:
+        """``hub_extra``: filters (``prefix/#``) hub identities may also read and write."""
+        if any(not f.endswith("/#") or "+" in f for f in hub_extra):
+            raise ValueError(f"hub_extra filters end in /# and have no +: {hub_extra}")
         self.path = Path(path)
         self.topic_root = topic_root
+        self.hub_extra = tuple(hub_extra)
         self._lock = threading.Lock()
 
     def load(self) -> dict[str, Identity]:
@@ -142,6 +154,7 @@ class CredentialStore:
                 role=NodeRole(v["role"]),
                 site=v["site"],
                 password_hash=v["password_hash"],
+                hub_extra=self.hub_extra if v["role"] == NodeRole.HUB else (),
             )
             for name, v in raw.items()
         }
@@ -165,7 +178,7 @@ class CredentialStore:
 
     def _write(self, identities: dict[str, Identity]) -> None:
         data = {
-            n: {k: v for k, v in asdict(i).items() if k != "username"}
+            n: {k: v for k, v in asdict(i).items() if k not in ("username", "hub_extra")}
             for n, i in identities.items()
         }
         for v in data.values():
@@ -193,6 +206,7 @@ class CredentialStore:
                     f"topic write {receipts_filter(root, ident.site)}",
                     f"topic write {watch_filter(root, ident.site)}",
                     f"topic write {verify_filter(root, ident.site)}",
+                    *(f"topic readwrite {f}" for f in self.hub_extra),
                 ]
             else:
                 lines += [

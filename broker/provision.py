@@ -42,7 +42,8 @@ class ProvisionError(ValueError):
 def credential_store(config: SiteConfig) -> CredentialStore:
     """The site's credential store: ``<broker data_dir>/identities.json``."""
     data_dir = config.resolve(config.broker.data_dir)
-    return CredentialStore(data_dir / "identities.json", config.broker.topic_root)
+    hub_extra = config.integrations.home_assistant.hub_topics()
+    return CredentialStore(data_dir / "identities.json", config.broker.topic_root, hub_extra)
 
 
 def node_role(config: SiteConfig, node: str) -> NodeRole:

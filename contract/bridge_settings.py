@@ -115,6 +115,10 @@ class HomeAssistantSettings(_Section):
     enabled: bool = False
     discovery_prefix: str = Field("homeassistant", pattern=r"^[a-z0-9_-]+$")
 
+    def hub_topics(self) -> tuple[str, ...]:
+        """What the broker ACL lets the hub identity read and write for discovery."""
+        return (f"{self.discovery_prefix}/#",) if self.enabled else ()
+
 
 class IntegrationSettings(_Section):
     zigbee2mqtt: Zigbee2MqttSettings | None = None

@@ -38,6 +38,7 @@ from hub.incidents.service import IncidentService
 from hub.ingest import Ingestor
 from hub.ingest_pipeline import IngestPipeline, tune_gc_for_ingest
 from hub.ingest_receiver import ReceiverLink
+from hub.integrations.homeassistant import HomeAssistantDiscovery
 from hub.live import LiveRelay
 from hub.notify.base import NotifierSetup
 from hub.notify.registry import build_notifiers
@@ -147,6 +148,14 @@ class HubService:
             AcceptTimeoutWorker(self.dispatch),
             self.sensors.watch,  # sensor nodes offline after missed heartbeats
         ]
+
+        # Home Assistant MQTT discovery, when the site turns it on (hub/integrations/).
+        self.home_assistant: HomeAssistantDiscovery | None = None
+        if config.integrations.home_assistant.enabled:
+            self.home_assistant = HomeAssistantDiscovery(
+                config, hub_connection, self.storage, self.bus
+            )
+            self.workers.append(self.home_assistant)
 
         self._own_status_topic = status_topic(root, hub_connection.site, hub_connection.node)
         self._ready = threading.Event()

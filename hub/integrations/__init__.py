@@ -1,0 +1,1 @@
+"""The hub's links to systems people already run (Home Assistant discovery)."""

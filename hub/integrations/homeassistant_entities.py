@@ -1,0 +1,177 @@
+"""What the hub announces to Home Assistant: one MQTT discovery config per entity.
+
+Home Assistant's MQTT integration creates an entity for each retained config it reads on
+``<prefix>/<component>/<node>/<object>/config``
+(https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery). The site file says what
+exists, so the configs come from it alone:
+
+- every sensor node (``sensors:`` and the devices a bridge speaks for): a ``binary_sensor``
+  of the device class its kind means (door, motion, moisture, smoke ...), a ``tamper``
+  ``binary_sensor`` and a ``battery`` ``sensor``;
+- every camera: an ``image`` entity showing its latest alert snapshot (a JPEG on
+  ``image_topic``);
+- the hub: a ``sensor`` counting open security incidents.
+
+Each entity's state lives next to its config, on ``<prefix>/<component>/<node>/<object>/state``
+(Home Assistant subscribes only to ``.../config`` there), so Home Assistant needs to read the
+discovery prefix and nothing of VillageWatch's own topics. Every entity is ``unavailable``
+while the hub is away: their ``availability_topic`` is the hub integration's own, whose last
+will says ``offline``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contract.siteconfig import SiteConfig
+
+#: A sensor kind's Home Assistant binary_sensor device class
+#: (https://www.home-assistant.io/integrations/binary_sensor/#device-class).
+DEVICE_CLASS = {
+    "door": "door",
+    "window": "window",
+    "pir": "motion",
+    "glass_break": "safety",
+    "panic_button": "safety",
+    "smoke": "smoke",
+    "heat": "heat",
+    "water_leak": "moisture",
+    "vibration": "vibration",
+}
+#: Kinds that report a moment, never an "over" (a press, a movement): Home Assistant turns
+#: them off by itself this many seconds after the alert.
+MOMENTARY_OFF_S = {"pir": 60, "glass_break": 60, "panic_button": 60, "vibration": 60}
+#: Heartbeat ``state`` values that mean "on" for the binary_sensor (others mean off).
+ACTIVE_STATES = frozenset({"open", "motion", "wet", "smoke", "heat", "vibration", "alarm"})
+HUB_DEVICE = "hub"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One Home Assistant entity: where its config and state go, and the config itself."""
+
+    component: str
+    node: str
+    object_id: str
+    config: dict
+
+    def topic(self, prefix: str, leaf: str) -> str:
+        return f"{prefix}/{self.component}/{self.node}/{self.object_id}/{leaf}"
+
+
+@dataclass(frozen=True)
+class SensorInfo:
+    """A sensor node as Home Assistant sees it."""
+
+    node: str
+    area: str
+    kind: str
+
+
+def sensor_nodes(config: SiteConfig) -> list[SensorInfo]:
+    """Firmware sensor nodes and bridged devices alike."""
+    native = [SensorInfo(s.node, s.area, s.kind) for s in config.sensors]
+    bridged = [SensorInfo(d.node, d.area, d.kind) for d in config.integrations.bridged_nodes()]
+    return native + bridged
+
+
+def availability_topic(config: SiteConfig) -> str:
+    prefix = config.integrations.home_assistant.discovery_prefix
+    return f"{prefix}/villagewatch/{config.site.id}/availability"
+
+
+def discovery_entities(config: SiteConfig) -> list[Entity]:
+    """Every entity of the site, each config complete (topics included)."""
+    prefix = config.integrations.home_assistant.discovery_prefix
+    areas = {a.id: a.name for a in config.areas}
+    site = config.site.id
+    common = {
+        "availability_topic": availability_topic(config),
+        "payload_available": "online",
+        "payload_not_available": "offline",
+    }
+
+    def device(node: str, model: str, area: str | None = None) -> dict:
+        d = {
+            "identifiers": [f"villagewatch_{site}_{node}"],
+            "name": f"{config.site.name} {node}",
+            "manufacturer": "VillageWatch",
+            "model": model,
+        }
+        if area:
+            d["suggested_area"] = areas[area]
+        if node != HUB_DEVICE:
+            d["via_device"] = f"villagewatch_{site}_{HUB_DEVICE}"
+        return d
+
+    def entity(component: str, node: str, obj: str, dev: dict, **fields: object) -> Entity:
+        e = Entity(component, node, obj, {})
+        leaf = "image_topic" if component == "image" else "state_topic"
+        fields[leaf] = e.topic(prefix, "state")
+        cfg = {"unique_id": f"vw_{site}_{node}_{obj}", **fields, **common, "device": dev}
+        return Entity(component, node, obj, cfg)
+
+    out = [
+        entity(
+            "sensor",
+            HUB_DEVICE,
+            "open_incidents",
+            device(HUB_DEVICE, "community hub"),
+            name="Open incidents",
+            state_class="measurement",
+            icon="mdi:shield-alert",
+        )
+    ]
+    for s in sensor_nodes(config):
+        dev = device(s.node, f"{s.kind} sensor", s.area)
+        extra = {"off_delay": MOMENTARY_OFF_S[s.kind]} if s.kind in MOMENTARY_OFF_S else {}
+        state_name = s.kind.replace("_", " ").capitalize()
+        out += [
+            entity(
+                "binary_sensor",
+                s.node,
+                "state",
+                dev,
+                name=state_name,
+                device_class=DEVICE_CLASS[s.kind],
+                payload_on="ON",
+                payload_off="OFF",
+                **extra,
+            ),
+            entity(
+                "binary_sensor",
+                s.node,
+                "tamper",
+                dev,
+                name="Tamper",
+                device_class="tamper",
+                payload_on="ON",
+                payload_off="OFF",
+                entity_category="diagnostic",
+            ),
+            entity(
+                "sensor",
+                s.node,
+                "battery",
+                dev,
+                name="Battery",
+                device_class="battery",
+                unit_of_measurement="%",
+                state_class="measurement",
+                entity_category="diagnostic",
+            ),
+        ]
+    for g in config.gateways:
+        for cam in g.cameras:
+            dev = device(g.node, "camera gateway", cam.area)
+            out.append(
+                entity(
+                    "image",
+                    g.node,
+                    cam.name,
+                    dev,
+                    name=f"{cam.name} snapshot",
+                    content_type="image/jpeg",
+                )
+            )
+    return out
