@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from broker_kit import Probe, wait_until
+from broker_kit import BROKER_KINDS, BrokerUnderTest, Probe, wait_until
 from conftest import SITE, RunningBroker, require_mosquitto
 from hub_helpers import NodeClient, example_config, make_alert, snapshot_jpeg
 
 from broker.credentials import CredentialStore
+from broker.embedded import EmbeddedBroker
 from broker.mosquitto import MosquittoBroker
 from contract.bridge_settings import HomeAssistantSettings
 from contract.protocol import (
@@ -112,27 +113,43 @@ def ha_broker(tmp_path: Path) -> Iterator[RunningBroker]:
 
 
 def test_only_the_hub_may_write_the_discovery_prefix(ha_broker, tmp_path):
-    acl = ha_broker.store.mosquitto_acl_file()
     ha_broker.provision("plaza-door", NodeRole.SENSOR)
-    hub_block, node_block = acl.split("\n\n")[0], ha_broker.store.mosquitto_acl_file()
+    acl = ha_broker.store.mosquitto_acl_file()
+    hub_block = next(b for b in acl.split("\n\n") if b.startswith("user hub\n"))
     assert "topic readwrite homeassistant/#" in hub_block
-    assert node_block.count("homeassistant") == 1  # the hub's line only
+    assert acl.count("homeassistant") == 1  # the hub's line only
     plain = CredentialStore(tmp_path / "plain.json", "vw")
     plain.add("hub", NodeRole.HUB, SITE)
     assert "homeassistant" not in plain.mosquitto_acl_file()  # off: nothing granted
     with pytest.raises(ValueError):
         CredentialStore(tmp_path / "bad.json", "vw", ("homeassistant/+/x",))
 
-    watcher = Probe(ha_broker.hub_port, "hub", ha_broker.passwords["hub"], "watch")
-    watcher.subscribe("homeassistant/#")
-    node = Probe(ha_broker.port, "plaza-door", ha_broker.passwords["plaza-door"], "plaza-door")
-    hub = Probe(ha_broker.hub_port, "hub", ha_broker.passwords["hub"], "hub-writer")
-    node.publish("homeassistant/binary_sensor/x/y/config", b"{}")  # mosquitto drops it
-    hub.publish("homeassistant/sensor/hub/probe/config", b"{}")
-    assert watcher.wait_for("homeassistant/sensor/hub/probe/config")
-    assert watcher.payloads("homeassistant/binary_sensor/x/y/config") == []
-    for p in (watcher, node, hub):
-        p.close()
+
+@pytest.mark.parametrize("kind", BROKER_KINDS)
+def test_each_broker_keeps_nodes_out_of_the_prefix(kind, tmp_path):
+    if kind == "mosquitto":
+        require_mosquitto()
+    hub_extra = ha_config().integrations.home_assistant.hub_topics()
+    store = CredentialStore(tmp_path / "identities.json", "vw", hub_extra)
+    running = BrokerUnderTest(
+        (MosquittoBroker if kind == "mosquitto" else EmbeddedBroker)(tmp_path, store), store
+    )
+    running.passwords["hub"] = store.add("hub", NodeRole.HUB, SITE)
+    running.broker.start()
+    try:
+        running.add("plaza-door", NodeRole.SENSOR)
+        watcher = running.probe("hub", "watch")
+        watcher.subscribe("homeassistant/#")
+        node = running.probe("plaza-door", "plaza-door")
+        hub = running.probe("hub", "hub-writer")
+        node.publish("homeassistant/binary_sensor/x/y/config", b"{}")  # the broker drops it
+        hub.publish("homeassistant/sensor/hub/probe/config", b"{}")
+        assert watcher.wait_for("homeassistant/sensor/hub/probe/config")
+        hub.publish("homeassistant/sensor/hub/last/config", b"{}")  # after the node's
+        assert watcher.wait_for("homeassistant/sensor/hub/last/config")
+        assert watcher.payloads("homeassistant/binary_sensor/x/y/config") == []
+    finally:
+        running.shutdown()
 
 
 def test_hub_announces_and_feeds_every_entity(ha_broker, tmp_path):
