@@ -12,7 +12,7 @@ from conftest import SITE
 from sensor_kit import ROOT, sensor_rig
 
 from contract.protocol import Heartbeat, encode, heartbeat_topic
-from hub.domain.incidents import Category, IncidentState
+from hub.domain.incidents import Action, Category, IncidentState, Outcome
 from hub.events import EventBus, IncidentChanged
 from hub.ingest import Ingestor
 from hub.sensors.battery import days_left
@@ -49,6 +49,23 @@ def test_a_node_silent_for_three_intervals_is_offline_even_without_a_last_will(t
     rig.heartbeat("gate-door")
     [back] = rig.incidents_of("node_offline")
     assert back.state is IncidentState.RESOLVED
+
+
+def test_an_officer_who_closes_the_offline_incident_of_a_silent_node_gets_no_second(tmp_path):
+    rig = sensor_rig(tmp_path)
+    rig.heartbeat("gate-door", interval_s=60)
+    rig.advance(seconds=180)
+    rig.sensors.watch.tick()
+    [offline] = rig.incidents_of("node_offline")
+    rig.incidents.act(offline.id, Action.RESOLVE, "ana", outcome=Outcome.HANDLED)
+    rig.advance(minutes=30)
+    assert rig.sensors.watch.tick() == []  # the same silence: reported once
+    assert len(rig.incidents_of("node_offline")) == 1
+
+    rig.heartbeat("gate-door", interval_s=60)  # back, then silent again: a new episode
+    rig.advance(seconds=180)
+    rig.sensors.watch.tick()
+    assert len(rig.incidents_of("node_offline")) == 2
 
 
 def test_days_left_follow_a_least_squares_line_to_the_cutoff():
@@ -147,6 +164,12 @@ def test_an_opened_enclosure_is_one_security_incident_not_maintenance(tmp_path):
     assert tamper.category is Category.SECURITY
     assert tamper.location.area == "north-gate"
     assert [r.tamper for r in rig.sensors.health.report()] == [True]
+    rig.incidents.act(tamper.id, Action.RESOLVE, "ana", outcome=Outcome.FALSE_ALARM)
+    rig.heartbeat("gate-door", tamper=True)  # still open, already handled: nothing new
+    assert len(rig.incidents_of("tamper")) == 1
+    rig.heartbeat("gate-door", tamper=False)
+    rig.heartbeat("gate-door", tamper=True)  # opened again: a new incident
+    assert len(rig.incidents_of("tamper")) == 2
 
 
 def test_a_tamper_alert_is_a_security_incident(tmp_path):

@@ -97,19 +97,28 @@ class SensorHealth:
 
     def record(self, heartbeat: Heartbeat, received_at: datetime) -> list[HubEvent]:
         """Keep ``heartbeat`` and apply the rules; the events to publish after the commit."""
+        site, node, at = heartbeat.site, heartbeat.node, received_at
         with self.storage.transaction():
             before = self.sensors.record_heartbeat(heartbeat, received_at)
-            site, node = heartbeat.site, heartbeat.node
-            events = self.incidents.resolve(
-                trouble_key(site, node, "node_offline"), received_at, "heartbeat received again"
-            )
-            events += self._battery(heartbeat, received_at)
-            events += self._stuck(heartbeat, received_at)
-            if heartbeat.tamper and (before is None or not before.heartbeat.tamper):
-                events += self._open(heartbeat, received_at, "tamper", "enclosure opened")
+            reported = frozenset(before.troubles) if before else frozenset()
+            troubles = set(reported)
+            events = self._clear(heartbeat, at, troubles, "node_offline", "heartbeat again")
+            events += self._battery(heartbeat, at, troubles)
+            if self.stuck(heartbeat, at):
+                what = f"{heartbeat.state} since {heartbeat.state_since:%Y-%m-%d %H:%M} UTC"
+                events += self._raise(heartbeat, at, troubles, "sensor_stuck", f"stuck: {what}")
+            else:
+                note = f"state is {heartbeat.state} now"
+                events += self._clear(heartbeat, at, troubles, "sensor_stuck", note)
+            if heartbeat.tamper:
+                events += self._raise(heartbeat, at, troubles, "tamper", "enclosure opened")
+            else:  # closed again; the security incident is the officers' to close
+                troubles.discard("tamper")
+            if troubles != reported:
+                self.sensors.set_troubles(site, node, frozenset(troubles))
         return events
 
-    def _battery(self, heartbeat: Heartbeat, now: datetime) -> list[HubEvent]:
+    def _battery(self, heartbeat: Heartbeat, now: datetime, troubles: set[str]) -> list[HubEvent]:
         site, node, s = heartbeat.site, heartbeat.node, self.settings
         days = None
         if heartbeat.battery_v is not None:
@@ -130,18 +139,29 @@ class SensorHealth:
         ]
         if any(low):
             left = f", about {days:.0f} days left" if days is not None else ""
-            return self._open(heartbeat, now, "battery_low", f"battery low{left}")
+            return self._raise(heartbeat, now, troubles, "battery_low", f"battery low{left}")
         if days is None or days > 2 * s.warn_days_left:
-            key = trouble_key(site, node, "battery_low")
-            return self.incidents.resolve(key, now, "battery fine again")
+            return self._clear(heartbeat, now, troubles, "battery_low", "battery fine again")
         return []
 
-    def _stuck(self, heartbeat: Heartbeat, now: datetime) -> list[HubEvent]:
-        if self.stuck(heartbeat, now):
-            what = f"{heartbeat.state} since {heartbeat.state_since:%Y-%m-%d %H:%M} UTC"
-            return self._open(heartbeat, now, "sensor_stuck", f"stuck: {what}")
-        key = trouble_key(heartbeat.site, heartbeat.node, "sensor_stuck")
-        return self.incidents.resolve(key, now, f"state is {heartbeat.state} now")
+    def _raise(
+        self, heartbeat: Heartbeat, at: datetime, troubles: set[str], kind: str, what: str
+    ) -> list[HubEvent]:
+        """Report a trouble once per episode: an officer who closes the incident of a node
+        that is still low, stuck or silent is not sent a new one on its next heartbeat."""
+        if kind in troubles:
+            return []
+        troubles.add(kind)
+        return self._open(heartbeat, at, kind, what)
+
+    def _clear(
+        self, heartbeat: Heartbeat, at: datetime, troubles: set[str], kind: str, note: str
+    ) -> list[HubEvent]:
+        """End a trouble's episode, resolving its incident if still open."""
+        if kind not in troubles:
+            return []
+        troubles.discard(kind)
+        return self.incidents.resolve(trouble_key(heartbeat.site, heartbeat.node, kind), at, note)
 
     def stuck(self, heartbeat: Heartbeat, now: datetime) -> bool:
         """Has the sensor been in its state longer than its kind's rule allows?"""
@@ -183,9 +203,13 @@ class SensorHealth:
                 if now < due:
                     upcoming.append(due)
                     continue
+                if "node_offline" in record.troubles:
+                    continue  # reported already (this silence, not a new one)
                 missed = self.settings.missed_heartbeats
                 what = f"offline: no heartbeat since {record.received_at:%H:%M:%S} UTC"
                 events += self._open(record.heartbeat, now, "node_offline", f"{what} ({missed}x)")
+                troubles = record.troubles | {"node_offline"}
+                self.sensors.set_troubles(record.site, record.node, troubles)
         return events, min(upcoming, default=None)
 
     # --- for the page ------------------------------------------------------------------------

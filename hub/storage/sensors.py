@@ -26,6 +26,9 @@ class HeartbeatRecord(BaseModel):
     node: str
     received_at: datetime
     heartbeat: Heartbeat
+    #: Troubles reported for the node (an incident opened) and not cleared since:
+    #: ``node_offline``, ``battery_low``, ``sensor_stuck``, ``tamper``.
+    troubles: frozenset[str] = frozenset()
 
     @property
     def due_by(self) -> datetime:
@@ -59,6 +62,9 @@ class SensorRepository(Protocol):
     ) -> HeartbeatRecord | None:
         """Keep ``heartbeat`` as its node's latest; returns the one it replaced (None for a
         node's first)."""
+
+    def set_troubles(self, site: str, node: str, troubles: frozenset[str]) -> None:
+        """Keep which troubles are reported for a node (it has a heartbeat stored)."""
 
     def latest(self) -> list[HeartbeatRecord]:
         """Every node's latest heartbeat, by site and node."""

@@ -51,6 +51,14 @@ def m001_sensors(db) -> None:
     )
 
 
+@migrations()
+def m002_troubles(db) -> None:
+    # The troubles already reported for a node (an incident opened), comma-separated: a
+    # trouble is reported once per episode, so an officer who closes the incident of a node
+    # still silent is not sent a new one on the next check.
+    db.execute("ALTER TABLE sensor_heartbeats ADD COLUMN troubles TEXT NOT NULL DEFAULT ''")
+
+
 class SqliteSensorRepository:
     """:class:`hub.storage.sensors.SensorRepository` on the hub's SQLite file."""
 
@@ -70,6 +78,13 @@ class SqliteSensorRepository:
                 [heartbeat.site, heartbeat.node, iso(received_at), heartbeat.model_dump_json()],
             )
         return before
+
+    def set_troubles(self, site: str, node: str, troubles: frozenset[str]) -> None:
+        with self.database.write() as db:
+            db.execute(
+                "UPDATE sensor_heartbeats SET troubles = ? WHERE site = ? AND node = ?",
+                [",".join(sorted(troubles)), site, node],
+            )
 
     def latest(self) -> list[HeartbeatRecord]:
         rows = self.database.all("SELECT * FROM sensor_heartbeats ORDER BY site, node")
@@ -130,6 +145,7 @@ def _record(row: dict) -> HeartbeatRecord:
         node=row["node"],
         received_at=from_iso(row["received_at"]),
         heartbeat=Heartbeat.model_validate_json(row["message"]),
+        troubles=frozenset(filter(None, row["troubles"].split(","))),
     )
 
 
