@@ -42,6 +42,7 @@ class BufferedFrame:
     at: float  # the buffer's clock (monotonic seconds) when it was kept
     jpeg: bytes  # privacy-masked, shrunk; faces NOT yet blurred
     people: Detections  # person boxes of the last detector run, in this JPEG's pixels
+    confirmed: Detections  # of those, the confirmed person tracks (boxed on the snapshot)
     person_score: float  # best confirmed person track since the previous kept frame; 0: none
 
 
@@ -63,6 +64,7 @@ class PreEventBuffer:
         self._lock = threading.Lock()
         self._last_kept: float | None = None
         self._people = Detections.empty()  # frame pixels, from the last detector run
+        self._confirmed = Detections.empty()
         self._score = 0.0  # best confirmed person since the last kept frame
 
     def record(self, result: ProcessedFrame) -> None:
@@ -70,6 +72,7 @@ class PreEventBuffer:
         if result.detected:
             self._people = result.detections[result.detections.label == "person"]
             confident = result.confident[result.confident.label == "person"]
+            self._confirmed = confident
             if len(confident):
                 self._score = max(self._score, float(confident.score.max()))
         now = self.clock()
@@ -84,10 +87,8 @@ class PreEventBuffer:
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             return
-        people = self._people
-        people = Detections(people.xyxy * np.float32(scale), people.score, people.label,
-                            people.track_id)  # fmt: skip
-        kept = BufferedFrame(now, jpeg.tobytes(), people, self._score)
+        people, confirmed = _scaled(self._people, scale), _scaled(self._confirmed, scale)
+        kept = BufferedFrame(now, jpeg.tobytes(), people, confirmed, self._score)
         self._score = 0.0
         with self._lock:
             self._frames.append(kept)
@@ -112,3 +113,7 @@ class PreEventBuffer:
     def __len__(self) -> int:
         with self._lock:
             return len(self._frames)
+
+
+def _scaled(found: Detections, scale: float) -> Detections:
+    return Detections(found.xyxy * np.float32(scale), found.score, found.label, found.track_id)

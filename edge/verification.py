@@ -46,6 +46,7 @@ from contract.verification import (
     evidence_topic,
     verify_topic,
 )
+from edge.detections import Detections
 from edge.faces import FaceBlurrer
 from edge.pre_event import BufferedFrame, PreEventBuffer
 from edge.privacy import prepare_snapshot
@@ -186,11 +187,12 @@ class EvidenceResponder:
     def _snapshot(self, frames: list[BufferedFrame], privacy: PrivacySettings) -> bytes | None:
         """The frame with the surest person (the newest if none), people boxed, privacy
         filtered; None if it cannot be made safe."""
-        best = max(reversed(frames), key=lambda f: f.person_score)
-        image = cv2.imdecode(np.frombuffer(best.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        i = max(reversed(range(len(frames))), key=lambda i: frames[i].person_score)
+        image = cv2.imdecode(np.frombuffer(frames[i].jpeg, np.uint8), cv2.IMREAD_COLOR)
         settings = privacy.model_copy(update={"crop": False})
-        boxed = best.people if best.person_score > 0 else best.people[:0]
-        return make_snapshot(image, boxed, best.people, settings, blurrer=self.blurrer)
+        return make_snapshot(
+            image, frames[i].confirmed, _people_near(frames, i), settings, blurrer=self.blurrer
+        )
 
     def _clip(
         self, frames: list[BufferedFrame], request: VerifyRequest, privacy: PrivacySettings
@@ -200,11 +202,12 @@ class EvidenceResponder:
         picked = _every(frames, 1.0 / request.clip_fps)
         settings = privacy.model_copy(update={"crop": False})
         safe = []
-        for frame in picked:
+        for i, frame in enumerate(picked):
             image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            people = _people_near(picked, i)
             try:
                 image = prepare_snapshot(
-                    image, frame.people[:0], frame.people, settings, blurrer=self.blurrer
+                    image, people[:0], people, settings, blurrer=self.blurrer
                 ).image
             except Exception:
                 log.exception("clip privacy filter failed; no clip")
@@ -215,6 +218,13 @@ class EvidenceResponder:
             if len(avi) <= _CLIP_BUDGET or len(safe) <= 1:
                 return avi if len(avi) <= _CLIP_BUDGET else None
             safe = safe[::2]  # too big: half the frames, the same span
+
+
+def _people_near(frames: list[BufferedFrame], i: int) -> Detections:
+    """The people of frame ``i`` and of its neighbours: a kept frame's boxes come from the
+    last detector run, up to one run old, so a person who walked in since has a box only in
+    the next frame. Their heads are blurred where no face is found: privacy first."""
+    return Detections.concat(f.people for f in frames[max(0, i - 1) : i + 2])
 
 
 def _every(frames: list[BufferedFrame], step: float) -> list[BufferedFrame]:
