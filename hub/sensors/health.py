@@ -16,9 +16,12 @@ battery voltage joins the node's history, and four rules are checked:
   ``state_since`` of its heartbeat): a door contact open for three days. Resolved when the
   state changes.
 * **tamper** — the enclosure switch opened (``tamper`` turned true): a *security* incident,
-  someone is at the box. Opened on the change, not on every heartbeat while it stays open.
+  someone is at the box; officers close it.
 
 The first three are maintenance incidents (:class:`hub.sensors.incidents.HubIncidents`).
+Each trouble is reported once per episode and remembered with the node's heartbeat
+(``troubles``): an officer who closes the incident of a node still silent is not sent a new
+one on the next check; the trouble ending and coming back is a new episode.
 """
 
 from __future__ import annotations
