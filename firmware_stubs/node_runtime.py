@@ -55,7 +55,7 @@ KEEPALIVE_S = 30
 RECEIPT_TIMEOUT_S = 30
 MAX_RECEIPT_TIMEOUT_S = 300
 HEARTBEAT_S = 60
-BURST, REFILL_MS = 5, 10_000  # rate limit: 5 alerts at once, then one per 10 s
+BURST, REFILL_MS = 5, 10000  # rate limit: 5 alerts at once, then one per 10 s
 TAMPER_ACTIVE, TAMPER_DEBOUNCE_MS = 1, 100  # switch to GND with pull-up: 1 = lid open
 
 
@@ -371,7 +371,7 @@ class Node:
                 self.client.close()
             self.client = None
             self.failed_at, self.retry_ms = now, self.backoff_ms
-            self.backoff_ms = min(self.backoff_ms * 2, 30_000)
+            self.backoff_ms = min(self.backoff_ms * 2, 30000)
         return sent
 
     def feed(self):

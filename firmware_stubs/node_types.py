@@ -66,7 +66,7 @@ class PirNode(InputNode):
     KIND = "pir"
     PULL_UP = False
     DEBOUNCE_MS = 0  # the module already holds its output high for seconds
-    HOLD_OFF_MS = 30_000
+    HOLD_OFF_MS = 30000
     STATES = ("clear", "motion")
 
     def __init__(self, cfg, pin, *args, **kw):
@@ -158,7 +158,7 @@ class VibrationNode(InputNode):
     SEVERITY = "minor"
     PULL_UP = False
     DEBOUNCE_MS = 5
-    PULSES, WINDOW_MS, HOLD_OFF_MS = 3, 2000, 10_000
+    PULSES, WINDOW_MS, HOLD_OFF_MS = 3, 2000, 10000
     STATES = ("still", "shaking")
 
     def __init__(self, cfg, pin, *args, **kw):

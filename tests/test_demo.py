@@ -1,9 +1,10 @@
 """``villagewatch demo`` — the README's first command — does what it promises: broker, hub,
-edge on the recorded excerpt and door sensors come up; the printed login works; alerts reach
-the officer API and the terminal; the plaza camera and the plaza door make one incident; the
-scripted 110 call opens another; two patrol units report through the OsmAnd endpoint and
-the scripted dispatch loop takes the first camera incident from acknowledged to resolved,
-each step by its own account and timed; Ctrl-C shuts everything down cleanly.
+edge on the recorded excerpt and a sensor node of each kind come up; the printed login
+works; alerts reach the officer API (one of each sensor kind, and a tamper) and the
+terminal; the plaza camera and the plaza door make one incident; the scripted 110 call
+opens another; two patrol units report through the OsmAnd endpoint and the scripted
+dispatch loop takes the first camera incident from acknowledged to resolved, each step by
+its own account and timed; Ctrl-C shuts everything down cleanly.
 
 One demo run serves every check (it is the most expensive thing to start); checks wait on
 conditions through the hub's API, never on elapsed time."""
@@ -18,9 +19,14 @@ import sys
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 from hub_helpers import wait_for
+
+from contract.siteconfig import load_site_config
+
+SITE = Path(__file__).resolve().parents[1] / "config" / "site.example.yaml"
 
 
 def test_demo_prints_a_working_login_shows_alerts_and_stops_cleanly_on_ctrl_c(tmp_path):
@@ -59,11 +65,14 @@ def test_demo_prints_a_working_login_shows_alerts_and_stops_cleanly_on_ctrl_c(tm
                 "/api/login", json={"username": "admin", "password": password.group(1)}
             )
             assert r.status_code == 200
+            # the camera, one sensor node of each configured kind, and the tamper switch
+            expected = {"intrusion", "tamper"} | {s.kind for s in load_site_config(SITE).sensors}
             kinds: set[str] = set()
-            while time.monotonic() < deadline + 30 and not {"intrusion", "door"} <= kinds:
-                kinds = {a["kind"] for a in officer.get("/api/alerts").json()["items"]}
+            while time.monotonic() < deadline + 30 and not expected <= kinds:
+                listed = officer.get("/api/alerts", params={"limit": 500}).json()["items"]
+                kinds = {a["kind"] for a in listed}
                 time.sleep(0.5)
-            assert {"intrusion", "door"} <= kinds
+            assert expected <= kinds, expected - kinds
             joined = call = None
             while time.monotonic() < deadline + 90 and not (joined and call):
                 incidents = officer.get("/api/incidents").json()["items"]

@@ -7,6 +7,8 @@ MicroPython: only modules a board has, and files small enough for its flash."""
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -141,6 +143,13 @@ def test_the_firmware_imports_only_what_micropython_has(path):
             imported.add(node.module)
     ours = {m for m in imported if m.startswith("firmware_stubs.")}
     assert imported - ours <= MICROPYTHON | {"umqtt.simple"}
+
+
+@pytest.mark.parametrize("path", FIRMWARE, ids=lambda p: p.name)
+def test_the_firmware_writes_numbers_as_every_micropython_reads_them(path):
+    """No ``10_000``: underscores in numbers are newer than some boards' MicroPython."""
+    tokens = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
+    assert [t.string for t in tokens if t.type == tokenize.NUMBER and "_" in t.string] == []
 
 
 @pytest.mark.parametrize("path", FIRMWARE, ids=lambda p: p.name)

@@ -216,10 +216,12 @@ def run_demo(
             started.append(agent)
         for number, sensor in enumerate(config.sensors):
             # the doors first (the first visitor comes soon, so a short demo shows one),
-            # then the other kinds a few seconds apart
-            first_s = 6.0 if sensor.kind == "door" else 10.0 + 4 * number
+            # then the other kinds two seconds apart; the last node's lid is opened once
+            first_s = 6.0 if sensor.kind == "door" else 8.0 + 2 * number
+            tamper_at_s = 40.0 if sensor is config.sensors[-1] else None
             state_dir = data_dir / "sensors" / sensor.node
-            sim = SimulatedSensor(connections[sensor.node], sensor, state_dir, first_s)
+            conn = connections[sensor.node]
+            sim = SimulatedSensor(conn, sensor, state_dir, first_s, tamper_at_s=tamper_at_s)
             sim.start()
             started.append(sim)
         call = ScriptedCall(hub.url, "duty-desk", desk_password, after_s=CALL_AFTER_S)

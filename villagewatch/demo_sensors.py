@@ -6,7 +6,9 @@ area and severity from the site file, so the demo shows what a fleet of them doe
 opening, a PIR seeing someone on the plaza (where a camera can verify it), a long press of a
 panic button, a shaking fence. The visitor drives each input the way the real sensor's
 output moves: past the debounce, a long press for the panic button, several shakes for the
-fence. The nodes heartbeat every 30 s, so the hub's health view has something to show.
+fence. The nodes heartbeat every 30 s with a simulated battery that drains slowly and a
+Wi-Fi signal that wanders, so the hub's health view has something to show; one node has its
+enclosure opened once (``tamper_at_s``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class SimulatedSensor:
         state_dir: Path,
         first_s: float = 6.0,
         seed: int = 7,
+        tamper_at_s: float | None = None,
     ) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         cfg = {
@@ -59,9 +62,11 @@ class SimulatedSensor:
         self.kind = sensor.kind
         self.active = NODE_TYPES[sensor.kind].ACTIVE
         self.pin = SimulatedPin(1 - self.active)
-        self.node = make_node(cfg, self.pin, SimulatedPin(0), str(state_dir))
         self.random = random.Random(f"{seed}-{sensor.node}")
-        self.first_s = first_s
+        self.battery_v = self.random.uniform(2.7, 3.1)  # two AA cells, part used
+        self.tamper = SimulatedPin(0)
+        self.node = make_node(cfg, self.pin, self.tamper, str(state_dir), health=self._health)
+        self.first_s, self.tamper_at_s = first_s, tamper_at_s
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"sensor-{conn.node}", daemon=True)
 
@@ -71,6 +76,17 @@ class SimulatedSensor:
     def stop(self) -> None:
         self.stop_event.set()
         self.thread.join(5)
+
+    def _health(self) -> dict:
+        """What a board's ADC and Wi-Fi would read: a slow drain (faster than real, so a
+        demo shows a trend) and a signal that wanders."""
+        self.battery_v = max(self.battery_v - 0.002, 2.0)
+        pct = min(100.0, max(0.0, (self.battery_v - 2.2) / (3.1 - 2.2) * 100))
+        return {
+            "battery_v": round(self.battery_v, 3),
+            "battery_pct": round(pct, 1),
+            "rssi_dbm": self.random.randint(-82, -55),
+        }
 
     def _run(self) -> None:
         pattern = trip_pattern(self.kind)
@@ -83,6 +99,8 @@ class SimulatedSensor:
                 self.pin.value(self.active if steps[-1] else 1 - self.active)
             if since > pattern[-1][0]:
                 visit_at = elapsed + self.random.uniform(low, high)
+            if self.tamper_at_s is not None:  # the lid open for 10 s, once
+                self.tamper.value(int(self.tamper_at_s <= elapsed < self.tamper_at_s + 10))
             self.node.poll()
             self.node.flush()
             self.stop_event.wait(STEP_S)
