@@ -141,6 +141,10 @@ class VideoVerifier:
             self._thread.join(5)
         self.link.stop(announce_offline=False)
 
+    def pending(self) -> int:
+        """Requests sent and not yet settled (tests, the bench)."""
+        return len(self._asked)
+
     def _on_event(self, event: HubEvent) -> None:
         """Ingest's writer thread, after its commit: queue, nothing else."""
         if isinstance(event, AlertStored) and self._wants(event.alert):

@@ -64,9 +64,17 @@ class Site:
     def notes(self, incident_id: str) -> list[str]:
         return [n.text for n in self.hub.storage.incidents.notes(incident_id)]
 
-    def start_gateway(self, mosquitto) -> EdgeAgent:
+    def start_gateway(self, mosquitto, blind: bool = False) -> EdgeAgent:
+        """The plaza gateway on the lawn footage; ``blind``: a privacy mask over the whole
+        view, so its camera sees nobody."""
         config = self.hub.config
         gateways = [g.model_copy(update={"data_dir": str(self.edge_dir)}) for g in config.gateways]
+        if blind:
+            whole = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+            camera = gateways[0].cameras[0]
+            privacy = camera.privacy.model_copy(update={"masks": [whole]})
+            cameras = [camera.model_copy(update={"privacy": privacy})]
+            gateways[0] = gateways[0].model_copy(update={"cameras": cameras})
         config = config.model_copy(update={"gateways": gateways})
         agent = EdgeAgent(config, GATEWAY, mosquitto.provision(GATEWAY))
         agent.start()
@@ -125,6 +133,21 @@ def test_a_door_alarm_in_the_plaza_comes_back_verified_with_a_person_seen(site, 
     assert {part for _, part, _ in site.hub.verifier.attached} == {"snapshot", "clip"}
 
 
+def test_a_camera_that_sees_nobody_leaves_the_alarm_unverified_said_so(site, mosquitto):
+    agent = site.start_gateway(mosquitto, blind=True)
+    try:
+        wait_for(lambda: len(agent.pre_event["plaza"]) >= 16, 60, "the pre-event buffer")
+        opened = site.door_opens()
+        wait_for(lambda: (opened.id, "unverified") in site.changes, 30, "the verdict")
+    finally:
+        agent.stop()
+    assert site.notes(opened.id) == ["Unverified: no person seen on camera plaza."]
+    assert site.hub.incidents.get(opened.id).severity is Severity.MAJOR
+    # The images still join the incident: an officer may look for himself.
+    names = {a.filename for a in site.hub.storage.incidents.attachments(opened.id)}
+    assert names == {"plaza-snapshot.jpg", "plaza-clip.avi"}
+
+
 def test_a_node_that_is_not_the_gateway_cannot_read_its_commands(site, mosquitto):
     agent = site.start_gateway(mosquitto)
     spare = mosquitto.provision("gw-spare")  # another camera gateway of the same site
@@ -158,7 +181,7 @@ def test_a_gateway_that_never_answers_leaves_the_incident_unverified_said_so(
     try:
         opened = site.door_opens()
         verifier = site.hub.verifier
-        wait_for(lambda: verifier._asked, 30, "the hub to ask the gateway")
+        wait_for(verifier.pending, 30, "the hub to ask the gateway")
         clock.advance(seconds=verifier.settings.answer_s - 1)
         assert not any(change == "unverified" for _, change in site.changes)
         clock.advance(seconds=1)
