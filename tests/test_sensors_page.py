@@ -91,7 +91,7 @@ def test_the_sensors_page_shows_health_and_an_officer_disarms_an_area(
         password = add_user(sensor_hub, "ana", Role.OFFICER)
         with open_page(browser, DESK) as (page, problems):
             sign_in(page, sensor_hub.url, "ana", password, problems)
-            page.goto(sensor_hub.url + "static/sensors.html")
+            page.click("#sensors-link")  # from the officer page's toolbar
             gate = page.locator('#health-rows tr[data-node="gate-door"]')
             expect(gate.locator(".status")).to_have_text("ok")
             expect(gate).to_contain_text("2.95 V")
