@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from broker_kit import Probe, wait_until
 from conftest import SITE, RunningBroker, require_mosquitto
 from receipt_kit import ReceiptingHub, Seconds
@@ -26,6 +27,7 @@ from broker.mosquitto import find_mosquitto, free_port, wait_for_port
 from contract.bridge_settings import Zigbee2MqttSettings
 from contract.protocol import Channel, NodeRole, decode, parse_topic
 from contract.siteconfig import ConfigError, parse_site_config
+from villagewatch.cli import main
 
 CORPUS = json.loads((Path(__file__).parent / "data/zigbee2mqtt/devices.json").read_text())
 NOW = datetime(2026, 12, 2, 21, 30, tzinfo=UTC)
@@ -293,3 +295,21 @@ def test_alerts_wait_on_disk_for_the_receipt_across_a_restart(mosquitto, zigbee_
         bridge.stop()
         hub.close()
         z2m.close()
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def test_the_command_says_what_is_missing(tmp_path, capsys):
+    site = _site()
+    site["broker"] = {"data_dir": str(tmp_path / "broker")}
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(site))
+    assert main(["bridge", "zigbee2mqtt", "--config", str(path)]) == 2
+    assert "no integrations.zigbee2mqtt section" in capsys.readouterr().err
+
+    site["integrations"] = {"zigbee2mqtt": {"devices": DEVICES[:1]}}
+    path.write_text(yaml.safe_dump(site))
+    assert main(["bridge", "zigbee2mqtt", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "z-front-door.json" in err and "villagewatch provision" in err
