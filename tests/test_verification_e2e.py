@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 from broker_kit import Probe
 from hub_helpers import NodeClient, example_config, wait_for
+from officer_kit import DESK, add_user, browser, open_page, sign_in
+from playwright.sync_api import Browser, expect
 
 from contract.protocol import Alert, NodeRole, Severity, alert_topic, encode, new_alert_id
 from contract.verification import verify_topic
@@ -34,6 +36,7 @@ from hub.events import AlertStored, HubEvent, IncidentChanged
 from hub.service import HubService
 
 pytestmark = [pytest.mark.mosquitto]
+__all__ = ["browser"]  # the fixture, imported for pytest
 SITE, GATEWAY, DOOR = "riverside", "gw-plaza", "plaza-door"
 
 
@@ -104,7 +107,9 @@ def site(mosquitto, tmp_path: Path) -> Iterator[Site]:
         site.hub.stop()
 
 
-def test_a_door_alarm_in_the_plaza_comes_back_verified_with_a_person_seen(site, mosquitto):
+def test_a_door_alarm_in_the_plaza_comes_back_verified_with_a_person_seen(
+    site, mosquitto, browser: Browser
+):
     agent = site.start_gateway(mosquitto)
     try:
         # 4 s of pre-event buffer (4 frames/s) before the door opens.
@@ -131,6 +136,24 @@ def test_a_door_alarm_in_the_plaza_comes_back_verified_with_a_person_seen(site, 
     assert clip.content_type == "video/x-msvideo" and avi[8:12] == b"AVI "
     # Both parts were answered (the hub measured it; the bench prints the figure).
     assert {part for _, part, _ in site.hub.verifier.attached} == {"snapshot", "clip"}
+    # The officer's incident view shows the snapshot, offers the clip, and says "verified".
+    password = add_user(site.hub, "ana")
+    with open_page(browser, DESK) as (page, problems):
+        sign_in(page, site.hub.url, "ana", password, problems)
+        page.evaluate(
+            "id => import('/static/incident_view.js').then(m => m.IncidentView.open(id))",
+            opened.id,
+        )
+        image = page.locator("#incident-attachments li.attachment img")
+        expect(image).to_have_count(1)
+        page.wait_for_function(
+            "() => document.querySelector('#incident-attachments img').naturalWidth === 480"
+        )
+        expect(page.locator("#incident-attachments .attachment-file")).to_have_text(
+            "\u25b6 plaza-clip.avi"
+        )
+        expect(page.locator("#incident-notes .note-text")).to_contain_text(["Verified: camera"])
+        assert problems == []
 
 
 def test_a_camera_that_sees_nobody_leaves_the_alarm_unverified_said_so(site, mosquitto):

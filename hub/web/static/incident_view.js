@@ -207,8 +207,11 @@ export const IncidentView = {
   renderAttachments(incidentId, items) {
     $("incident-attachments").replaceChildren(...items.map((a) => {
       const url = `/api/incidents/${encodeURIComponent(incidentId)}/attachments/${a.id}`;
-      const link = el("a", { href: url, target: "_blank", rel: "noopener" },
-        el("img", { src: url, alt: a.filename, loading: "lazy" }));
+      // Photos show inline; anything else (a verification clip, MJPEG AVI) is a download.
+      const shown = a.content_type.startsWith("image/")
+        ? el("img", { src: url, alt: a.filename, loading: "lazy" })
+        : el("span", { class: "attachment-file", text: `\u25b6 ${a.filename}` });
+      const link = el("a", { href: url, target: "_blank", rel: "noopener" }, shown);
       return el("li", { class: "attachment" }, link,
         el("span", { class: "muted", text: `${a.filename} \u00b7 ${a.author}` }), timeButton(a.at));
     }));
