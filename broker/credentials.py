@@ -85,15 +85,18 @@ class Identity:
     role: NodeRole
     site: str
     password_hash: str
-    #: Topic filters outside the root a hub identity also reads and writes: Home
-    #: Assistant's discovery prefix when the site turns discovery on (the hub publishes its
-    #: sensors there and reads ``<prefix>/status``). Empty for nodes, always.
+    #: Topic filters outside the root: Home Assistant's discovery prefix when the site turns
+    #: discovery on. The hub reads and writes them (it publishes its sensors there); an
+    #: ``integration`` identity (Home Assistant's login) reads them and writes only
+    #: ``<prefix>/status``. Empty for nodes, always.
     hub_extra: tuple[str, ...] = ()
 
     def may_publish(self, topic: str, root: str) -> bool:
         """Nodes publish only their own status, alerts, stats, snapshots, live frames and
         verification evidence; the hub publishes under its own subtree and the receipts,
         live-view leases and verify requests of every node of its site."""
+        if self.role is NodeRole.INTEGRATION:
+            return any(topic == f.removesuffix("#") + "status" for f in self.hub_extra)
         if self.role is NodeRole.HUB:
             own = node_subtree(root, self.site, self.username)
             hub_writes = (
@@ -116,6 +119,8 @@ class Identity:
         the root. A node may subscribe to filters within its own subtree, and is *delivered*
         only its own data topics and its own receipt, live-view lease and verify topics (never
         another node's, and never live frames or evidence: only the hub watches them)."""
+        if self.role is NodeRole.INTEGRATION:  # the discovery prefix, nothing of ours
+            return any(topic_filter.startswith(f.removesuffix("#")) for f in self.hub_extra)
         if self.role is NodeRole.HUB:
             extra = any(topic_filter.startswith(f.removesuffix("#")) for f in self.hub_extra)
             return topic_filter == f"{root}/#" or topic_filter.startswith(f"{root}/") or extra
@@ -128,6 +133,10 @@ class Identity:
             verify_filter(root, self.site, self.username),
         ]
         return any(_matches(topic_filter, f) for f in readable)
+
+
+#: Roles that see ``hub_extra`` (the discovery prefix) at all.
+_PREFIX_ROLES = (NodeRole.HUB, NodeRole.INTEGRATION)
 
 
 class CredentialStore:
@@ -154,7 +163,7 @@ class CredentialStore:
                 role=NodeRole(v["role"]),
                 site=v["site"],
                 password_hash=v["password_hash"],
-                hub_extra=self.hub_extra if v["role"] == NodeRole.HUB else (),
+                hub_extra=self.hub_extra if v["role"] in _PREFIX_ROLES else (),
             )
             for name, v in raw.items()
         }
@@ -208,6 +217,9 @@ class CredentialStore:
                     f"topic write {verify_filter(root, ident.site)}",
                     *(f"topic readwrite {f}" for f in self.hub_extra),
                 ]
+            elif ident.role is NodeRole.INTEGRATION:
+                for f in self.hub_extra:
+                    lines += [f"topic read {f}", f"topic write {f.removesuffix('#')}status"]
             else:
                 lines += [
                     f"topic readwrite {f}"

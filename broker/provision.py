@@ -60,6 +60,9 @@ def node_role(config: SiteConfig, node: str) -> NodeRole:
         return NodeRole.HUB
     if node in gateways:
         return NodeRole.CAMERA_GATEWAY
+    ha = config.integrations.home_assistant
+    if ha.enabled and node == ha.username and node not in sensors:
+        return NodeRole.INTEGRATION  # Home Assistant's login: the discovery prefix only
     if node in sensors:
         return NodeRole.SENSOR
     known = [HUB_NODE, *gateways, *sensors]
@@ -182,4 +185,6 @@ def provision_all(
     """
     nodes = [HUB_NODE, *(g.node for g in config.gateways), *(s.node for s in config.sensors)]
     nodes += [d.node for d in config.integrations.bridged_nodes()]
+    if config.integrations.home_assistant.enabled:
+        nodes.append(config.integrations.home_assistant.username)
     return {n: provision_node(config, n, host=host, port=port) for n in nodes}

@@ -114,6 +114,11 @@ class HomeAssistantSettings(_Section):
 
     enabled: bool = False
     discovery_prefix: str = Field("homeassistant", pattern=r"^[a-z0-9_-]+$")
+    username: Identifier = Field(
+        "homeassistant",
+        description="Home Assistant's broker login (villagewatch provision USERNAME): it may "
+        "read the discovery prefix and write <prefix>/status, nothing else",
+    )
 
     def hub_topics(self) -> tuple[str, ...]:
         """What the broker ACL lets the hub identity read and write for discovery."""
@@ -130,12 +135,14 @@ class IntegrationSettings(_Section):
 
 
 def check_bridged_devices(settings: IntegrationSettings, area_ids: set[str]) -> list[str]:
-    """Raise ValueError for a device in an unknown area; return the bridged node ids (the
-    site file checks them for clashes with gateways and sensors)."""
+    """Raise ValueError for a device in an unknown area; return the broker usernames the
+    integrations add, bridged node ids and Home Assistant's login (the site file checks
+    them for clashes with gateways and sensors)."""
     for d in settings.bridged_nodes():
         if d.area not in area_ids:
             raise ValueError(
                 f"zigbee2mqtt device {d.friendly_name!r} names area {d.area!r}; "
                 f"known: {sorted(area_ids)}"
             )
-    return [d.node for d in settings.bridged_nodes()]
+    logins = [settings.home_assistant.username] if settings.home_assistant.enabled else []
+    return [d.node for d in settings.bridged_nodes()] + logins

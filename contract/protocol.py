@@ -104,6 +104,9 @@ class NodeRole(StrEnum):
     CAMERA_GATEWAY = "camera_gateway"
     SENSOR = "sensor"
     HUB = "hub"
+    #: Another system's broker login (Home Assistant reading the discovery prefix): no
+    #: node topics at all, and it never publishes a status.
+    INTEGRATION = "integration"
 
 
 def _sane_time(value: datetime | None) -> datetime | None:

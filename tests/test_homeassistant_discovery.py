@@ -23,6 +23,7 @@ from hub_helpers import NodeClient, example_config, make_alert, snapshot_jpeg
 from broker.credentials import CredentialStore
 from broker.embedded import EmbeddedBroker
 from broker.mosquitto import MosquittoBroker
+from broker.provision import node_role
 from contract.bridge_settings import HomeAssistantSettings
 from contract.protocol import (
     Heartbeat,
@@ -33,6 +34,7 @@ from contract.protocol import (
     snapshot_topic,
     utc_now,
 )
+from contract.siteconfig import ConfigError, parse_site_config
 from hub.domain.incidents import Category
 from hub.integrations.homeassistant_entities import discovery_entities
 from hub.service import HubService
@@ -42,6 +44,18 @@ FIELDS = json.loads(
 )
 PREFIX = "homeassistant"
 CONFIG_TOPIC = re.compile(rf"^{PREFIX}/([a-z_]+)/([^/]+)/([^/]+)/config$")
+
+
+def ha_site_data() -> dict:
+    return {
+        "site": {"id": SITE, "name": "Riverside"},
+        "areas": [{"id": "p", "name": "Plaza"}],
+        "integrations": {"home_assistant": {"enabled": True}},
+    }
+
+
+def ha_site():
+    return parse_site_config(ha_site_data())
 
 
 def ha_config():
@@ -114,10 +128,18 @@ def ha_broker(tmp_path: Path) -> Iterator[RunningBroker]:
 
 def test_only_the_hub_may_write_the_discovery_prefix(ha_broker, tmp_path):
     ha_broker.provision("plaza-door", NodeRole.SENSOR)
-    acl = ha_broker.store.mosquitto_acl_file()
-    hub_block = next(b for b in acl.split("\n\n") if b.startswith("user hub\n"))
-    assert "topic readwrite homeassistant/#" in hub_block
-    assert acl.count("homeassistant") == 1  # the hub's line only
+    ha_broker.provision("homeassistant", NodeRole.INTEGRATION)
+    blocks = ha_broker.store.mosquitto_acl_file().split("\n\n")
+    block = {b.splitlines()[0].removeprefix("user "): b.splitlines()[1:] for b in blocks}
+    assert "topic readwrite homeassistant/#" in block["hub"]
+    assert block["homeassistant"] == [
+        "topic read homeassistant/#",
+        "topic write homeassistant/status",
+    ]  # Home Assistant's login: the prefix, nothing of VillageWatch's
+    assert not any("homeassistant" in line for line in block["plaza-door"])
+    assert node_role(ha_site(), "homeassistant") is NodeRole.INTEGRATION
+    with pytest.raises(ConfigError, match="unique"):  # the login is a username like any
+        parse_site_config({**ha_site_data(), "sensors": [{"node": "homeassistant", "area": "p"}]})
     plain = CredentialStore(tmp_path / "plain.json", "vw")
     plain.add("hub", NodeRole.HUB, SITE)
     assert "homeassistant" not in plain.mosquitto_acl_file()  # off: nothing granted
@@ -138,16 +160,23 @@ def test_each_broker_keeps_nodes_out_of_the_prefix(kind, tmp_path):
     running.broker.start()
     try:
         running.add("plaza-door", NodeRole.SENSOR)
-        watcher = running.probe("hub", "watch")
-        watcher.subscribe("homeassistant/#")
+        running.add("homeassistant", NodeRole.INTEGRATION)
+        ha = running.probe("homeassistant", "homeassistant")
+        ha.subscribe("homeassistant/#")
+        ha.subscribe("vw/#")  # accepted or not, nothing of VillageWatch's may reach it
         node = running.probe("plaza-door", "plaza-door")
         hub = running.probe("hub", "hub-writer")
+        hub.subscribe("homeassistant/status")
         node.publish("homeassistant/binary_sensor/x/y/config", b"{}")  # the broker drops it
-        hub.publish("homeassistant/sensor/hub/probe/config", b"{}")
-        assert watcher.wait_for("homeassistant/sensor/hub/probe/config")
-        hub.publish("homeassistant/sensor/hub/last/config", b"{}")  # after the node's
-        assert watcher.wait_for("homeassistant/sensor/hub/last/config")
-        assert watcher.payloads("homeassistant/binary_sensor/x/y/config") == []
+        node.publish("vw/riverside/plaza-door/status", b"online")
+        ha.publish("homeassistant/sensor/fake/x/config", b"{}")  # dropped: HA only reads
+        ha.publish("homeassistant/status", b"online")  # HA's one write
+        assert hub.wait_for("homeassistant/status", b"online")
+        hub.publish("homeassistant/sensor/hub/last/config", b"{}")  # after all the above
+        assert ha.wait_for("homeassistant/sensor/hub/last/config")
+        assert ha.payloads("homeassistant/binary_sensor/x/y/config") == []
+        assert ha.payloads("homeassistant/sensor/fake/x/config") == []
+        assert not [t for t, _, _ in ha.messages if t.startswith("vw/")]
     finally:
         running.shutdown()
 
@@ -157,7 +186,8 @@ def test_hub_announces_and_feeds_every_entity(ha_broker, tmp_path):
     expected = {e.topic(PREFIX, "config"): e for e in discovery_entities(config)}
     door = NodeClient(ha_broker.provision("plaza-door", NodeRole.SENSOR), client_id="plaza-door")
     gateway = NodeClient(ha_broker.provision("gw-plaza"), client_id="gw-plaza")
-    watcher = Probe(ha_broker.hub_port, "hub", ha_broker.passwords["hub"], "ha-watch")
+    ha_broker.provision("homeassistant", NodeRole.INTEGRATION)  # Home Assistant's login
+    watcher = Probe(ha_broker.port, "homeassistant", ha_broker.passwords["homeassistant"], "ha")
     watcher.subscribe(f"{PREFIX}/#")
     hub = HubService(config, ha_broker.connection("hub", NodeRole.HUB), tmp_path / "hub")
     hub.start()
