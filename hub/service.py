@@ -146,7 +146,7 @@ class HubService:
             NotificationWorker(self.notifications),
             self.escalation,
             AcceptTimeoutWorker(self.dispatch),
-            self.sensors.watch,  # sensor nodes offline after missed heartbeats
+            *self.sensors.workers,  # sensor nodes offline; arming schedule audited
         ]
 
         # Home Assistant MQTT discovery, when the site turns it on (hub/integrations/).

@@ -75,6 +75,26 @@ def test_the_schedule_arms_an_area_at_night_and_an_officer_overrides_it(tmp_path
     assert actions == ["area.schedule", "area.armed"]
 
 
+def test_the_schedule_arming_and_disarming_an_area_is_audited(tmp_path):
+    rig = sensor_rig(tmp_path, NIGHT)
+    watch = rig.sensors.schedule
+    assert watch.tick() == []  # 21:00: the first look is no change
+    rig.advance(hours=1)
+    assert watch.tick() == ["area.armed north-gate"]  # 22:00
+    rig.advance(hours=1)
+    assert watch.tick() == []
+    rig.sensors.arming.set_mode("north-gate", ArmingMode.DISARMED, "ana")
+    assert watch.tick() == []  # an officer's change: audited when made, not again
+    rig.sensors.arming.set_mode("north-gate", ArmingMode.SCHEDULE, "ana")  # armed again
+    assert watch.tick() == []
+    rig.advance(hours=8)  # 07:00: the night's window is over
+    assert watch.tick() == ["area.disarmed north-gate"]
+    by_schedule = [
+        (e.username, e.action) for e in rig.storage.audit.entries() if e.detail == "by schedule"
+    ]
+    assert by_schedule == [(None, "area.disarmed"), (None, "area.armed")]  # newest first
+
+
 def test_an_area_without_a_schedule_is_always_armed(tmp_path):
     rig = sensor_rig(tmp_path, NIGHT)
     rig.advance(hours=12)  # 09:00 local

@@ -13,8 +13,10 @@ such a kind in a disarmed area is stored and logged but opens no incident (peopl
 through the school gate by day). ``always_on`` kinds (panic, smoke, heat, tamper, water
 leak) alarm in every area; kinds in neither list alarm as they always did.
 
-Every change an officer makes is kept in the hub's audit log (``area.arm``, ``area.disarm``,
-``area.schedule``: who, when, which area), in the same transaction as the change itself.
+Every change an officer makes is kept in the hub's audit log (``area.armed``,
+``area.disarmed``, ``area.schedule``: who, when, which area), in the same transaction as the
+change itself; the schedule's own changes are kept too (no user, "by schedule"), by
+:class:`ScheduleWatch`, so the log answers "was the gate armed at 23:10?" either way.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pydantic import BaseModel
 from contract.sensor_settings import ArmingSettings
 from contract.siteconfig import Area
 from hub.clock import Clock
+from hub.periodic import PeriodicWorker
 from hub.storage.repositories import Storage
 from hub.storage.sensors import ArmingMode, ArmingOverride, SensorRepository
 
@@ -124,3 +127,34 @@ class ArmingBoard:
     def states(self) -> list[AreaArmingState]:
         """Every area of the site, in the site file's order."""
         return [self.state(area) for area in self.areas]
+
+
+class ScheduleWatch(PeriodicWorker):
+    """Audits the moments an area's schedule arms or disarms it (``area.armed`` /
+    ``area.disarmed`` with no user, "by schedule"). It remembers the last state it saw per
+    area; the first look after a start is not a change."""
+
+    def __init__(self, board: ArmingBoard, interval_s: float = 30.0) -> None:
+        super().__init__("arming-schedule-watch", self.tick, interval_s)
+        self.board = board
+        self._seen: dict[str, bool] = {}
+        self._overrides: dict[str, tuple] = {}  # the officers' setting at the last look
+
+    def tick(self) -> list[str]:
+        """One look (tests call it after moving their clock); returns what it audited."""
+        now = self.board.clock()
+        done = []
+        for area in self.board.areas:
+            armed = self.board.is_armed(area, now)
+            before, self._seen[area] = self._seen.get(area), armed
+            state = self.board.state(area)
+            override = (state.mode, state.set_by, state.set_at)
+            by_hand = override != self._overrides.get(area, override)
+            self._overrides[area] = override
+            if before is None or before == armed or by_hand:
+                continue  # no change, or an officer's, audited when it was made
+            action = "area.armed" if armed else "area.disarmed"
+            self.board.storage.audit.record(now, None, action, area, "by schedule")
+            done.append(f"{action} {area}")
+            log.info("area %s %s by its schedule", area, action.removeprefix("area."))
+        return done

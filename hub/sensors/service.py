@@ -4,7 +4,8 @@ HubService` wires in.
 * :attr:`SensorHub.health` is ingest's heartbeat sink;
 * :attr:`SensorHub.gate` is ingest's correlator (it hands what alarms to the incident
   service);
-* :attr:`SensorHub.watch` is the offline timer, one of the hub's workers;
+* :attr:`SensorHub.workers` are the offline timer (:attr:`SensorHub.watch`) and the
+  schedule's audit (:attr:`SensorHub.schedule`), among the hub's workers;
 * :attr:`SensorHub.arming` answers the API's arm/disarm.
 """
 
@@ -16,7 +17,7 @@ from contract.siteconfig import SiteConfig
 from hub.clock import Clock
 from hub.events import EventBus
 from hub.incidents.service import IncidentService
-from hub.sensors.arming import ArmingBoard
+from hub.sensors.arming import ArmingBoard, ScheduleWatch
 from hub.sensors.gate import AlarmGate
 from hub.sensors.health import OfflineWatch, Placement, SensorHealth
 from hub.sensors.incidents import HubIncidents
@@ -45,3 +46,5 @@ class SensorHub:
         self.arming = ArmingBoard(storage, sensors, settings.arming, config.areas, timezone, clock)
         self.gate = AlarmGate(incidents, self.arming, settings.confirm)
         self.watch = OfflineWatch(self.health, bus, settings.health)
+        self.schedule = ScheduleWatch(self.arming)
+        self.workers = [self.watch, self.schedule]
