@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -52,7 +53,7 @@ class BridgeOutbox:
         with self._lock:
             self._db.close()
 
-    def add(self, node: str, make: object) -> Alert:
+    def add(self, node: str, make: Callable[[int], Alert]) -> Alert:
         """Store a new alert of ``node``: ``make(seq)`` builds it with the node's next
         sequence number, counted in the same transaction as the row."""
         with self._lock:
@@ -74,7 +75,9 @@ class BridgeOutbox:
                 raise
         return alert
 
-    def due(self, node: str, now: float, timeout_s: float, max_timeout_s: float = 300.0):
+    def due(
+        self, node: str, now: float, timeout_s: float, max_timeout_s: float = 300.0
+    ) -> list[tuple[str, bytes]]:
         """``(id, payload)`` of ``node``'s alerts to send now: never sent on this connection,
         or sent and not receipted within the time-out (doubled per attempt)."""
         with self._lock:
