@@ -125,6 +125,8 @@ class VideoVerifier:
         self._thread: threading.Thread | None = None
         #: (request id, part, seconds from asking to attached on the hub clock): bench, tests.
         self.attached: list[tuple[str, str, float]] = []
+        #: Evidence messages refused: malformed, or answering nothing this hub asked.
+        self.refused = 0
         if self.settings.enabled:
             bus.on(self._on_event)
 
@@ -206,11 +208,13 @@ class VideoVerifier:
                 raise ProtocolError("bad_topic", topic)
             header, body = decode_evidence(payload)
         except ProtocolError as exc:
+            self.refused += 1
             log.warning("refused verification evidence on %s: %s", topic[:200], exc)
             return
         asked = self._asked.get(parsed.request_id or "")
         # Only the gateway asked may answer (the broker's ACL ties the topic to its user).
         if asked is None or (parsed.node, header.camera) != (asked.node, asked.camera):
+            self.refused += 1
             log.warning("evidence %s answers nothing asked; dropped", topic[:200])
             return
         if header.request_id != parsed.request_id or header.part in asked.parts:

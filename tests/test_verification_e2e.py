@@ -28,7 +28,13 @@ from officer_kit import DESK, add_user, browser, open_page, sign_in
 from playwright.sync_api import Browser, expect
 
 from contract.protocol import Alert, NodeRole, Severity, alert_topic, encode, new_alert_id
-from contract.verification import verify_topic
+from contract.verification import (
+    EvidenceHeader,
+    VerifyRequest,
+    encode_evidence,
+    evidence_topic,
+    verify_topic,
+)
 from edge.agent import EdgeAgent
 from hub.clock import ManualClock
 from hub.domain.incidents import Incident
@@ -221,3 +227,40 @@ def test_a_gateway_that_never_answers_leaves_the_incident_unverified_said_so(
     finally:
         again.door.stop()
         again.hub.stop()
+
+
+def test_evidence_from_a_gateway_that_was_not_asked_is_not_attached(mosquitto, tmp_path: Path):
+    """gw-spare learns the request id (here: from a hub-identity listener) and answers
+    "person seen" — on the asked gateway's topic (the broker drops it) and on its own (the
+    hub drops it: it asked gw-plaza). The alarm stays unverified: nobody answered."""
+    clock = ManualClock(datetime.now(UTC))
+    site = start_site(mosquitto, tmp_path, clock)
+    mosquitto.provision(GATEWAY)  # provisioned, but its agent is not running
+    spare = NodeClient(mosquitto.provision("gw-spare"))
+    hub = mosquitto.connection("hub", NodeRole.HUB)
+    listener = Probe(mosquitto.hub_port, hub.username, hub.password, "test-listener")
+    try:
+        listener.subscribe(verify_topic("vw", SITE, GATEWAY))
+        opened = site.door_opens()
+        wait_for(lambda: listener.payloads(verify_topic("vw", SITE, GATEWAY)), 30, "the ask")
+        asked = VerifyRequest.model_validate_json(
+            listener.payloads(verify_topic("vw", SITE, GATEWAY))[0]
+        )
+        header = EvidenceHeader(
+            request_id=asked.request_id, camera="plaza", part="snapshot", person_seen=True,
+            person_score=0.99, frames=1,
+        )  # fmt: skip
+        forged = encode_evidence(header)
+        for node in (GATEWAY, "gw-spare"):
+            spare.publish(evidence_topic("vw", SITE, node, asked.request_id), forged)
+        wait_for(lambda: site.hub.verifier.refused == 1, 30, "the hub to refuse its own")
+        clock.advance(seconds=site.hub.verifier.settings.answer_s)
+        wait_for(lambda: (opened.id, "unverified") in site.changes, 30, "the verdict")
+        assert (opened.id, "verified") not in site.changes
+        assert site.hub.incidents.get(opened.id).severity is Severity.MAJOR
+        assert site.notes(opened.id) == ["Unverified: no answer within 10 s from gw-plaza/plaza."]
+    finally:
+        listener.close()
+        spare.stop()
+        site.door.stop()
+        site.hub.stop()
