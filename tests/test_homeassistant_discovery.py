@@ -109,6 +109,15 @@ def check_state(config: dict, payload: bytes, component: str) -> None:
         assert payload.startswith(b"\xff\xd8") and payload.endswith(b"\xff\xd9")
 
 
+def received_configs(watcher: Probe, expected: dict) -> dict[str, dict]:
+    """Wait for every expected config, check each against Home Assistant's fields."""
+    assert wait_until(lambda: all(watcher.payloads(t) for t in expected))
+    configs = {t: json.loads(watcher.payloads(t)[-1]) for t in expected}
+    components = {check_config(t, c) for t, c in configs.items()}
+    assert components == {"binary_sensor", "sensor", "image"}
+    return configs
+
+
 @pytest.fixture
 def ha_broker(tmp_path: Path) -> Iterator[RunningBroker]:
     """Mosquitto whose ACL lets the hub identity write the discovery prefix (as
@@ -193,10 +202,7 @@ def test_hub_announces_and_feeds_every_entity(ha_broker, tmp_path):
     hub.start()
     try:
         assert hub.wait_ready(10)
-        assert wait_until(lambda: all(watcher.payloads(t) for t in expected))
-        configs = {t: json.loads(watcher.payloads(t)[-1]) for t in expected}
-        components = {check_config(t, c) for t, c in configs.items()}
-        assert components == {"binary_sensor", "sensor", "image"}
+        configs = received_configs(watcher, expected)
         avail = configs[next(iter(expected))]["availability_topic"]
         assert watcher.wait_for(avail, b"online")
 

@@ -80,98 +80,80 @@ def availability_topic(config: SiteConfig) -> str:
     return f"{prefix}/villagewatch/{config.site.id}/availability"
 
 
-def discovery_entities(config: SiteConfig) -> list[Entity]:
-    """Every entity of the site, each config complete (topics included)."""
-    prefix = config.integrations.home_assistant.discovery_prefix
-    areas = {a.id: a.name for a in config.areas}
-    site = config.site.id
-    common = {
-        "availability_topic": availability_topic(config),
-        "payload_available": "online",
-        "payload_not_available": "offline",
-    }
+#: The fixed fields of each sensor node's three entities (its state entity adds a device
+#: class by kind, and an ``off_delay`` for momentary kinds).
+_BINARY = {"payload_on": "ON", "payload_off": "OFF"}
+_TAMPER = {"name": "Tamper", "device_class": "tamper", **_BINARY, "entity_category": "diagnostic"}
+_BATTERY = {
+    "name": "Battery",
+    "device_class": "battery",
+    "unit_of_measurement": "%",
+    "state_class": "measurement",
+    "entity_category": "diagnostic",
+}
 
-    def device(node: str, model: str, area: str | None = None) -> dict:
+
+class _Builder:
+    """Complete configs of one site: topics, unique ids, device and availability."""
+
+    def __init__(self, config: SiteConfig) -> None:
+        self.prefix = config.integrations.home_assistant.discovery_prefix
+        self.site, self.site_name = config.site.id, config.site.name
+        self.areas = {a.id: a.name for a in config.areas}
+        self.common = {
+            "availability_topic": availability_topic(config),
+            "payload_available": "online",
+            "payload_not_available": "offline",
+        }
+
+    def device(self, node: str, model: str, area: str | None = None) -> dict:
         d = {
-            "identifiers": [f"villagewatch_{site}_{node}"],
-            "name": f"{config.site.name} {node}",
+            "identifiers": [f"villagewatch_{self.site}_{node}"],
+            "name": f"{self.site_name} {node}",
             "manufacturer": "VillageWatch",
             "model": model,
         }
         if area:
-            d["suggested_area"] = areas[area]
-        if node != HUB_DEVICE:
-            d["via_device"] = f"villagewatch_{site}_{HUB_DEVICE}"
+            d["suggested_area"] = self.areas[area]
+        if node != HUB_DEVICE:  # everything reaches Home Assistant through the hub
+            d["via_device"] = f"villagewatch_{self.site}_{HUB_DEVICE}"
         return d
 
-    def entity(component: str, node: str, obj: str, dev: dict, **fields: object) -> Entity:
-        e = Entity(component, node, obj, {})
+    def entity(self, component: str, node: str, obj: str, device: dict, fields: dict) -> Entity:
         leaf = "image_topic" if component == "image" else "state_topic"
-        fields[leaf] = e.topic(prefix, "state")
-        cfg = {"unique_id": f"vw_{site}_{node}_{obj}", **fields, **common, "device": dev}
-        return Entity(component, node, obj, cfg)
+        state = Entity(component, node, obj, {}).topic(self.prefix, "state")
+        config = {
+            "unique_id": f"vw_{self.site}_{node}_{obj}",
+            **fields,
+            leaf: state,
+            **self.common,
+            "device": device,
+        }
+        return Entity(component, node, obj, config)
 
-    out = [
-        entity(
-            "sensor",
-            HUB_DEVICE,
-            "open_incidents",
-            device(HUB_DEVICE, "community hub"),
-            name="Open incidents",
-            state_class="measurement",
-            icon="mdi:shield-alert",
-        )
-    ]
+
+def discovery_entities(config: SiteConfig) -> list[Entity]:
+    """Every entity of the site, each config complete (topics included)."""
+    b = _Builder(config)
+    hub = b.device(HUB_DEVICE, "community hub")
+    incidents = {"name": "Open incidents", "state_class": "measurement", "icon": "mdi:shield-alert"}
+    out = [b.entity("sensor", HUB_DEVICE, "open_incidents", hub, incidents)]
     for s in sensor_nodes(config):
-        dev = device(s.node, f"{s.kind} sensor", s.area)
-        extra = {"off_delay": MOMENTARY_OFF_S[s.kind]} if s.kind in MOMENTARY_OFF_S else {}
-        state_name = s.kind.replace("_", " ").capitalize()
+        dev = b.device(s.node, f"{s.kind} sensor", s.area)
+        state = {
+            "name": s.kind.replace("_", " ").capitalize(),
+            "device_class": DEVICE_CLASS[s.kind],
+            **_BINARY,
+            **({"off_delay": MOMENTARY_OFF_S[s.kind]} if s.kind in MOMENTARY_OFF_S else {}),
+        }
         out += [
-            entity(
-                "binary_sensor",
-                s.node,
-                "state",
-                dev,
-                name=state_name,
-                device_class=DEVICE_CLASS[s.kind],
-                payload_on="ON",
-                payload_off="OFF",
-                **extra,
-            ),
-            entity(
-                "binary_sensor",
-                s.node,
-                "tamper",
-                dev,
-                name="Tamper",
-                device_class="tamper",
-                payload_on="ON",
-                payload_off="OFF",
-                entity_category="diagnostic",
-            ),
-            entity(
-                "sensor",
-                s.node,
-                "battery",
-                dev,
-                name="Battery",
-                device_class="battery",
-                unit_of_measurement="%",
-                state_class="measurement",
-                entity_category="diagnostic",
-            ),
+            b.entity("binary_sensor", s.node, "state", dev, state),
+            b.entity("binary_sensor", s.node, "tamper", dev, _TAMPER),
+            b.entity("sensor", s.node, "battery", dev, _BATTERY),
         ]
     for g in config.gateways:
         for cam in g.cameras:
-            dev = device(g.node, "camera gateway", cam.area)
-            out.append(
-                entity(
-                    "image",
-                    g.node,
-                    cam.name,
-                    dev,
-                    name=f"{cam.name} snapshot",
-                    content_type="image/jpeg",
-                )
-            )
+            dev = b.device(g.node, "camera gateway", cam.area)
+            image = {"name": f"{cam.name} snapshot", "content_type": "image/jpeg"}
+            out.append(b.entity("image", g.node, cam.name, dev, image))
     return out
