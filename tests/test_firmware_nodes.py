@@ -9,7 +9,7 @@ nothing; alerts raised while the broker is down are delivered, in order, once it
 from __future__ import annotations
 
 import pytest
-from firmware_kit import KINDS, Listener, flush_until, provisioned_rig
+from firmware_kit import KINDS, Listener, Rig, flush_until, offline_config, provisioned_rig
 from receipt_kit import ReceiptingHub
 
 from contract.protocol import Alert, Heartbeat
@@ -154,3 +154,29 @@ def test_a_heartbeat_goes_out_every_interval_on_the_injected_clock(mosquitto, tm
     finally:
         rig.node.shutdown()
         listener.close()
+
+
+def test_one_loop_step_is_bounded_twenty_alerts_in_flight_however_long_the_queue(
+    mosquitto, tmp_path
+):
+    """A watchdog needs every step of the loop short: a node back after a long outage sends
+    its window of 20, not its whole queue, per round."""
+    rig = provisioned_rig(mosquitto, "door", tmp_path)
+    for _ in range(60):
+        rig.node.raise_alert("door opened")
+    try:
+        assert rig.node.flush() == 20  # no hub here: nothing receipted, the window is full
+        assert rig.node.flush() == 0 and len(rig.node.queued()) == 60
+    finally:
+        rig.node.shutdown()
+
+
+def test_the_main_loop_feeds_the_watchdog_once_a_round(tmp_path):
+    """``feed()`` is where a board's machine.WDT is fed (a no-op on the host); here the node
+    counts the rounds it was called in."""
+    rig = Rig("pir", offline_config("lawn-pir"), tmp_path)
+    fed: list[bool] = []
+    rig.node.feed = lambda: fed.append(True)
+    rounds = iter(range(3))
+    rig.node.run(lambda: next(rounds, None) is None, period_ms=0)
+    assert len(fed) == 3
