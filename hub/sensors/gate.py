@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Literal
@@ -57,6 +58,8 @@ class AlarmGate:
     def correlate(self, alert: AlertRecord) -> Filed:
         """One stored alert (ingest's one-by-one path)."""
         decision, partner = self._decide(alert)
+        if decision == "drop":
+            _log_disarmed({alert.area: Counter([alert.kind])})
         if decision in ("drop", "hold"):
             return None
         filed = self.incidents.correlate(alert)
@@ -79,10 +82,13 @@ class AlarmGate:
                 results[i] = found
             run.clear()
 
+        dropped: dict[str, Counter[str]] = {}
         for i, alert in enumerate(alerts):
             decision, partner = self._decide(alert)
             if decision == "pass":
                 run.append(i)
+            elif decision == "drop":
+                dropped.setdefault(alert.area, Counter())[alert.kind] += 1
             elif decision == "pair" and partner is not None:
                 flush()
                 filed = self.incidents.correlate_many([alert])[0]
@@ -95,6 +101,8 @@ class AlarmGate:
                     results[j] = (incident, "alert_added")
         if run:
             flush()
+        if dropped:
+            _log_disarmed(dropped)
         return results
 
     # --- deciding ----------------------------------------------------------------------------
@@ -104,10 +112,7 @@ class AlarmGate:
             return "pass", None
         at = alert.received_at
         if not self.arming.alarms(alert.kind, alert.area, at):
-            log.info(
-                "%s alert %s from %s in disarmed area %s: stored, not alarmed",
-                alert.kind, alert.id, alert.node, alert.area,
-            )  # fmt: skip
+            log.debug("%s alert %s from %s not alarmed", alert.kind, alert.id, alert.node)
             return "drop", None
         rule = self.rules.get(alert.area)
         if rule is None or alert.kind not in rule.kinds or self._alarming(alert):
@@ -150,6 +155,14 @@ class AlarmGate:
             self.storage.alerts.set_incident(partner.id, incident.id)
         log.info("incident %s: %s and %s agree", saved.ref, partner.id, incident.kind)
         return saved
+
+
+def _log_disarmed(dropped: dict[str, Counter[str]]) -> None:
+    """One INFO line per area and batch, like ingest's own log: a line per alert costs the
+    writer dearly at thousands a second (each alert has its DEBUG line)."""
+    for area, kinds in dropped.items():
+        what = ", ".join(f"{kind} x{n}" for kind, n in sorted(kinds.items()))
+        log.info("%s in disarmed area %s: stored, not alarmed", what, area)
 
 
 def _agree(rule: ConfirmRule, first: AlertRecord, second: AlertRecord) -> bool:

@@ -129,10 +129,13 @@ class SensorHealth:
             if history and replaced(history[-1].volts, heartbeat.battery_v):
                 log.info("battery of %s/%s replaced: its history starts again", site, node)
                 self.sensors.clear_battery(site, node)
+                history = []
             keep_after = now - timedelta(days=s.history_days)
             reading = BatteryReading(now, heartbeat.battery_v)
             self.sensors.add_battery(site, node, reading, keep_after, s.history_max)
-            days = self.days_left(site, node, now)
+            # What the store now keeps, without reading it back (one read per heartbeat).
+            kept = [r for r in history if r.at >= keep_after] + [reading]
+            days = self._trend(kept[-s.history_max :], now)
         low = [
             heartbeat.battery_pct is not None and heartbeat.battery_pct <= s.low_battery_pct,
             s.low_battery_v is not None
@@ -218,7 +221,10 @@ class SensorHealth:
     # --- for the page ------------------------------------------------------------------------
 
     def days_left(self, site: str, node: str, now: datetime) -> float | None:
-        history = self.sensors.battery_history(site, node)
+        """The node's battery days left now (:func:`hub.sensors.battery.days_left`)."""
+        return self._trend(self.sensors.battery_history(site, node), now)
+
+    def _trend(self, history: list[BatteryReading], now: datetime) -> float | None:
         span = timedelta(hours=self.settings.trend_min_hours)
         return days_left(history, self.settings.cutoff_v, now, span)
 
