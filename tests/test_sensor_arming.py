@@ -10,11 +10,13 @@ import logging
 
 from conftest import SITE
 from hub_helpers import make_alert
-from sensor_kit import ROOT, sensor_rig
+from sensor_kit import ROOT, sensor_rig, sensor_site
 
 from contract.protocol import alert_topic, encode
 from hub.domain.incidents import Category
+from hub.sensors.service import SensorHub
 from hub.storage.sensors import ArmingMode
+from hub.storage.sqlite.sensors import sensors_for
 
 NIGHT = {
     "arming": {"areas": [{"area": "north-gate", "armed": [{"start": "22:00", "end": "06:00"}]}]}
@@ -134,6 +136,20 @@ def test_one_sensor_alone_or_too_late_never_alarms(tmp_path):
     rig.advance(seconds=61)
     late = rig.alert("plaza-pir", "pir", "plaza")  # both door alerts are out of the window
     assert rig.alert_incident(late.alert_id) is None and rig.all_incidents() == []
+
+
+def test_a_hub_restart_between_the_two_sensors_keeps_the_pair(tmp_path):
+    rig = sensor_rig(tmp_path, CONFIRM)
+    door = rig.alert("plaza-door", "door", "plaza")
+    rig.advance(seconds=20)
+    config = sensor_site(CONFIRM)  # a new hub on the same store: nothing held in memory
+    hub = SensorHub(
+        rig.storage, sensors_for(rig.storage), rig.bus, rig.incidents, config, rig.clock
+    )
+    rig.ingestor.correlator = hub.gate
+    pir = rig.alert("plaza-pir", "pir", "plaza")
+    [incident] = rig.all_incidents()
+    assert rig.alert_incident(door.alert_id) == rig.alert_incident(pir.alert_id) == incident.id
 
 
 def test_the_panic_button_needs_no_second_sensor(tmp_path):

@@ -14,8 +14,9 @@ it decides, per alert, before the incident service sees it —
   window: it opens the incident and the held one joins it. While an incident of the area is
   open, later alerts join it directly: the alarm is already confirmed.
 
-Held alerts are remembered in memory: a hub restart forgets a pending first alert (it stays
-stored, unalarmed), which at worst asks for one more trip of a sensor.
+Held alerts are remembered in memory; after a restart, an area's first look reads them back
+from the store (its alerts of the window with no incident, received while it was armed), so
+a restart between the two sensors does not lose the pair.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from contract.sensor_settings import ConfirmRule
-from hub.domain.alerts import AlertRecord
+from hub.domain.alerts import AlertQuery, AlertRecord
 from hub.domain.incidents import Category, Incident, most_severe
 from hub.incidents.service import IncidentService
 from hub.sensors.arming import ArmingBoard
@@ -119,7 +120,9 @@ class AlarmGate:
             return "pass", None
         with self._lock:
             since = at - timedelta(seconds=rule.window_s)
-            held = [h for h in self._held.get(alert.area, []) if h.received_at >= since]
+            if alert.area not in self._held:
+                self._held[alert.area] = self._stored_held(rule, alert, since)
+            held = [h for h in self._held[alert.area] if h.received_at >= since]
             partner = next((h for h in held if _agree(rule, h, alert)), None)
             if partner is not None:
                 held.remove(partner)
@@ -133,6 +136,20 @@ class AlarmGate:
             )  # fmt: skip
             return "hold", None
         return "pair", partner
+
+    def _stored_held(
+        self, rule: ConfirmRule, alert: AlertRecord, since: datetime
+    ) -> list[AlertRecord]:
+        """After a restart: the area's alerts a rule would be holding now, from the store."""
+        page = self.storage.alerts.find(AlertQuery(area=rule.area, since=since, limit=200))
+        return [
+            a
+            for a in reversed(page.items)  # oldest first, as they were held
+            if a.id != alert.id
+            and a.incident_id is None
+            and a.kind in rule.kinds
+            and self.arming.alarms(a.kind, a.area, a.received_at)
+        ]
 
     def _alarming(self, alert: AlertRecord) -> bool:
         """Is an incident of the alert's area open and recent (then it simply joins)?"""
