@@ -6,8 +6,8 @@ A node type (``node_types.py``) only says what its input means; this class does 
 - **MQTT** with a retained ``online`` status and ``offline`` as the last will;
 - a **heartbeat** every ``heartbeat_s`` (uptime, battery, rssi, tamper, the sensor's state and
   since when, alerts still queued), at connect and at once when the enclosure opens or closes;
-- a **flash-backed queue** and **sequence number**: an alert is written to flash *before* any
-  send, so a power cut between the two loses nothing;
+- a **flash-backed queue** and **sequence number** (``flash_queue.py``): an alert is written
+  to flash *before* any send, so a power cut between the two loses nothing;
 - protocol v2 **receipts**: an alert leaves the queue only when the hub's receipt names it; it
   is sent again after ``receipt_timeout_s`` (then twice as long, up to 300 s), and at once
   after a reconnect;
@@ -32,6 +32,8 @@ try:  # MicroPython
 except ImportError:  # host
     from firmware_stubs.mqtt_min import MQTTClient
 
+from firmware_stubs.flash_queue import FlashQueue
+
 try:  # MicroPython boards
     import machine
 except ImportError:  # host: no watchdog
@@ -49,7 +51,6 @@ except AttributeError:  # CPython has no ticks: a millisecond clock that never w
 
 
 PROTOCOL_VERSION = 2
-MAX_QUEUE = 200  # flash is small: keep the newest alerts if the hub is away for days
 WINDOW = 20  # alerts sent and awaiting their receipt at once
 KEEPALIVE_S = 30
 RECEIPT_TIMEOUT_S = 30
@@ -107,7 +108,7 @@ class Node:
     SOFTWARE = "vw-node/3"
 
     def __init__(self, cfg, tamper_pin=None, state_dir=".", clock=ticks_ms, health=None, **opt):
-        self.cfg, self.state_dir, self.clock = cfg, state_dir, clock
+        self.cfg, self.clock = cfg, clock
         self.kind = opt.get("kind") or cfg.get("kind") or self.KIND
         self.severity = opt.get("severity") or cfg.get("severity") or self.SEVERITY
         self.area = opt.get("area") or cfg.get("area", "site")
@@ -135,38 +136,17 @@ class Node:
         base = "%s/%s/%s/" % (cfg.get("topic_root", "vw"), cfg["site"], cfg["node"])
         self.alert_topic, self.status_topic = base + "alert", base + "status"
         self.receipt_topic, self.heartbeat_topic = base + "receipt", base + "heartbeat"
-        self.queue, self.queue_ids = [], []
-        self._write_queue(self._read_queue(), persist=False)
+        self.flash = FlashQueue(state_dir)
 
     # --- flash-backed state -----------------------------------------------------------------
 
-    def _path(self, name):
-        return self.state_dir + "/" + name
+    @property
+    def queue(self):
+        return self.flash.lines
 
-    def _next_seq(self):
-        try:
-            with open(self._path("seq.txt")) as f:
-                seq = int(f.read() or "0")
-        except OSError:
-            seq = 0
-        with open(self._path("seq.txt"), "w") as f:
-            f.write(str(seq + 1))
-        return seq
-
-    def _read_queue(self):
-        try:
-            with open(self._path("queue.jsonl")) as f:
-                return [line.strip() for line in f if line.strip()]
-        except OSError:
-            return []
-
-    def _write_queue(self, lines, persist=True):
-        self.queue = lines[-MAX_QUEUE:]
-        self.queue_ids = [json.loads(line)["id"] for line in self.queue]  # parsed once
-        if persist:
-            with open(self._path("queue.jsonl"), "w") as f:
-                for line in self.queue:
-                    f.write(line + "\n")
+    @property
+    def queue_ids(self):
+        return self.flash.ids
 
     def queued(self):
         """Alerts (JSON lines) not yet receipted by the hub, oldest first."""
@@ -222,7 +202,7 @@ class Node:
             "id": new_id(),
             "site": self.cfg["site"],
             "node": self.cfg["node"],
-            "seq": self._next_seq(),
+            "seq": self.flash.next_seq(),
             "ts": iso_utc(),
             "kind": kind or self.kind,
             "severity": severity or self.severity,
@@ -231,7 +211,7 @@ class Node:
         }
         lines = list(self.queue)
         lines.append(json.dumps(alert))
-        self._write_queue(lines)
+        self.flash.replace(lines)
         return alert
 
     def heartbeat(self):
@@ -313,7 +293,7 @@ class Node:
         keep = [q for q, i in pairs if i not in done]
         if len(keep) != len(self.queue):
             self.receipted += len(self.queue) - len(keep)
-            self._write_queue(keep)
+            self.flash.replace(keep)
         for i in done:
             self.sent.pop(i, None)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from pathlib import Path
 
@@ -177,3 +178,38 @@ def test_a_heartbeat_with_the_boards_readings_is_a_valid_protocol_heartbeat(tmp_
         "dry",
         300,
     )
+
+
+def test_a_power_cut_while_the_queue_is_written_costs_at_most_the_torn_line(tmp_path):
+    """On a filesystem without an atomic rename a cut can tear the last line: the node
+    boots with the whole ones instead of failing to parse its flash at every boot."""
+    rig = Rig("door", offline_config(), tmp_path)
+    rig.trip()
+    rig.trip()
+    whole = rig.node.queued()
+    queue = tmp_path / "queue.jsonl"
+    queue.write_text(queue.read_text() + whole[0][:40])  # a third alert, half written
+    assert rig.boot().queued() == whole
+
+
+def test_a_power_cut_between_removing_and_renaming_a_state_file_keeps_the_sequence(tmp_path):
+    """FAT will not rename over a file: the node removes the old one first. A cut between
+    the two leaves only the new copy (``seq.txt.tmp``), which the next boot reads."""
+    rig = Rig("door", offline_config(), tmp_path)
+    for _ in range(3):
+        rig.trip()
+    (tmp_path / "seq.txt").rename(tmp_path / "seq.txt.tmp")
+    rig.boot()
+    rig.trip()
+    assert Alert.model_validate_json(rig.node.queued()[-1]).seq == 3
+
+
+def test_the_readme_states_each_firmware_files_size():
+    """firmware_stubs/README.md says how big each file is; this keeps it true."""
+    readme = (Path(firmware_stubs.__file__).parent / "README.md").read_text()
+    stated = {
+        m[1]: int(m[2].replace(",", ""))
+        for m in re.finditer(r"\| `(\w+\.py)` \| ([\d,]+) \|", readme)
+    }
+    actual = {p.name: p.stat().st_size for p in Path(firmware_stubs.__file__).parent.glob("*.py")}
+    assert stated == actual
