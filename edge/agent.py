@@ -18,6 +18,11 @@ share one :class:`~edge.faces.FaceBlurrer` for their snapshots, and queue alerts
 is reachable. The broker may not exist yet when the agent starts, and may restart at any
 time: alerts wait in the outbox and are delivered once it is back. An alert leaves the
 outbox only when the hub's receipt says it is stored (protocol v2, docs/protocol.md).
+
+On the same link the agent takes the hub's commands: live-view leases
+(:class:`~edge.live.LiveStreamer`) and video-verification requests, answered from each
+camera's :class:`~edge.pre_event.PreEventBuffer` by the
+:class:`~edge.verification.EvidenceResponder`.
 """
 
 from __future__ import annotations

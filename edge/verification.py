@@ -166,7 +166,15 @@ class EvidenceResponder:
             return
         self._send(request, part, frames, kind, body, "")
 
-    def _send(self, request, part, frames, content_type, body: bytes, reason: str) -> None:
+    def _send(
+        self,
+        request: VerifyRequest,
+        part: str,
+        frames: list[BufferedFrame],
+        content_type: str | None,
+        body: bytes,
+        reason: str,
+    ) -> None:
         best = max((f.person_score for f in frames), default=0.0)
         header = EvidenceHeader(
             request_id=request.request_id,

@@ -21,7 +21,8 @@ cameras, the hub asks each of those cameras' gateways for evidence
 
 Like the live view's relay, the verifier holds its own MQTT connection (evidence never
 passes through ingest: it is not an alert, and a 1 MB clip must not hold up a batch). Alerts
-of cameras, and alerts not filed under an incident (a door in a disarmed area), ask nothing.
+of cameras, maintenance alerts (a sensor's low battery), and alerts not filed under an
+incident (a door in a disarmed area) ask nothing.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class VideoVerifier:
         self.storage, self.bus, self.clock, self.tick_s = storage, bus, clock, tick_s
         sensors = {s.node for s in config.sensors}
         self._is_sensor: Callable[[str], bool] = sensors.__contains__
+        #: A sensor's low battery or lost heartbeat is no alarm: no camera is asked.
+        self._maintenance = frozenset(config.hub.incidents.maintenance_kinds)
         #: area -> [(gateway, camera)]
         self._cameras: dict[str, list[tuple[str, str]]] = {}
         for gateway in config.gateways:
@@ -157,6 +160,7 @@ class VideoVerifier:
             alert.incident_id is not None
             and alert.camera is None
             and self._is_sensor(alert.node)
+            and alert.kind not in self._maintenance
             and alert.area in self._cameras
         )
 
@@ -293,7 +297,7 @@ class VideoVerifier:
             why.append(f"no answer within {wait} from {', '.join(sorted(case.silent))}")
         self._note(incident_id, f"Unverified: {'; '.join(why)}.", "unverified")
 
-    def _note(self, incident_id: str, text: str, change: str, raise_severity=False) -> None:
+    def _note(self, incident_id: str, text: str, change: str, raise_severity: bool = False) -> None:
         at = self.clock()
         repo = self.storage.incidents
         with self.storage.transaction():
