@@ -24,7 +24,7 @@ Unpaced file sources (``realtime: false``) are not live: nothing is dropped ther
 thread simply waits for the processor; and a file that has played to its end is finished,
 not a lost stream.
 
-Frigate's per-camera figures are kept in :class:`PipelineStats`.
+Frigate's per-camera figures are kept in :class:`~edge.camera_stats.PipelineStats`.
 """
 
 from __future__ import annotations
@@ -32,13 +32,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from contract.protocol import (
     Alert,
-    CameraStats,
     alert_topic,
     encode,
     new_alert_id,
@@ -47,6 +45,7 @@ from contract.protocol import (
 )
 from contract.siteconfig import Camera
 from edge.camera_health import CameraHealth, HealthEvent
+from edge.camera_stats import PipelineStats
 from edge.capture import Frame, FrameSource, SourceError
 from edge.detectors import Detector
 from edge.faces import FaceBlurrer
@@ -64,83 +63,6 @@ log = logging.getLogger(__name__)
 #: How often a camera's learned quiet cells are written down (and on stop): a power cut
 #: loses at most this much learning.
 QUIET_CELLS_SAVE_S = 60.0
-
-
-class _Rate:
-    """Events per second over a sliding window (of ``clock``, monotonic by default)."""
-
-    def __init__(self, window_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window_s = window_s
-        self.clock = clock
-        self._times: deque[float] = deque()
-        self._started = clock()
-
-    def tick(self) -> None:
-        self._times.append(self.clock())
-
-    def rate(self) -> float:
-        now = self.clock()
-        while self._times and now - self._times[0] > self.window_s:
-            self._times.popleft()
-        span = min(self.window_s, max(now - self._started, 1e-3))
-        return len(self._times) / span
-
-
-class PipelineStats:
-    """Frigate-style counters of one camera; :meth:`snapshot` gives the wire form.
-
-    ``detect_fps_target`` is the camera's configured ``detect.fps``, reported beside the
-    achieved ``detect_fps`` so an overloaded gateway shows (tests inject ``clock``)."""
-
-    def __init__(
-        self,
-        detect_fps_target: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._lock = threading.Lock()
-        self.detect_fps_target = detect_fps_target
-        self.camera = _Rate(clock=clock)
-        self.process = _Rate(clock=clock)
-        self.detect = _Rate(clock=clock)
-        self.skipped = _Rate(clock=clock)
-        self.skipped_frames = 0
-        self._inference: deque[float] = deque(maxlen=50)
-        self._motion: deque[bool] = deque(maxlen=100)
-        self.connected = False
-
-    def frame_read(self) -> None:
-        with self._lock:
-            self.camera.tick()
-
-    def frame_skipped(self) -> None:
-        with self._lock:
-            self.skipped.tick()
-            self.skipped_frames += 1
-
-    def frame_processed(self, result: ProcessedFrame) -> None:
-        with self._lock:
-            self.process.tick()
-            if result.motion is not None:
-                self._motion.append(result.motion.has_motion)
-            if result.detected:
-                self.detect.tick()
-                self._inference.append(result.inference_ms)
-
-    def snapshot(self) -> CameraStats:
-        with self._lock:
-            inf = sum(self._inference) / len(self._inference) if self._inference else 0.0
-            motion = sum(self._motion) / len(self._motion) if self._motion else 0.0
-            return CameraStats(
-                camera_fps=round(self.camera.rate(), 2),
-                process_fps=round(self.process.rate(), 2),
-                detect_fps=round(self.detect.rate(), 2),
-                detect_fps_target=self.detect_fps_target,
-                skipped_fps=round(self.skipped.rate(), 2),
-                skipped_frames=self.skipped_frames,
-                inference_ms=round(inf, 1),
-                motion_ratio=round(motion, 3),
-                connected=self.connected,
-            )
 
 
 class _LatestFrame:

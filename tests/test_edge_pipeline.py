@@ -19,12 +19,13 @@ from broker.mosquitto import free_port
 from contract.camera_settings import HealthSettings, PrivacySettings
 from contract.protocol import Alert, Channel, parse_topic
 from contract.siteconfig import Camera, load_site_config
+from edge.camera_stats import PipelineStats
 from edge.capture import Frame
 from edge.detections import Detections, box_iou
 from edge.detectors import make_detector
 from edge.faces import FaceBlurrer
 from edge.outbox import Outbox
-from edge.pipeline import CameraPipeline, PipelineStats, _LatestFrame
+from edge.pipeline import CameraPipeline, _LatestFrame
 from edge.processor import FrameProcessor, ProcessedFrame
 
 IMAGE = np.zeros((4, 4, 3), np.uint8)
