@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from contract.siteconfig import EscalationSettings, EscalationTier
+from contract.hub_settings import EscalationSettings, EscalationTier
 from hub.clock import Clock
 from hub.domain.incidents import Category, Incident, IncidentState
 from hub.domain.notifications import Message

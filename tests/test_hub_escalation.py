@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from contract.hub_settings import EscalationSettings, EscalationTier
 from contract.protocol import Severity
-from contract.siteconfig import EscalationSettings, EscalationTier
 from hub.clock import ManualClock
 from hub.domain.incidents import Action, Incident, Location
 from hub.domain.notifications import DeliveryStatus, Message

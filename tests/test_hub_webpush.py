@@ -22,8 +22,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from py_vapid import Vapid02
 
+from contract.hub_settings import WebPushSettings
 from contract.protocol import Severity
-from contract.siteconfig import WebPushSettings
 from hub.accounts import AccountService
 from hub.api.auth import Authenticator
 from hub.api.context import ApiContext

@@ -24,8 +24,8 @@ from officer_kit import (
 )
 from playwright.sync_api import Browser, Page, expect
 
+from contract.hub_settings import EscalationSettings, EscalationTier
 from contract.protocol import Severity, alert_topic, encode
-from contract.siteconfig import EscalationSettings, EscalationTier
 from hub.clock import ManualClock
 from hub.domain.users import Role
 from hub.escalation import EscalationWorker

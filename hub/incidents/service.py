@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from contract.hub_settings import IncidentSettings
 from contract.protocol import Severity
-from contract.siteconfig import IncidentSettings, SiteConfig
+from contract.siteconfig import SiteConfig
 from hub.clock import Clock, system_clock
 from hub.domain.alerts import AlertRecord
 from hub.domain.incidents import (

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from contract.siteconfig import WebPushSettings
+from contract.hub_settings import WebPushSettings
 from hub.domain.notifications import Message
 from hub.storage.repositories import Storage
 
