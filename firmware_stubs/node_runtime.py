@@ -66,7 +66,15 @@ def iso_utc(epoch=None):
 
 
 def new_id():
-    return "".join("%02x" % b for b in os.urandom(16))
+    """A random alert id (32 hex digits)."""
+    try:
+        raw = os.urandom(16)
+    except AttributeError:  # a port without it (the WebAssembly one): the clock, then random
+        import random
+
+        head = "%08x%08x" % (int(time.time()) & 0xFFFFFFFF, ticks_ms() & 0xFFFFFFFF)
+        return head + "".join("%02x" % random.getrandbits(8) for _ in range(8))
+    return "".join("%02x" % b for b in raw)
 
 
 def load_config(path="node.json"):

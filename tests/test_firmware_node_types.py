@@ -128,7 +128,7 @@ FIRMWARE = sorted(
     p for p in Path(firmware_stubs.__file__).parent.glob("*.py") if p.name != "host_pins.py"
 )
 #: What a MicroPython board has (mqtt_min stands in for umqtt.simple on the host).
-MICROPYTHON = {"json", "os", "time", "socket", "struct", "errno", "machine", "network"}
+MICROPYTHON = {"json", "os", "time", "random", "socket", "struct", "errno", "machine", "network"}
 #: Largest firmware file: a board compiles each .py in RAM at import (an ESP32 has room; an
 #: ESP8266 wants the files cross-compiled with mpy-cross first, see the README).
 MAX_FILE_BYTES = 20_000
