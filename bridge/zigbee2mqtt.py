@@ -27,18 +27,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from contract.bridge_settings import Zigbee2MqttDevice, Zigbee2MqttSettings
+from contract.sensor_kinds import SENSOR_STATES
 
 log = logging.getLogger(__name__)
 
-#: Per device kind: the Zigbee2MQTT property that alarms, its active value, and the state
-#: names (active, inactive) a heartbeat reports. Panic buttons alarm on ``action`` instead.
-PRIMARY: dict[str, tuple[str, bool, str, str]] = {
-    "door": ("contact", False, "open", "closed"),
-    "window": ("contact", False, "open", "closed"),
-    "pir": ("occupancy", True, "motion", "clear"),
-    "water_leak": ("water_leak", True, "wet", "dry"),
-    "smoke": ("smoke", True, "smoke", "clear"),
-    "vibration": ("vibration", True, "vibration", "still"),
+#: Per device kind: the Zigbee2MQTT property that alarms and its active value; the state
+#: names a heartbeat reports are the kind's (:data:`contract.sensor_kinds.SENSOR_STATES`).
+#: Panic buttons alarm on ``action`` instead.
+PRIMARY: dict[str, tuple[str, bool]] = {
+    "door": ("contact", False),
+    "window": ("contact", False),
+    "pir": ("occupancy", True),
+    "water_leak": ("water_leak", True),
+    "smoke": ("smoke", True),
+    "vibration": ("vibration", True),
 }
 #: Properties that alarm on any device, with the alert kind they raise.
 SIDE_ALARMS = {"tamper": "tamper", "battery_low": "battery_low"}
@@ -213,7 +215,8 @@ class Translator:
             if action and wanted and not retained:
                 return [Event(device, "alarm", kind="panic_button", message=f"button: {action}")]
             return []
-        prop, active_value, active, inactive = PRIMARY[device.kind]
+        prop, active_value = PRIMARY[device.kind]
+        inactive, active = SENSOR_STATES[device.kind]
         value = current.values.get(prop)
         if not isinstance(value, bool):
             return []

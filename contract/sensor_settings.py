@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contract.protocol import ID_PATTERN, KIND_PATTERN
 from contract.rule_settings import Schedule
+from contract.sensor_kinds import SENSOR_STATES
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 Kind = Annotated[str, Field(pattern=KIND_PATTERN)]
@@ -53,6 +54,16 @@ class StuckRule(_Section):
     kind: Kind = Field(description="the sensor kind in the site file's sensors: door, pir ...")
     state: Kind = Field(description="the heartbeat's state: open, wet, active ...")
     after_h: float = Field(gt=0, le=24 * 365, description="hours in that state before it counts")
+
+    @model_validator(mode="after")
+    def _a_state_of_its_kind(self) -> StuckRule:
+        states = SENSOR_STATES.get(self.kind)
+        if states is not None and self.state not in states:
+            raise ValueError(
+                f"a {self.kind} reports {' or '.join(states)}, never {self.state!r}: "
+                f"use one of those (contract/sensor_kinds.py)"
+            )
+        return self
 
 
 def _default_stuck() -> list[StuckRule]:

@@ -35,6 +35,7 @@ from contract.rule_settings import (
 )
 from contract.rule_settings import Schedule as Schedule
 from contract.rule_settings import ZoneRule as ZoneRule
+from contract.sensor_kinds import DEFAULT_SENSOR_SEVERITY, SensorKind
 from contract.sensor_settings import SensorSettings, check_sensor_areas
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -127,27 +128,6 @@ class Gateway(_Section):
     node: Identifier = Field(description="the gateway's node id (its broker username)")
     cameras: list[Camera] = Field(default_factory=list)
     data_dir: str = Field("var/edge", description="outbox and snapshots (relative to config)")
-
-
-SensorKind = Literal[
-    "door",
-    "window",
-    "pir",
-    "glass_break",
-    "panic_button",
-    "smoke",
-    "heat",
-    "water_leak",
-    "vibration",
-]
-#: A sensor's severity when the site file gives none: life safety is critical, a fence that
-#: shakes in the wind is minor. The firmware's node types carry the same defaults.
-DEFAULT_SENSOR_SEVERITY: dict[str, Severity] = {
-    "panic_button": Severity.CRITICAL,
-    "smoke": Severity.CRITICAL,
-    "heat": Severity.CRITICAL,
-    "vibration": Severity.MINOR,
-}
 
 
 class SensorNode(_Section):

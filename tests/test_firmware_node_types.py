@@ -16,9 +16,10 @@ import pytest
 from firmware_kit import Millis, Rig, offline_config
 
 import firmware_stubs
-from contract.protocol import Alert, Heartbeat
+from contract.protocol import Alert, Heartbeat, Severity
+from contract.sensor_kinds import DEFAULT_SENSOR_SEVERITY, SENSOR_STATES
 from firmware_stubs.host_pins import SimulatedPin
-from firmware_stubs.node_types import make_node
+from firmware_stubs.node_types import NODE_TYPES, make_node
 
 
 def kinds_queued(rig: Rig) -> list[str]:
@@ -224,3 +225,12 @@ def test_the_readme_states_each_firmware_files_size():
     }
     actual = {p.name: p.stat().st_size for p in Path(firmware_stubs.__file__).parent.glob("*.py")}
     assert stated == actual
+
+
+def test_every_node_type_reports_its_kinds_states_and_severity_as_the_contract_defines():
+    """The firmware cannot import contract/ (MicroPython): its copies must stay equal."""
+    assert set(NODE_TYPES) == set(SENSOR_STATES)
+    for kind, cls in NODE_TYPES.items():
+        assert tuple(cls.STATES) == SENSOR_STATES[kind], kind
+        default = DEFAULT_SENSOR_SEVERITY.get(kind, Severity.MAJOR)
+        assert default.value == cls.SEVERITY, kind

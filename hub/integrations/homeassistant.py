@@ -25,11 +25,11 @@ import threading
 from contract.connection import NodeConnection
 from contract.mqtt import LinkSettings, MqttLink
 from contract.protocol import Channel, Heartbeat, ProtocolError, decode, parse_topic
+from contract.sensor_kinds import ACTIVE_STATES
 from contract.siteconfig import SiteConfig
 from hub.domain.incidents import Category
 from hub.events import AlertStored, EventBus, HubEvent, IncidentChanged, SnapshotArrived
 from hub.integrations.homeassistant_entities import (
-    ACTIVE_STATES,
     HUB_DEVICE,
     availability_topic,
     discovery_entities,

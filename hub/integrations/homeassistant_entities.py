@@ -42,7 +42,6 @@ DEVICE_CLASS = {
 #: them off by itself this many seconds after the alert.
 MOMENTARY_OFF_S = {"pir": 60, "glass_break": 60, "panic_button": 60, "vibration": 60}
 #: Heartbeat ``state`` values that mean "on" for the binary_sensor (others mean off).
-ACTIVE_STATES = frozenset({"open", "motion", "wet", "smoke", "heat", "vibration", "alarm"})
 HUB_DEVICE = "hub"
 
 
