@@ -84,17 +84,29 @@ def main(spec: dict) -> int:
 
     def report() -> None:
         while not done.wait(0.2):
-            print(figures(), flush=True)
+            say(figures())
 
     threading.Thread(target=report, daemon=True).start()
     queue(total)
-    print(f"queued {total - first}", flush=True)
+    say(f"queued {total - first}")
     done.wait()
     publisher.stop()
     outbox.close()
-    print(figures(), flush=True)
-    print("stopped", flush=True)
+    say(figures())
+    say("stopped")
     return 0
+
+
+_SAY = threading.Lock()
+
+
+def say(line: str) -> None:
+    """One whole line to the test. print() writes the text and the newline separately, so
+    the reporting thread and the main thread interleaved them ("figures {..}figures {..}")
+    and the test's reader failed on the torn line."""
+    with _SAY:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
