@@ -152,3 +152,51 @@ def test_bf16_counts_people_as_fp32_does(excerpt_frames):
     bf16 = people(detector, excerpt_frames)
     assert all(abs(bf16[i] - fp32[i]) <= 1 for i in excerpt_frames), (fp32, bf16)
     assert mae(bf16, EXCERPT_COUNTS) <= mae(fp32, EXCERPT_COUNTS) + 0.1, (fp32, bf16)
+
+
+_FIRST_RUNS_AT_ONCE = """
+import sys, threading
+sys.path.insert(0, {repo!r})
+import cv2
+import numpy as np
+from contract.detect_settings import DetectSettings
+from edge.detectors import CenterNetDetector
+from edge.detectors.sessions import SessionPool
+detector = CenterNetDetector(DetectSettings(precision="bf16"), sessions=SessionPool(parallel=2))
+stop = threading.Event()
+def camera_work():  # a gateway's other threads, holding the GIL now and then
+    image = np.random.default_rng(0).random((576, 768, 3), dtype=np.float32)
+    while not stop.is_set():
+        cv2.GaussianBlur(image, (5, 5), 0)
+        np.sort(image[:100].ravel())
+for _ in range(4):
+    threading.Thread(target=camera_work, daemon=True).start()
+frame = np.zeros((576, 768, 3), np.uint8)
+runs = [threading.Thread(target=detector.detect, args=(frame,)) for _ in range(2)]
+for t in runs:
+    t.start()
+for t in runs:
+    t.join()
+stop.set()
+print("both ran")
+"""
+
+
+@needs_openvino
+def test_two_inference_threads_starting_at_once_on_openvino_do_not_deadlock():
+    """Without the session's warm-up, both threads of a gateway hung for good in their first
+    run (OpenVINO's bindings set up numpy access once per process; two threads doing it at
+    once deadlock): 1 start in 3 of a 4-camera agent, 1 in 8 of this script. A fresh process
+    each time, since the set-up happens once per process."""
+    import subprocess
+    import sys
+
+    script = _FIRST_RUNS_AT_ONCE.format(repo=str(Path(__file__).resolve().parents[1]))
+    for _ in range(8):
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", script], capture_output=True, text=True, timeout=90
+            )
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the first runs of two inference threads hung") from None
+        assert "both ran" in done.stdout, done.stderr[-2000:]
