@@ -31,6 +31,7 @@ import logging
 import queue
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,6 +58,8 @@ from hub.storage.repositories import Storage
 log = logging.getLogger(__name__)
 
 _EXTENSION = {"image/jpeg": "jpg", "video/x-msvideo": "avi"}
+#: Verified incidents remembered (ids, a few MB at most); older ones may be asked once more.
+MAX_VERIFIED_REMEMBERED = 10_000
 
 
 @dataclass
@@ -124,6 +127,12 @@ class VideoVerifier:
         self._inbox: queue.Queue = queue.Queue()
         self._asked: dict[str, _Asked] = {}  # request id -> what was asked
         self._cases: dict[str, _Case] = {}  # incident id -> its verification
+        #: Incidents a camera has verified: their later alarms ask nobody again and raise
+        #: nothing more (the demo asked about one plaza incident three times in 10 s).
+        #: Newest last, bounded; an unverified incident is asked again on its next alarm.
+        self._verified_ids: OrderedDict[str, None] = OrderedDict()
+        #: Alarms not asked about because their incident is verified already: tests, stats.
+        self.already_verified = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         #: (request id, part, seconds from asking to attached on the hub clock): bench, tests.
@@ -186,6 +195,9 @@ class VideoVerifier:
         is not asked about again."""
         incident_id = alert.incident_id
         assert incident_id is not None
+        if incident_id in self._verified_ids:
+            self.already_verified += 1
+            return
         case = self._cases.get(incident_id)
         if case is not None and not self._settled(case):
             return
@@ -286,8 +298,11 @@ class VideoVerifier:
             return
         for request_id in case.requests:
             self._asked.pop(request_id, None)
-        self._cases.pop(incident_id, None)  # a later alarm of the incident asks afresh
-        if case.verified:
+        self._cases.pop(incident_id, None)  # a later alarm of the incident asks afresh...
+        if case.verified:  # ... unless a camera saw someone: it stays verified
+            self._verified_ids[incident_id] = None
+            while len(self._verified_ids) > MAX_VERIFIED_REMEMBERED:
+                self._verified_ids.popitem(last=False)
             return
         why = []
         if case.seen_nothing:
