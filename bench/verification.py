@@ -62,6 +62,7 @@ def main() -> None:
     from contract.protocol import Alert, NodeRole, Severity, alert_topic, encode, new_alert_id
     from contract.siteconfig import load_site_config
     from edge.agent import EdgeAgent
+    from hub.domain.incidents import Action
     from hub.events import AlertStored, HubEvent
     from hub.service import HubService
 
@@ -77,10 +78,12 @@ def main() -> None:
     hub_conn = loopback_connection("hub", passwords["hub"], broker.hub_port, NodeRole.HUB, SITE)
     hub = HubService(config, hub_conn, tmp / "hub", "127.0.0.1", 0)
     stored: dict[str, float] = {}
+    incident_of: dict[str, str] = {}
 
     def on_event(event: HubEvent) -> None:
         if isinstance(event, AlertStored) and event.alert.node == DOOR:
             stored[event.alert.id] = time.monotonic()
+            incident_of[event.alert.id] = event.alert.incident_id or ""
 
     hub.bus.on(on_event)
     hub.start()
@@ -108,6 +111,9 @@ def main() -> None:
             # Both parts attached: the case is settled and the next alarm asks afresh.
             done = before + 2
             wait(lambda n=done: len(hub.verifier.attached) >= n, 30, "snapshot and clip")
+            # Closed, so the next alarm opens a new incident: a verified incident is not
+            # asked about again.
+            hub.incidents.act(incident_of[alert.id], Action.CANCEL, "bench", note="next round")
             time.sleep(0.2)
         memory = (buffer.nbytes(), len(buffer))
     finally:
