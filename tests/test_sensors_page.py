@@ -102,6 +102,13 @@ def test_the_sensors_page_shows_health_and_an_officer_disarms_an_area(
             area.locator('button[data-mode="disarmed"]').click()
             expect(area.locator(".armed-state")).to_have_text("Disarmed")
             expect(area).to_contain_text("ana")
+
+            # Three intervals of silence: the incident's event updates the open page itself
+            # (the page's own refresh is a minute away).
+            expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+            sensor_hub.sensors.health.clock.advance(seconds=180)
+            sensor_hub.sensors.watch.tick()
+            expect(gate.locator(".status")).not_to_have_text("ok")
             assert problems == []
         [entry] = sensor_hub.storage.audit.entries(action="area.disarmed")
         assert (entry.username, entry.target) == ("ana", "north-gate")

@@ -1,14 +1,39 @@
 // The sensors page: arming per area (arm, disarm, back to schedule) and sensor health.
 //
-//   GET /api/me, /api/arming, /api/sensors/health   on load and every REFRESH_MS
+//   GET /api/me, /api/site, /api/arming, /api/sensors/health   on load, on node and
+//                                   incident events (GET /api/events), every REFRESH_MS
 //   PUT /api/arming/{area} {mode}                     officers and up; viewers only read
 //
 // Values from the hub go in with textContent (dom.js el()), never as HTML.
 
 import { api, ApiError, Unauthorized } from "./api.js";
+import { LiveStream } from "./live.js";
 import { $, el, humanize } from "./dom.js";
 
-const REFRESH_MS = 15000;
+// Node and incident events refresh the page at once (a node offline, a tamper, a flat
+// battery become incidents); heartbeats send no event, so battery figures also refresh
+// once a minute.
+const REFRESH_MS = 60000;
+const SETTLE_MS = 300; // a burst of events is one refresh
+let refreshTimer = null;
+
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => refresh().catch(() => {}), SETTLE_MS);
+}
+
+function follow(site) {
+  LiveStream.configure(site.heartbeat_s, {
+    event: (name) => {
+      if (name === "node" || name === "incident" || name === "resync") refreshSoon();
+    },
+    opened: () => refreshSoon(),
+    signedOut: () => {
+      $("sensors-signin").hidden = false;
+    },
+  });
+  LiveStream.start();
+}
 const CAN_ARM = new Set(["officer", "supervisor", "admin"]);
 const MODES = [["armed", "Arm"], ["disarmed", "Disarm"], ["schedule", "Schedule"]];
 let role = "viewer";
@@ -80,6 +105,7 @@ async function start() {
     $("sensors-whoami").textContent = `${me.username} (${me.role})`;
     await refresh();
     setInterval(() => refresh().catch(() => {}), REFRESH_MS);
+    follow(await api.get("/api/site"));
   } catch (err) {
     if (err instanceof Unauthorized) $("sensors-signin").hidden = false;
     else throw err;
