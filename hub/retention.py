@@ -16,7 +16,7 @@ after an hour too; expired sessions go at once. Patrol units' positions are kept
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,6 +65,9 @@ class Lifetimes:
 
 #: ``now -> counts``: deletes files no row names (see :mod:`hub.storage.sqlite.orphans`).
 Sweeper = Callable[[datetime], dict[str, int]]
+#: ``(lifetimes, now) -> counts``: a part's own records outside :class:`Storage` (sensor
+#: heartbeats), purged with the rest.
+Purger = Callable[[Lifetimes, datetime], dict[str, int]]
 
 
 def purge(
@@ -72,9 +75,11 @@ def purge(
     lifetimes: Lifetimes | float,
     clock: Clock = system_clock,
     sweep: Sweeper | None = None,
+    also: Sequence[Purger] = (),
 ) -> dict[str, int]:
-    """Delete what has outlived its lifetime, then files no row names (with ``sweep``);
-    returns how many of each were deleted. A plain number is one lifetime for every kind."""
+    """Delete what has outlived its lifetime (``also``: other parts' records), then files no
+    row names (with ``sweep``); returns how many of each were deleted. A plain number is one
+    lifetime for every kind."""
     if not isinstance(lifetimes, Lifetimes):
         lifetimes = Lifetimes.uniform(lifetimes)
     now = clock()
@@ -90,6 +95,8 @@ def purge(
     counts |= storage.notifications.purge(cutoff(lifetimes.notifications))
     counts |= storage.sessions.purge(now)
     counts |= storage.units.purge_positions(cutoff(lifetimes.positions))
+    for purger in also:
+        counts |= purger(lifetimes, now)
     if sweep is not None:
         counts |= sweep(now)
     if any(counts.values()):
@@ -107,8 +114,10 @@ class RetentionWorker(PeriodicWorker):
         interval_s: float = 3600.0,
         clock: Clock = system_clock,
         sweep: Sweeper | None = None,
+        also: Sequence[Purger] = (),
     ) -> None:
         super().__init__("hub-retention", self.tick, interval_s)
+        self.also = also
         self.storage = storage
         self.lifetimes = (
             lifetimes if isinstance(lifetimes, Lifetimes) else Lifetimes.uniform(lifetimes)
@@ -120,7 +129,7 @@ class RetentionWorker(PeriodicWorker):
         """One purge now. A locked or full disk must not end retention for good: the error
         is logged and the next tick tries again."""
         try:
-            return purge(self.storage, self.lifetimes, self.clock, self.sweep)
+            return purge(self.storage, self.lifetimes, self.clock, self.sweep, self.also)
         except Exception:
             log.exception("retention purge failed; retrying in %.0f s", self.interval_s)
             return {}

@@ -139,6 +139,7 @@ class HubService:
             purge_interval_s,
             clock,
             sweep=orphan_sweeper(self.storage),  # files whose row never committed
+            also=[self.sensors.purge],
         )
         # Started in this order, stopped in reverse: escalation queues, the worker sends.
         self.workers: list = [

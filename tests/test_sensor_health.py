@@ -15,6 +15,7 @@ from contract.protocol import Heartbeat, encode, heartbeat_topic
 from hub.domain.incidents import Action, Category, IncidentState, Outcome
 from hub.events import EventBus, IncidentChanged
 from hub.ingest import Ingestor
+from hub.retention import Lifetimes, purge
 from hub.sensors.battery import days_left
 from hub.storage.sensors import BatteryReading
 from hub.storage.sqlite import open_sqlite_storage
@@ -187,3 +188,15 @@ def test_a_heartbeat_is_decided_not_quarantined_by_a_hub_without_sensors(tmp_pat
     result = ingestor.handle(heartbeat_topic(ROOT, SITE, "gate-door"), encode(beat))
     assert result.outcome == "heartbeat"
     assert storage.quarantine.entries() == []
+
+
+def test_retention_forgets_a_node_silent_longer_than_node_history(tmp_path):
+    rig = sensor_rig(tmp_path)
+    rig.heartbeat("gate-door", battery_v=3.0)
+    rig.advance(days=20)
+    rig.heartbeat("plaza-door", battery_v=3.0)
+    lifetimes = Lifetimes.uniform(30)
+    rig.advance(days=11)  # gate-door last heard 31 days ago, plaza-door 11
+    counts = purge(rig.storage, lifetimes, rig.clock, also=[rig.sensors.purge])
+    assert counts["sensor_heartbeats"] == 1 and counts["battery_readings"] == 1
+    assert [r.node for r in rig.sensors.health.report()] == ["plaza-door"]

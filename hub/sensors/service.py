@@ -11,12 +11,14 @@ HubService` wires in.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from contract.siteconfig import SiteConfig
 from hub.clock import Clock
 from hub.events import EventBus
 from hub.incidents.service import IncidentService
+from hub.retention import Lifetimes
 from hub.sensors.arming import ArmingBoard, ScheduleWatch
 from hub.sensors.gate import AlarmGate
 from hub.sensors.health import OfflineWatch, Placement, SensorHealth
@@ -48,3 +50,9 @@ class SensorHub:
         self.watch = OfflineWatch(self.health, bus, settings.health)
         self.schedule = ScheduleWatch(self.arming)
         self.workers = [self.watch, self.schedule]
+        self._sensors = sensors
+
+    def purge(self, lifetimes: Lifetimes, now: datetime) -> dict[str, int]:
+        """Retention (:class:`hub.retention.RetentionWorker`): heartbeats and battery
+        readings live as long as node history (``hub.retention.node_history_days``)."""
+        return self._sensors.purge(now - timedelta(days=lifetimes.node_history))

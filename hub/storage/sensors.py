@@ -83,6 +83,10 @@ class SensorRepository(Protocol):
     def clear_battery(self, site: str, node: str) -> None:
         """Forget a node's readings (its battery was replaced: the old trend means nothing)."""
 
+    def purge(self, before: datetime) -> dict[str, int]:
+        """Forget heartbeats last received before ``before`` and older battery readings."""
+        ...
+
     def set_arming(self, area: str, override: ArmingOverride) -> None: ...
 
     def arming(self) -> dict[str, ArmingOverride]:

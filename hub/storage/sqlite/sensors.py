@@ -122,6 +122,15 @@ class SqliteSensorRepository:
         with self.database.write() as db:
             db.execute("DELETE FROM battery_readings WHERE site = ? AND node = ?", [site, node])
 
+    def purge(self, before: datetime) -> dict[str, int]:
+        """Forget nodes last heard before ``before`` (taken out of service, or silent for the
+        whole node-history lifetime: their offline incident says so) and battery readings
+        older than it."""
+        with self.database.write() as db:
+            beats = db.execute("DELETE FROM sensor_heartbeats WHERE received_at < ?", [iso(before)])
+            readings = db.execute("DELETE FROM battery_readings WHERE at < ?", [iso(before)])
+        return {"sensor_heartbeats": beats.rowcount, "battery_readings": readings.rowcount}
+
     def set_arming(self, area: str, override: ArmingOverride) -> None:
         with self.database.write() as db:
             db.execute(
