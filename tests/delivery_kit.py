@@ -85,8 +85,13 @@ class NodeProcess:
         if self.proc.poll() is not None:
             return {}
         self.proc.send_signal(signal.SIGTERM)
-        self.wait_line("stopped", 20)
-        self.proc.wait(10)
+        try:
+            self.wait_line("stopped", 20)
+            self.proc.wait(10)
+        except (AssertionError, subprocess.TimeoutExpired):
+            self.proc.kill()  # a failed stop must not leave the node running past the test
+            self.proc.wait(10)
+            raise
         return self.figures
 
 
@@ -146,8 +151,8 @@ class Fleet:
         return total
 
     def stop(self) -> None:
-        for p in self.processes.values():
-            p.stop()
+        """Stop every node, even when one of them fails to stop cleanly (then raise)."""
+        stop_all(*self.processes.values())
 
     def sum(self, figure: str) -> int:
         """A figure summed over the running nodes (``acked``, ``receipted``, ``resent``)."""
@@ -161,6 +166,19 @@ class Fleet:
         p = self.processes[node]
         p.kill9()
         self.resent_by_dead += p.figures.get("resent", 0)
+
+
+def stop_all(*parts) -> None:
+    """``part.stop()`` for each, in order, even when one fails (then its error is raised
+    after the rest have stopped): a failed stop must not leave a hub or broker running."""
+    failures = []
+    for part in parts:
+        try:
+            part.stop()
+        except Exception as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 @dataclass(frozen=True)

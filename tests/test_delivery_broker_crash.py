@@ -18,6 +18,7 @@ from delivery_kit import (
     kill9_broker,
     kill_mid_burst,
     start_hub,
+    stop_all,
 )
 
 pytestmark = pytest.mark.mosquitto
@@ -33,8 +34,7 @@ def test_kill_9_of_the_broker_mid_burst_with_the_hub_up_loses_nothing(mosquitto,
         mosquitto.start()
         assert_heals(fleet, tmp_path, f"broker kill -9 with the hub up at {at_kill} stored", t0)
     finally:
-        fleet.stop()
-        hub.stop()
+        stop_all(fleet, hub)
 
 
 def test_kill_9_of_the_broker_mid_burst_with_the_hub_down_loses_nothing(mosquitto, tmp_path):
@@ -54,5 +54,4 @@ def test_kill_9_of_the_broker_mid_burst_with_the_hub_down_loses_nothing(mosquitt
         what = f"broker kill -9 with the hub down, {acked_at_kill} acknowledged by the broker"
         assert_heals(fleet, tmp_path, what, t0)
     finally:
-        fleet.stop()
-        hub.stop()
+        stop_all(fleet, hub)

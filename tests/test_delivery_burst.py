@@ -19,6 +19,7 @@ from delivery_kit import (
     assert_heals,
     small_queue_broker,
     start_hub,
+    stop_all,
     stored_count,
 )
 
@@ -47,8 +48,6 @@ def test_a_20000_alert_burst_while_the_hub_is_stopped_and_the_broker_drops_its_b
         result = assert_heals(fleet, tmp_path, what, t0, timeout=120)
         assert result.stored == stored_count(tmp_path) == NODES * PER_NODE
     finally:
-        fleet.stop()
-        hub.stop()
-        broker.stop()
+        stop_all(fleet, hub, broker)
     print(f"re-sent copies (dropped by id at the hub): {fleet.resent()}")
     assert fleet.resent() > 0, "the broker should have dropped part of the burst"

@@ -19,6 +19,7 @@ from delivery_kit import (
     kill9_hub,
     kill_mid_burst,
     start_hub,
+    stop_all,
 )
 
 pytestmark = pytest.mark.mosquitto
@@ -33,8 +34,7 @@ def test_kill_9_of_the_hub_mid_burst_loses_nothing(mosquitto, tmp_path):
         hub = start_hub(mosquitto, tmp_path, ready=False)
         assert_heals(fleet, tmp_path, f"hub kill -9 at {at_kill}/{fleet.total} stored", t0)
     finally:
-        fleet.stop()
-        hub.stop()
+        stop_all(fleet, hub)
 
 
 def test_kill_9_of_an_edge_mid_burst_loses_nothing(mosquitto, tmp_path):
@@ -52,5 +52,4 @@ def test_kill_9_of_an_edge_mid_burst_loses_nothing(mosquitto, tmp_path):
         what = f"edge kill -9 after {at_kill}/{PER_NODE} of its alerts were receipted"
         assert_heals(fleet, tmp_path, what, t0)
     finally:
-        fleet.stop()
-        hub.stop()
+        stop_all(fleet, hub)
