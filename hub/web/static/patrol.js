@@ -23,6 +23,8 @@ const SHARE_KEY = "vw.patrol.share";
 const NEXT = { dispatched: ["accept", "Accept order"], accepted: ["en_route", "En route"],
   en_route: ["on_scene", "On scene"], on_scene: ["resolve", "Resolve\u2026"] };
 // Louder and harsher than the desk chime (sound.js): a sawtooth siren, rising and falling.
+// The state a tap moves the assignment to (the hub's own transitions).
+const AFTER_STEP = { accept: "accepted", en_route: "en_route", on_scene: "on_scene", resolve: "resolved" };
 const ALARM = { type: "sawtooth", gain: 0.9, len: 0.24,
   notes: [[700, 0], [1400, 0.25], [700, 0.5], [1400, 0.75], [700, 1.0], [1400, 1.25]] };
 
@@ -90,6 +92,7 @@ export const Patrol = {
     if (Array.isArray(mine)) mine = mine[0] || null;
     const before = Patrol.order && Patrol.order.assignment.id;
     Patrol.order = mine && mine.assignment ? mine : null;
+    if (Patrol.order) await Patrol.withQueued(Patrol.order.assignment);
     if (Patrol.ringNext && Patrol.order && Patrol.order.assignment.id !== before) Patrol.ring(Patrol.order);
     Patrol.ringNext = false;
     await Patrol.render();
@@ -149,6 +152,16 @@ export const Patrol = {
     Patrol.step("resolve", { outcome: outcome.value, ...(note ? { note } : {}) });
   },
 
+  /** The hub's state of ``a``, moved on by the taps still queued for it: a tap counts from
+   * the moment it is made, and a reload that left before the network went (its answer
+   * arriving after an offline tap) must not take it back. */
+  async withQueued(a) {
+    for (const tap of await TapQueue.all()) {
+      const after = AFTER_STEP[tap.step];
+      if (tap.assignment_id === a.id && after) a.state = after;
+    }
+  },
+
   /** One tap: its time is now, whether or not the hub hears it now. */
   async step(step, extra = {}) {
     const a = Patrol.order && Patrol.order.assignment;
@@ -159,7 +172,7 @@ export const Patrol = {
     Patrol.showQueued((await TapQueue.all()).length);
     syncLater().catch(() => {});
     // Shown at once: the tap counts even if it waits in the queue.
-    const after = { accept: "accepted", en_route: "en_route", on_scene: "on_scene", resolve: "resolved" }[step];
+    const after = AFTER_STEP[step];
     if (after) { a.state = after; await Patrol.render(); }
     await Patrol.flush();
   },
