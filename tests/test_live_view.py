@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from broker_kit import wait_until
 from hub_helpers import example_config, wait_for
 from officer_kit import DESK, add_user, browser, open_page, sign_in
 from playwright.sync_api import Browser, expect
@@ -221,9 +222,16 @@ def test_a_lease_not_renewed_lapses_on_the_gateways_clock(site: Site, mosquitto)
         request = LiveRequest(
             site=SITE, node=GATEWAY, camera=CAMERA, lease_s=5, max_fps=10, max_width=320, quality=50
         )
-        # As the hub would (its relay is idle: nobody watches through it).
-        listener.link.publish(watch_topic("vw", SITE, GATEWAY), encode_request(request), qos=1)
-        wait_for(lambda: site.agent.live.sent >= 3, 30, "frames under the lease")
+
+        # As the hub would (its relay is idle: nobody watches through it), renewing it until
+        # frames come: the gateway may not have subscribed to its watch topic yet (a request
+        # before its SUBACK is gone). The gateway's clock stands still: one expiry for all.
+        def renewed_until_streaming() -> bool:
+            topic = watch_topic("vw", SITE, GATEWAY)
+            listener.link.publish(topic, encode_request(request), qos=1)
+            return wait_until(lambda: site.agent.live.sent >= 3, 2.0)
+
+        wait_for(renewed_until_streaming, 60, "frames under the lease", poll_s=0)
         header, _ = decode_frame(wait_for(lambda: listener.frames, what="a frame")[-1])
         assert header.width == 320  # the lease's caps hold
 
