@@ -18,10 +18,10 @@ from contract.files import write_durably
 from contract.passwords import MOSQUITTO_ITERATIONS, hash_password, verify_password
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
+    HUB_TO_NODE_CHANNELS,
     Channel,
     NodeRole,
     node_subtree,
-    receipt_topic,
 )
 
 
@@ -46,26 +46,17 @@ def live_write_filter(root: str, site: str, node: str) -> str:
     return f"{root}/{site}/{node}/{Channel.LIVE}/+"
 
 
-def watch_filter(root: str, site: str, node: str = "+") -> str:
-    """Live-view leases: the hub writes every node's (``+``), each node reads only its own."""
-    return f"{root}/{site}/{node}/{Channel.WATCH}"
-
-
 def evidence_write_filter(root: str, site: str, node: str) -> str:
     """A gateway's video-verification evidence (one level per request): it writes, only the
     hub reads (snapshots and clips of people are for the hub's officers, not other nodes)."""
     return f"{root}/{site}/{node}/{Channel.EVIDENCE}/+"
 
 
-def verify_filter(root: str, site: str, node: str = "+") -> str:
-    """Video-verification requests: the hub writes every node's (``+``), each node reads
-    only its own (a node that could read another's would learn where alarms are)."""
-    return f"{root}/{site}/{node}/{Channel.VERIFY}"
-
-
-def receipts_filter(root: str, site: str) -> str:
-    """Every node's receipt topic in ``site``: the hub writes them, each node reads its own."""
-    return receipt_topic(root, site, "+")
+def hub_to_node_filters(root: str, site: str, node: str = "+") -> list[str]:
+    """Receipts, live-view leases, verify requests and watchlists
+    (:data:`~contract.protocol.HUB_TO_NODE_CHANNELS`): the hub writes every node's (``+``),
+    each node reads only its own."""
+    return [f"{root}/{site}/{node}/{c}" for c in HUB_TO_NODE_CHANNELS]
 
 
 def _matches(topic: str, topic_filter: str) -> bool:
@@ -101,9 +92,7 @@ class Identity:
             own = node_subtree(root, self.site, self.username)
             hub_writes = (
                 own,
-                receipts_filter(root, self.site),
-                watch_filter(root, self.site),
-                verify_filter(root, self.site),
+                *hub_to_node_filters(root, self.site),
                 *self.hub_extra,
             )
             return any(_matches(topic, f) for f in hub_writes)
@@ -128,9 +117,7 @@ class Identity:
             return topic_filter.startswith(node_subtree(root, self.site, self.username)[:-1])
         readable = [
             *node_write_filters(root, self.site, self.username),
-            receipt_topic(root, self.site, self.username),
-            watch_filter(root, self.site, self.username),
-            verify_filter(root, self.site, self.username),
+            *hub_to_node_filters(root, self.site, self.username),
         ]
         return any(_matches(topic_filter, f) for f in readable)
 
@@ -212,9 +199,7 @@ class CredentialStore:
                 lines += [
                     f"topic read {root}/#",
                     f"topic readwrite {node_subtree(root, ident.site, ident.username)}",
-                    f"topic write {receipts_filter(root, ident.site)}",
-                    f"topic write {watch_filter(root, ident.site)}",
-                    f"topic write {verify_filter(root, ident.site)}",
+                    *(f"topic write {f}" for f in hub_to_node_filters(root, ident.site)),
                     *(f"topic readwrite {f}" for f in self.hub_extra),
                 ]
             elif ident.role is NodeRole.INTEGRATION:
@@ -225,11 +210,9 @@ class CredentialStore:
                     f"topic readwrite {f}"
                     for f in node_write_filters(root, ident.site, ident.username)
                 ]
-                lines.append(f"topic read {receipt_topic(root, ident.site, ident.username)}")
-                lines.append(f"topic write {live_write_filter(root, ident.site, ident.username)}")
-                lines.append(f"topic read {watch_filter(root, ident.site, ident.username)}")
                 own = (root, ident.site, ident.username)
+                lines += [f"topic read {f}" for f in hub_to_node_filters(*own)]
+                lines.append(f"topic write {live_write_filter(*own)}")
                 lines.append(f"topic write {evidence_write_filter(*own)}")
-                lines.append(f"topic read {verify_filter(*own)}")
             blocks.append("\n".join(lines) + "\n")
         return "\n".join(blocks)

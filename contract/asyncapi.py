@@ -14,6 +14,7 @@ from contract import __version__
 from contract.live import MAX_LIVE_FRAME_BYTES, LiveFrameHeader, LiveRequest
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
+    HUB_TO_NODE_CHANNELS,
     MAX_JSON_BYTES,
     MAX_SNAPSHOT_BYTES,
     PROTOCOL_VERSION,
@@ -24,6 +25,7 @@ from contract.protocol import (
     Receipt,
 )
 from contract.verification import MAX_EVIDENCE_BYTES, EvidenceHeader, VerifyRequest
+from contract.watchlist import MAX_WATCHLIST_BYTES, WatchlistUpdate
 
 _REF = "#/components/schemas/{model}"
 
@@ -83,9 +85,16 @@ _CHANNELS = {
         " (JSON: part snapshot or clip, person_seen), then a privacy-filtered JPEG or MJPEG"
         f" AVI (or nothing, with a reason); at most {MAX_EVIDENCE_BYTES} bytes.",
     ),
+    "watchlist": (
+        "{root}/{site}/{node}/watchlist",
+        "WatchlistUpdate",
+        "QoS 1, retained, from the hub only, readable only by that node: the whole current"
+        " watchlist (plates; faces only with the authorisation they run under), replacing the"
+        f" previous one; at most {MAX_WATCHLIST_BYTES} bytes. See contract/watchlist.py.",
+    ),
 }
 #: Channels the hub publishes and a node receives.
-_FROM_HUB = ("receipt", "watch", "verify")
+_FROM_HUB = tuple(str(c) for c in HUB_TO_NODE_CHANNELS)
 #: Binary messages: their name and content type.
 _BINARY = {
     "snapshot": ("Snapshot", "image/jpeg"),
@@ -98,7 +107,7 @@ def component_schemas() -> dict[str, dict]:
     """Every payload schema, with nested models hoisted beside them (AsyncAPI style)."""
     schemas: dict[str, dict] = {}
     models = (Alert, NodeStatus, NodeStats, Heartbeat, Receipt, LiveRequest, LiveFrameHeader)
-    for model in (*models, VerifyRequest, EvidenceHeader):
+    for model in (*models, VerifyRequest, EvidenceHeader, WatchlistUpdate):
         schema = model.model_json_schema(ref_template=_REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema

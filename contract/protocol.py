@@ -88,6 +88,12 @@ class Channel(StrEnum):
     LIVE = "live"  # live view: a gateway's frames, one level more (the camera)
     VERIFY = "verify"  # video verification: the hub asks a gateway (contract/verification.py)
     EVIDENCE = "evidence"  # the gateway's answer, one level more (the request id)
+    WATCHLIST = "watchlist"  # the hub's retained watchlist for a gateway (contract/watchlist.py)
+
+
+#: Channels the hub writes for every node of its site and each node reads only its own: a node
+#: that could read another's would learn where alarms are, or what is being looked for.
+HUB_TO_NODE_CHANNELS = (Channel.RECEIPT, Channel.WATCH, Channel.VERIFY, Channel.WATCHLIST)
 
 
 class Severity(StrEnum):
@@ -134,6 +140,22 @@ class DetectedObject(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
     box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels")
     track_id: int | None = Field(None, ge=0)
+    plate: str | None = Field(None, max_length=16, description="vehicles: the plate read, if any")
+
+
+class WatchlistHit(BaseModel):
+    """What an alert of kind ``watchlist_plate`` / ``watchlist_face`` says about its match
+    (contract/watchlist.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    list: Literal["plate", "face"]
+    entry_id: str = Field(pattern=HEX_ID_PATTERN)
+    score: float = Field(ge=0.0, le=1.0, description="1 = exact plate / identical embedding")
+    plate: str | None = Field(None, max_length=16, description="the text read (plates only)")
+    authorisation: str | None = Field(
+        None, pattern=HEX_ID_PATTERN, description="faces: the authorisation it ran under"
+    )
 
 
 class Alert(_Payload):
@@ -157,6 +179,7 @@ class Alert(_Payload):
     objects: list[DetectedObject] = Field(default_factory=list, max_length=64)
     frame_size: tuple[int, int] | None = Field(None, description="width, height of the frame")
     has_snapshot: bool = Field(False, description="a JPEG follows on snapshot/{id}")
+    watchlist: WatchlistHit | None = Field(None, description="watchlist alerts: the match")
 
 
 class NodeStatus(_Payload):
@@ -306,14 +329,7 @@ def hub_subscriptions(root: str) -> list[tuple[str, int]]:
     """Topic filters and QoS the hub subscribes to, for every site."""
     # Live frames have their own link in the hub (QoS 0, never through ingest).
     # Verification evidence too (hub/verification.py): binary, never stored as alerts.
-    outbound = (
-        Channel.SNAPSHOT,
-        Channel.RECEIPT,
-        Channel.WATCH,
-        Channel.LIVE,
-        Channel.VERIFY,
-        Channel.EVIDENCE,
-    )
+    outbound = (Channel.SNAPSHOT, Channel.LIVE, Channel.EVIDENCE, *HUB_TO_NODE_CHANNELS)
     inbound = [c for c in Channel if c not in outbound]
     plain = [(f"{root}/+/+/{c}", 1) for c in inbound]
     return [*plain, (f"{root}/+/+/{Channel.SNAPSHOT}/+", 1)]

@@ -37,6 +37,7 @@ from contract.rule_settings import Schedule as Schedule
 from contract.rule_settings import ZoneRule as ZoneRule
 from contract.sensor_kinds import DEFAULT_SENSOR_SEVERITY, SensorKind
 from contract.sensor_settings import SensorSettings, check_sensor_areas
+from contract.watchlist_settings import WatchlistSettings
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 
@@ -113,6 +114,10 @@ class Camera(_Section):
     privacy: PrivacySettings = PrivacySettings()
     health: HealthSettings = HealthSettings()
     position: LatLon | None = Field(None, description="where the camera is, for the map")
+    plates: bool = Field(False, description="read vehicle plates here (contract/watchlist.py)")
+    signage_confirmed: bool = Field(
+        False, description="a sign tells people this camera may recognise faces (PIPL Art. 26)"
+    )
 
     @model_validator(mode="after")
     def _consistent_rules(self) -> Camera:
@@ -198,6 +203,7 @@ class SiteConfig(_Section):
     broker: BrokerSettings = BrokerSettings()
     hub: HubSettings = HubSettings()
     integrations: IntegrationSettings = IntegrationSettings()  # contract/bridge_settings.py
+    watchlists: WatchlistSettings = WatchlistSettings()  # contract/watchlist_settings.py
     map: SiteMap | None = Field(None, description="the site plan officers see (no internet needed)")
     #: The file this config came from; relative paths are resolved against its folder.
     base_dir: Path = Field(Path("."), exclude=True)
