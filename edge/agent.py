@@ -46,6 +46,7 @@ from edge.pipeline import CameraPipeline
 from edge.pre_event import PreEventBuffer
 from edge.publisher import Publisher
 from edge.verification import CameraFeed, EvidenceResponder
+from edge.watchlist import WatchlistHolder
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ class EdgeAgent:
             self.blurrer,
             clock=verify_clock,
         )
+        #: The hub's watchlist for this gateway (plates; faces under their authorisation).
+        self.watchlist = WatchlistHolder(connection.site, connection.node, connection.topic_root)
         self.publisher = Publisher(
             connection,
             self._outbox,
@@ -127,6 +130,7 @@ class EdgeAgent:
             commands={
                 self.live.request_topic: self.live.on_request,
                 self.verification.request_topic: self.verification.on_request,
+                self.watchlist.topic: self.watchlist.on_update,
             },
         )
         self.pipelines: list[CameraPipeline] = []
