@@ -148,6 +148,23 @@ class LinkSettings:
             **options,
         )
 
+    @classmethod
+    def side_link(cls, connection: NodeConnection, purpose: str, **options) -> LinkSettings:
+        """Settings for one more connection of ``connection``'s identity, for one job (the
+        hub's live relay, verification, Home Assistant): the same login, its own client id
+        ``<base>-<purpose>`` so it never takes over the main session, and no status of its
+        own (the main link announces the node)."""
+        base = connection.client_id or f"vw-hub-{connection.site}-{connection.node}"
+        return cls(
+            host=connection.host,
+            port=connection.dial_port,
+            username=connection.username,
+            password=connection.password,
+            client_id=f"{base}-{purpose}",
+            tls_ca=connection.ca,
+            **options,
+        )
+
 
 class MqttLink:
     """A long-lived MQTT connection. Call :meth:`start`, then :meth:`stop` when done."""

@@ -128,18 +128,9 @@ class LiveRelay:
         self.settings = settings
         self.clock = clock
         self.root = connection.topic_root
-        base = connection.client_id or f"vw-hub-{connection.site}-{connection.node}"
         self.link = MqttLink(
-            LinkSettings(
-                host=connection.host,
-                port=connection.dial_port,
-                username=connection.username,
-                password=connection.password,
-                # The hub listener lets hub identities choose their ids: this one is the
-                # relay's own, so it never takes over the ingest session.
-                client_id=f"{base}-live",
-                tls_ca=connection.ca,
-                subscriptions=[(live_subscription(self.root), 0)],
+            LinkSettings.side_link(
+                connection, "live", subscriptions=[(live_subscription(self.root), 0)]
             ),
             on_message=self._on_frame,
         )

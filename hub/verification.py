@@ -111,16 +111,9 @@ class VideoVerifier:
         for gateway in config.gateways:
             for camera in gateway.cameras:
                 self._cameras.setdefault(camera.area, []).append((gateway.node, camera.name))
-        base = connection.client_id or f"vw-hub-{connection.site}-{connection.node}"
         self.link = MqttLink(
-            LinkSettings(
-                host=connection.host,
-                port=connection.dial_port,
-                username=connection.username,
-                password=connection.password,
-                client_id=f"{base}-verify",  # its own session, never the ingest one
-                tls_ca=connection.ca,
-                subscriptions=[(evidence_subscription(self.root), 1)],
+            LinkSettings.side_link(
+                connection, "verify", subscriptions=[(evidence_subscription(self.root), 1)]
             ),
             on_message=lambda topic, payload: self._inbox.put(("evidence", topic, payload)),
         )

@@ -58,15 +58,10 @@ class HomeAssistantDiscovery:
         self._root, self._site = connection.topic_root, connection.site
         self._ha_status = f"{self.prefix}/status"
         avail = availability_topic(config)
-        base = connection.client_id or f"vw-hub-{connection.site}-{connection.node}"
         self.link = MqttLink(
-            LinkSettings(
-                host=connection.host,
-                port=connection.dial_port,
-                username=connection.username,
-                password=connection.password,
-                client_id=f"{base}-homeassistant",
-                tls_ca=connection.ca,
+            LinkSettings.side_link(
+                connection,
+                "homeassistant",
                 online=(avail, b"online"),
                 will=(avail, b"offline"),
                 subscriptions=[
