@@ -31,6 +31,7 @@ from contract.protocol import (
     Channel,
     Identifier,
     ProtocolError,
+    decode_for_node,
 )
 
 #: Largest live frame on the wire (header included); a 960-px JPEG at quality 70 is ~60 KB.
@@ -104,15 +105,7 @@ def encode_request(request: LiveRequest) -> bytes:
 
 def decode_request(payload: bytes, site: str, node: str) -> LiveRequest:
     """A gateway's check of a request (:class:`ProtocolError` ``invalid`` or ``node_mismatch``)."""
-    if len(payload) > _MAX_HEADER_BYTES:
-        raise ProtocolError("too_large", f"live request of {len(payload)} bytes")
-    try:
-        request = LiveRequest.model_validate_json(payload)
-    except (ValidationError, ValueError) as exc:
-        raise ProtocolError("invalid", str(exc).splitlines()[0][:200]) from None
-    if (request.site, request.node) != (site, node):
-        raise ProtocolError("node_mismatch", f"request for {request.site}/{request.node}")
-    return request
+    return decode_for_node(LiveRequest, payload, site, node, _MAX_HEADER_BYTES)
 
 
 def encode_frame(header: LiveFrameHeader, jpeg: bytes) -> bytes:

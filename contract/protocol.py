@@ -42,7 +42,7 @@ import re
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -123,6 +123,7 @@ def _sane_time(value: datetime | None) -> datetime | None:
 
 
 SaneTime = Annotated[datetime, AfterValidator(_sane_time)]
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Payload(BaseModel):
@@ -405,6 +406,22 @@ def decode_receipt(payload: bytes, site: str, node: str) -> Receipt:
     if (receipt.site, receipt.node) != (site, node):
         raise ProtocolError("node_mismatch", f"receipt for {receipt.site}/{receipt.node}")
     return receipt
+
+
+def decode_for_node(model: type[M], payload: bytes, site: str, node: str, max_bytes: int) -> M:
+    """A node's check of a command from the hub (a live-view lease, a verify request, a
+    watchlist): at most ``max_bytes``, valid, and addressed to this node. Raises
+    :class:`ProtocolError` ``too_large``, ``invalid`` or ``node_mismatch``."""
+    what = model.model_fields["type"].default
+    if len(payload) > max_bytes:
+        raise ProtocolError("too_large", f"{what} of {len(payload)} bytes > {max_bytes}")
+    try:
+        message = model.model_validate_json(payload)
+    except (ValidationError, ValueError, RecursionError) as exc:
+        raise ProtocolError("invalid", str(exc).splitlines()[0][:200]) from None
+    if (message.site, message.node) != (site, node):
+        raise ProtocolError("node_mismatch", f"{what} for {message.site}/{message.node}")
+    return message
 
 
 def _validate(model: type[_Payload], payload: bytes):

@@ -40,6 +40,7 @@ from contract.protocol import (
     Channel,
     Identifier,
     ProtocolError,
+    decode_for_node,
 )
 
 #: Largest evidence message (header included): the broker's packet limit is sized for one
@@ -122,15 +123,7 @@ def encode_request(request: VerifyRequest) -> bytes:
 
 def decode_request(payload: bytes, site: str, node: str) -> VerifyRequest:
     """A gateway's check of a request (:class:`ProtocolError` ``invalid`` or ``node_mismatch``)."""
-    if len(payload) > _MAX_HEADER_BYTES:
-        raise ProtocolError("too_large", f"verify request of {len(payload)} bytes")
-    try:
-        request = VerifyRequest.model_validate_json(payload)
-    except (ValidationError, ValueError) as exc:
-        raise ProtocolError("invalid", str(exc).splitlines()[0][:200]) from None
-    if (request.site, request.node) != (site, node):
-        raise ProtocolError("node_mismatch", f"request for {request.site}/{request.node}")
-    return request
+    return decode_for_node(VerifyRequest, payload, site, node, _MAX_HEADER_BYTES)
 
 
 def encode_evidence(header: EvidenceHeader, body: bytes = b"") -> bytes:

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contract.protocol import (
     HEX_ID_PATTERN,
@@ -34,8 +34,8 @@ from contract.protocol import (
     PROTOCOL_VERSION,
     Channel,
     Identifier,
-    ProtocolError,
     SaneTime,
+    decode_for_node,
 )
 from contract.protocol import WatchlistHit as WatchlistHit  # defined beside its Alert
 
@@ -170,12 +170,4 @@ def encode_update(update: WatchlistUpdate) -> bytes:
 def decode_update(payload: bytes, site: str, node: str) -> WatchlistUpdate:
     """A gateway's check of an update (:class:`ProtocolError` ``too_large``, ``invalid``,
     ``node_mismatch``)."""
-    if len(payload) > MAX_WATCHLIST_BYTES:
-        raise ProtocolError("too_large", f"watchlist of {len(payload)} bytes")
-    try:
-        update = WatchlistUpdate.model_validate_json(payload)
-    except (ValidationError, ValueError) as exc:
-        raise ProtocolError("invalid", str(exc).splitlines()[0][:200]) from None
-    if (update.site, update.node) != (site, node):
-        raise ProtocolError("node_mismatch", f"watchlist for {update.site}/{update.node}")
-    return update
+    return decode_for_node(WatchlistUpdate, payload, site, node, MAX_WATCHLIST_BYTES)
