@@ -133,8 +133,11 @@ class EvidenceResponder:
     def _run(self) -> None:
         while not self._stop.is_set():
             with self._lock:
+                if not self._jobs:  # idle: sleep until a request (or stop) notifies
+                    self._lock.wait()
+                    continue
                 # Poll the (injectable) clock: a due time on it cannot be waited for directly.
-                if not self._jobs or self._jobs[0][0] > self.clock():
+                if self._jobs[0][0] > self.clock():
                     self._lock.wait(0.05)
                     continue
                 _, _, part, request, asked = heapq.heappop(self._jobs)
