@@ -134,7 +134,8 @@ class EvidenceResponder:
         while not self._stop.is_set():
             with self._lock:
                 if not self._jobs:  # idle: sleep until a request (or stop) notifies
-                    self._lock.wait()
+                    if not self._stop.is_set():  # checked under the lock stop() notifies on
+                        self._lock.wait()
                     continue
                 # Poll the (injectable) clock: a due time on it cannot be waited for directly.
                 if self._jobs[0][0] > self.clock():
