@@ -210,6 +210,26 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when the audit chain is intact, 1 naming the first bad row (2: bad input)."""
+    if args.data_dir is None and args.config is None:
+        raise UsageError("give --config FILE (the hub's data folder from it) or --data-dir DIR")
+    if args.data_dir is not None:
+        data_dir = args.data_dir
+    else:
+        config = load_config(args.config)
+        data_dir = config.resolve(config.hub.data_dir)
+    from hub.privacy.audit_chain import verify_chain
+    from hub.storage.sqlite import DATABASE_FILE
+
+    database = data_dir / DATABASE_FILE
+    if not database.is_file():
+        raise UsageError(f"{database}: no hub database here\n  fix: --data-dir the hub's folder")
+    report = verify_chain(database)
+    print(report.describe(), file=sys.stdout if report.intact else sys.stderr)
+    return 0 if report.intact else 1
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     cams = sum(len(g.cameras) for g in config.gateways)
@@ -396,6 +416,19 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(rs)
     rs.add_argument("backup", type=Path, help="a folder written by 'backup'")
     rs.add_argument("--force", action="store_true", help="even if a hub has the data open")
+
+    au = sub.add_parser("audit", help="the hub's audit log", description="The audit log.")
+    au_sub = au.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    av = au_sub.add_parser(
+        "verify",
+        help="prove the audit chain is unbroken",
+        description="Walk the hash chain of the hub's audit log (read-only; the hub may run). "
+        "Exit 0: 'chain intact: N rows, head HASH' (note the head: a later one must descend "
+        "from it). Exit 1: the first row that was modified, deleted or reordered.",
+    )
+    av.set_defaults(func=cmd_audit_verify)
+    config_arg(av, required=False)
+    av.add_argument("--data-dir", type=Path, help="the hub's data folder (instead of --config)")
 
     c = add("check", cmd_check, "validate a site file", "Validate a site file and summarise it.")
     c.add_argument("config", type=Path, help="site YAML file")

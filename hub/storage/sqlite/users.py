@@ -1,10 +1,19 @@
 """Users, login sessions and the audit trail in SQLite.
 
 Only a hash of each session token is kept: a copied database file opens no sessions.
+
+The audit trail is a hash chain: each row stores the hash of the row before it
+(``prev_hash``) and its own ``hash = sha256(prev_hash || canonical row)``. Changing any
+column of any row, deleting a row in the middle or swapping two rows breaks the chain, which
+:mod:`hub.privacy.audit_chain` (``villagewatch audit verify``) walks. Retention deletes only
+a *prefix* of the chain and writes the hash the first kept row chains from into
+``audit_anchor`` in the same transaction, so what remains still verifies.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 
 from sqlite_utils.migrations import Migrations
@@ -48,6 +57,51 @@ def m001_users(db) -> None:
     )
     db.execute("CREATE INDEX audit_ts ON audit (ts)")
     db.execute("CREATE INDEX audit_action ON audit (action, id)")
+
+
+#: What the first row of a chain chains from.
+GENESIS_HASH = "0" * 64
+
+
+@migrations()
+def m002_audit_chain(db) -> None:
+    """Chain the audit rows: two columns, the anchor table, and every existing row chained
+    in id order (a database from before the chain is trusted as it stands on upgrade)."""
+    db.execute("ALTER TABLE audit ADD COLUMN prev_hash TEXT")
+    db.execute("ALTER TABLE audit ADD COLUMN hash TEXT")
+    db.execute(
+        """CREATE TABLE audit_anchor (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            prev_hash TEXT NOT NULL,
+            purged_through INTEGER NOT NULL,
+            purged_rows INTEGER NOT NULL,
+            cutoff TEXT NOT NULL
+        )"""
+    )
+    prev = GENESIS_HASH
+    rows = db.execute("SELECT id, ts, username, action, target, detail FROM audit ORDER BY id")
+    for row in rows.fetchall():
+        digest = audit_row_hash(prev, *row[1:])
+        db.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", [prev, digest, row[0]])
+        prev = digest
+
+
+def audit_row_hash(
+    prev_hash: str,
+    ts: str,
+    username: str | None,
+    action: str,
+    target: str | None,
+    detail: str | None,
+) -> str:
+    """``sha256(prev_hash || canonical row)``, hex. The row is canonical JSON (a list, so a
+    column's value can never be shifted into its neighbour by an embedded separator). The id
+    is left out on purpose: order is what ``prev_hash`` proves, so two rows swapped show as
+    *reordered*, not merely modified."""
+    canonical = json.dumps(
+        [ts, username, action, target, detail], ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
 _USER_COLUMNS = "username, role, disabled, created_at"
@@ -162,6 +216,13 @@ class SqliteSessionRepository:
         return {"sessions": n}
 
 
+#: Ids only grow, even after a purge emptied the table: a purged row's id is never reused.
+_APPEND_SQL = """INSERT INTO audit (id, ts, username, action, target, detail) VALUES (
+    1 + max(coalesce((SELECT max(id) FROM audit), 0),
+            coalesce((SELECT purged_through FROM audit_anchor WHERE id = 1), 0)),
+    ?, ?, ?, ?, ?)"""
+
+
 class SqliteAuditLog:
     def __init__(self, database: SqliteDatabase) -> None:
         self.database = database
@@ -175,22 +236,62 @@ class SqliteAuditLog:
         target: str | None = None,
         detail: str | None = None,
     ) -> None:
+        """Append one row to the chain. The INSERT comes first: it takes SQLite's write lock
+        (other processes too, such as ``villagewatch backup``), so the predecessor read next
+        cannot change before the commit and two writers never chain to the same row."""
+        row = [iso(at), username, action[:64], target and target[:200], detail and detail[:300]]
         with self.database.write() as db:
-            db.execute(
-                "INSERT INTO audit (ts, username, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-                [iso(at), username, action[:64], target and target[:200], detail and detail[:300]],
+            conn = db.conn
+            new_id = conn.execute(_APPEND_SQL, row).lastrowid
+            prev = conn.execute(
+                "SELECT hash FROM audit WHERE id < ? ORDER BY id DESC LIMIT 1", [new_id]
+            ).fetchone()
+            prev_hash = prev[0] if prev else self._anchor(conn)
+            digest = audit_row_hash(prev_hash, *row)
+            conn.execute(
+                "UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", [prev_hash, digest, new_id]
             )
+
+    @staticmethod
+    def _anchor(conn) -> str:
+        row = conn.execute("SELECT prev_hash FROM audit_anchor WHERE id = 1").fetchone()
+        return row[0] if row else GENESIS_HASH
+
+    def anchor(self) -> dict | None:
+        """Where the kept chain starts after purges (``prev_hash``, ``purged_through`` id,
+        ``purged_rows`` in all, the last ``cutoff``), or None if nothing was ever purged."""
+        return self.database.one("SELECT * FROM audit_anchor WHERE id = 1")
 
     def entries(
         self, limit: int = 200, action: str | None = None, target: str | None = None
     ) -> list[AuditEntry]:
         where = [c for c, v in (("action = ?", action), ("target = ?", target)) if v is not None]
         args = [v for v in (action, target) if v is not None]
-        sql = "SELECT * FROM audit" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = "SELECT id, ts, username, action, target, detail FROM audit"
+        sql += " WHERE " + " AND ".join(where) if where else ""
         rows = self.database.all(sql + " ORDER BY id DESC LIMIT ?", [*args, limit])
         return [AuditEntry(**r) for r in rows]
 
     def purge(self, before: datetime) -> dict[str, int]:
+        """Delete the rows older than ``before`` — the oldest *prefix* only: a row stays while
+        an older-looking one comes after it (a clock set back), so the chain is never holed —
+        and record the anchor the first kept row chains from, in the same transaction."""
         with self.database.write() as db:
-            n = db.execute("DELETE FROM audit WHERE ts < ?", [iso(before)]).rowcount
+            conn = db.conn
+            first_kept = conn.execute(
+                "SELECT MIN(id) FROM audit WHERE ts >= ?", [iso(before)]
+            ).fetchone()[0]
+            last = conn.execute(
+                "SELECT id, hash FROM audit WHERE id < coalesce(?, 9223372036854775807)"
+                " ORDER BY id DESC LIMIT 1",
+                [first_kept],
+            ).fetchone()
+            if last is None:
+                return {"audit": 0}
+            n = conn.execute("DELETE FROM audit WHERE id <= ?", [last[0]]).rowcount
+            previous = conn.execute("SELECT purged_rows FROM audit_anchor WHERE id = 1").fetchone()
+            conn.execute(
+                "INSERT OR REPLACE INTO audit_anchor VALUES (1, ?, ?, ?, ?)",
+                [last[1], last[0], n + (previous[0] if previous else 0), iso(before)],
+            )
         return {"audit": n}
