@@ -32,6 +32,17 @@ class PlateSettings(_Section):
         0.75, ge=0.0, le=1.0, description="a fuzzy match below this is no match"
     )
     logging: PlateLogging | None = Field(None, description="off unless a purpose is stated")
+    # When the gateway's plate stage (edge/plates.py) tries to read a vehicle's plate.
+    min_box_height: int = Field(
+        60, ge=16, le=2000, description="vehicle box height (px) before a read is tried"
+    )
+    min_sharpness: float = Field(
+        20.0, ge=0.0, description="variance of the Laplacian of the plate area, below = blurred"
+    )
+    max_attempts: int = Field(3, ge=1, le=20, description="OCR runs per vehicle track at most")
+    max_reads_per_s: float = Field(
+        2.0, gt=0.0, le=50.0, description="OCR runs per second per camera at most"
+    )
 
 
 class FaceSettings(_Section):
