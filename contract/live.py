@@ -20,11 +20,11 @@ viewers: the hub fans it out.
 
 from __future__ import annotations
 
-import struct
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from contract.framing import pack_framed, unpack_framed
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
     PROTOCOL_VERSION,
@@ -36,7 +36,6 @@ from contract.protocol import (
 
 #: Largest live frame on the wire (header included); a 960-px JPEG at quality 70 is ~60 KB.
 MAX_LIVE_FRAME_BYTES = 512 * 1024
-_HEADER_LEN = struct.Struct("!I")
 _MAX_HEADER_BYTES = 1024
 
 
@@ -109,25 +108,14 @@ def decode_request(payload: bytes, site: str, node: str) -> LiveRequest:
 
 
 def encode_frame(header: LiveFrameHeader, jpeg: bytes) -> bytes:
-    head = header.model_dump_json().encode()
-    return _HEADER_LEN.pack(len(head)) + head + jpeg
+    return pack_framed(header, jpeg)
 
 
 def decode_frame(payload: bytes) -> tuple[LiveFrameHeader, bytes]:
     """Split and check a live frame: a sane header and one JPEG (:class:`ProtocolError`)."""
-    if len(payload) > MAX_LIVE_FRAME_BYTES:
-        raise ProtocolError("too_large", f"live frame {len(payload)} bytes")
-    if len(payload) < _HEADER_LEN.size:
-        raise ProtocolError("invalid", "live frame shorter than its header length")
-    (size,) = _HEADER_LEN.unpack_from(payload)
-    if size > _MAX_HEADER_BYTES or _HEADER_LEN.size + size > len(payload):
-        raise ProtocolError("invalid", f"live frame header of {size} bytes")
-    start = _HEADER_LEN.size
-    try:
-        header = LiveFrameHeader.model_validate_json(payload[start : start + size])
-    except (ValidationError, ValueError) as exc:
-        raise ProtocolError("invalid", str(exc).splitlines()[0][:200]) from None
-    jpeg = payload[start + size :]
+    header, jpeg = unpack_framed(
+        payload, LiveFrameHeader, MAX_LIVE_FRAME_BYTES, _MAX_HEADER_BYTES, "live frame"
+    )
     if not (jpeg.startswith(b"\xff\xd8") and jpeg.endswith(b"\xff\xd9")):
         raise ProtocolError("not_jpeg", "live frame is not a JPEG")
     return header, jpeg

@@ -27,11 +27,11 @@ clock from the moment the request arrives, so the two clocks need not agree.
 
 from __future__ import annotations
 
-import struct
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from contract.framing import pack_framed, unpack_framed
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
     HEX_ID_PATTERN,
@@ -48,7 +48,6 @@ from contract.protocol import (
 MAX_EVIDENCE_BYTES = MAX_SNAPSHOT_BYTES
 #: Longest window either side of the request; the gateway's buffer holds their sum.
 MAX_PRE_S, MAX_POST_S = 6.0, 4.0
-_HEADER_LEN = struct.Struct("!I")
 _MAX_HEADER_BYTES = 2048
 _MAGIC = {"image/jpeg": (0, b"\xff\xd8\xff"), "video/x-msvideo": (8, b"AVI ")}
 
@@ -127,26 +126,15 @@ def decode_request(payload: bytes, site: str, node: str) -> VerifyRequest:
 
 
 def encode_evidence(header: EvidenceHeader, body: bytes = b"") -> bytes:
-    head = header.model_dump_json(exclude_none=True).encode()
-    return _HEADER_LEN.pack(len(head)) + head + body
+    return pack_framed(header, body)
 
 
 def decode_evidence(payload: bytes) -> tuple[EvidenceHeader, bytes]:
     """Split and check an evidence message: a sane header and a body of the type it claims,
     told by its bytes (:class:`ProtocolError`)."""
-    if len(payload) > MAX_EVIDENCE_BYTES:
-        raise ProtocolError("too_large", f"evidence of {len(payload)} bytes")
-    if len(payload) < _HEADER_LEN.size:
-        raise ProtocolError("invalid", "evidence shorter than its header length")
-    (size,) = _HEADER_LEN.unpack_from(payload)
-    if size > _MAX_HEADER_BYTES or _HEADER_LEN.size + size > len(payload):
-        raise ProtocolError("invalid", f"evidence header of {size} bytes")
-    start = _HEADER_LEN.size
-    try:
-        header = EvidenceHeader.model_validate_json(payload[start : start + size])
-    except (ValidationError, ValueError) as exc:
-        raise ProtocolError("invalid", str(exc).splitlines()[0][:200]) from None
-    body = payload[start + size :]
+    header, body = unpack_framed(
+        payload, EvidenceHeader, MAX_EVIDENCE_BYTES, _MAX_HEADER_BYTES, "evidence"
+    )
     if header.content_type is None:
         if body:
             raise ProtocolError("invalid", "evidence without a content type carries a body")
