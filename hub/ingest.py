@@ -87,6 +87,20 @@ class HeartbeatSink(Protocol):
         after the commit (a health incident opened or resolved)."""
 
 
+class AlertSink(Protocol):
+    """Alerts that are not ordinary alarms (:class:`hub.watchlist.ingest.WatchlistSink`).
+
+    ``kinds`` are kept by the sink instead of the alerts table (:meth:`take`, inside the
+    batch's transaction; a :class:`ProtocolError` it raises quarantines the alert with that
+    reason). ``quiet`` kinds are stored as alerts but not announced (no ``alert`` event, so
+    no chime): face-match candidates, which wait for two officers."""
+
+    kinds: frozenset[str]
+    quiet: frozenset[str]
+
+    def take(self, alert: Alert, received_at: datetime) -> None: ...
+
+
 class Ingestor:
     """Validates, dedupes, stores and correlates messages, then publishes events."""
 
@@ -99,9 +113,13 @@ class Ingestor:
         clock: Clock = system_clock,
         *,
         heartbeats: HeartbeatSink | None = None,
+        sink: AlertSink | None = None,
     ) -> None:
         self.storage = storage
         self.heartbeats = heartbeats
+        self.sink = sink
+        self._diverted = sink.kinds if sink else frozenset()
+        self._quiet = sink.quiet if sink else frozenset()
         self.bus = bus
         self.correlator = correlator
         self.topic_root = topic_root
@@ -198,8 +216,9 @@ class Ingestor:
         fresh: dict[str, int] = {}
         for i in writes:
             message = decoded[i].message
-            if isinstance(message, Alert) and message.id not in fresh:
-                fresh[message.id] = i
+            # A sink's kinds go one by one, below.
+            if isinstance(message, Alert) and message.kind not in self._diverted:
+                fresh.setdefault(message.id, i)
         if fresh:
             events: list[HubEvent] = []
             try:
@@ -243,7 +262,8 @@ class Ingestor:
         skewed = 0
         for i, alert, done in zip(indexes, alerts, inserts, strict=True):
             assert done.record is not None
-            events.append(AlertStored(alert=done.record))
+            if alert.kind not in self._quiet:
+                events.append(AlertStored(alert=done.record))
             skewed += self._notice(alert, done, now)
             outcome.results[i] = _stored(alert, done.record)
         # One event per incident the batch touched, with its state after the batch.
@@ -297,6 +317,8 @@ class Ingestor:
         assert parsed is not None
         if parsed.channel is Channel.SNAPSHOT:
             return self._snapshot(parsed, item.payload, now, events)
+        if isinstance(message, Alert) and message.kind in self._diverted:
+            return self._divert(item.topic, item.payload, message, now)
         if isinstance(message, Alert):
             return self._alert(message, now, events)
         if isinstance(message, NodeStatus):
@@ -324,12 +346,24 @@ class Ingestor:
         if filed is not None:
             incident, change = filed
             record = record.model_copy(update={"incident_id": incident.id})
-        events.append(AlertStored(alert=record))
+        if alert.kind not in self._quiet:
+            events.append(AlertStored(alert=record))
         if filed is not None:
             events.append(IncidentChanged(incident=incident, change=change))
         if self._notice(alert, done, now):
             self.storage.counters.bump("clock_skewed")
         return _stored(alert, record)
+
+    def _divert(self, topic: str, payload: bytes, alert: Alert, now: datetime) -> IngestResult:
+        """An alert the sink keeps instead of the alerts table (a plate read for the log)."""
+        assert self.sink is not None
+        ids = dict(alert_id=alert.id, site=alert.site, node=alert.node)
+        try:
+            self.sink.take(alert, now)
+        except ProtocolError as exc:
+            self._quarantine(topic, exc.reason, exc.detail, payload)
+            return IngestResult("quarantined", exc.reason, **ids)
+        return IngestResult("stored", **ids)
 
     def _snapshot(
         self, parsed: Topic, jpeg: bytes, now: datetime, events: list[HubEvent]

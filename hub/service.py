@@ -50,6 +50,7 @@ from hub.storage.sqlite.orphans import orphan_sweeper
 from hub.storage.sqlite.sensors import sensors_for
 from hub.storage.sqlite.throttle import login_failures_for
 from hub.verification import VideoVerifier
+from hub.watchlist.bundle import Watchlist
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,20 @@ class HubService:
         self.sensors = SensorHub(
             self.storage, sensors_for(self.storage), self.bus, self.incidents, config, clock
         )
+        # Watchlists (hub/watchlist/): face candidates kept out of the alarm gate, plate
+        # reads into the plate log, each gateway's list published retained.
+        self.watchlist = Watchlist(
+            self.storage, self.bus, config, hub_connection, clock, self.incidents,
+            self.dispatch.dispatch,
+        )  # fmt: skip
         self.ingestor = Ingestor(
-            self.storage, self.bus, self.sensors.gate, root, clock, heartbeats=self.sensors.health
+            self.storage,
+            self.bus,
+            self.watchlist.correlator(self.sensors.gate),
+            root,
+            clock,
+            heartbeats=self.sensors.health,
+            sink=self.watchlist.sink,
         )
         self.notifications = NotificationService(
             self.storage,
@@ -121,6 +134,7 @@ class HubService:
                 # GET /api/stats adds what ingest decided but has not written yet.
                 "ingest": self.ingestor,
                 "sensors": self.sensors,
+                "watchlist": self.watchlist,
             },
         )
         # Live view of cameras: its own MQTT link, leases out and frames in (hub/live.py).
@@ -219,6 +233,7 @@ class HubService:
         self.link.start()
         self.live.start()
         self.verifier.start()
+        self.watchlist.start()
         for worker in self.workers:
             worker.start()
         self._started = True
@@ -239,6 +254,7 @@ class HubService:
         self.link.stop()
         self.live.stop()  # ends open live views, so the web server stops at once
         self.verifier.stop()
+        self.watchlist.stop()
         self.bus.close()  # end open SSE streams so the web server stops at once
         self.web.stop()
         for worker in reversed(self.workers):

@@ -1,0 +1,73 @@
+"""What the watchlist refuses, and how plates are compared.
+
+Every guardrail is a :class:`Refused` with an HTTP status and a reason a person can read;
+the API answers it as a 4xx, so the lawful way is the only one the software offers.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Protocol
+
+import numpy as np
+
+#: An alert a gateway sends for every plate read when the site logs plates
+#: (``watchlists.plates.logging``); kept in the plate log, never filed as an incident.
+PLATE_READ_KIND = "plate_read"
+
+_SEPARATORS = re.compile(r"[\s·\-_.]+")
+
+
+class Refused(Exception):
+    """A watchlist action the rules do not allow: ``status`` (400, 403, 404, 409, 413, 422)
+    and ``reason``."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def plate_key(plate: str) -> str:
+    """A plate as compared: upper case, separators gone (``粤C·12345`` -> ``粤C12345``).
+
+    Uses the plates helper's :func:`contract.plates.normalise` when it is in the tree (it
+    folds OCR confusions too); this simple form is the fallback."""
+    try:
+        from contract.plates import normalise  # type: ignore[import-not-found]
+    except ImportError:
+        return _SEPARATORS.sub("", plate).upper()
+    return normalise(plate)
+
+
+class FaceDescriber(Protocol):
+    """:class:`contract.face_descriptor.FaceDescriber` as the hub uses it."""
+
+    def embed_photo(self, image: np.ndarray) -> np.ndarray | None:
+        """A float32[1024] embedding of the face in a BGR photo, or None if none is found."""
+
+
+def load_face_describer() -> FaceDescriber:
+    """The offline face model (contract/face_descriptor.py), loaded once on first use."""
+    from contract.face_descriptor import FaceDescriber as Model  # type: ignore[import-not-found]
+
+    model = Model()
+    model.load()
+    return model
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two embeddings (the descriptor's ``similarity`` when present)."""
+    try:
+        from contract.face_descriptor import similarity as model_similarity  # type: ignore
+    except ImportError:
+        a = np.asarray(a, dtype=np.float32).ravel()
+        b = np.asarray(b, dtype=np.float32).ravel()
+        denom = float(np.linalg.norm(a) * np.linalg.norm(b)) or 1.0
+        return float(np.dot(a, b) / denom)
+    return float(model_similarity(a, b))
