@@ -39,6 +39,11 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
+#: The alert kind of a plate read kept for the site's plate log (``watchlists.plates.logging``
+#: on): severity info, one per vehicle track; the hub files it in the plate log, not as an
+#: incident. A listed plate is ``contract.watchlist.PLATE_KIND`` instead.
+PLATE_READ_KIND = "plate_read"
+
 #: Characters OCR confuses on plates; each group is one equivalence class.
 CONFUSIONS: tuple[str, ...] = ("0ODQ", "1IL", "8B", "5S", "2Z", "6G")
 CONFUSION_COST = 0.2

@@ -1,5 +1,5 @@
 """``FrameProcessor``: one camera's stages, frame by frame —
-privacy mask → motion → detect → filter → track → rules.
+privacy mask → motion → detect → filter → track → plates → rules.
 
 Both the live :class:`edge.pipeline.CameraPipeline` and :func:`edge.replay.replay` drive this
 same class, so what a replay shows is what the gateway would have done. It holds no thread
@@ -19,6 +19,10 @@ What it finds goes through the label filters (:class:`edge.detectors.ObjectFilte
 the tracker (:class:`edge.tracker.CameraTracker`, fed weak detections too so half-hidden
 people keep their track). Rules only see confirmed tracks whose median score over their
 life reaches their label's ``threshold``.
+
+On cameras with ``plates: true`` the plate stage (:class:`edge.plates.PlateReader`) reads the
+plates of those confirmed vehicle tracks; its watchlist hits join the rules' hits, and each
+track's best read is in :attr:`ProcessedFrame.plates` for the alerts' objects.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from edge.detect_schedule import DetectSchedule
 from edge.detections import Detections
 from edge.detectors import Detector, ObjectFilters
 from edge.motion import MotionGate, MotionResult, detection_regions
+from edge.plates import PlateReader, PlateResult
 from edge.privacy import PrivacyMask
 from edge.rules import Rule, RuleHit, build_rules
 from edge.tracker import CameraTracker
@@ -44,6 +49,7 @@ from edge.tracker import CameraTracker
 #: static meanwhile; whoever moves next is treated as new).
 TRACK_EXPIRY_S = 60.0
 _MAX_ALERT_OBJECTS = 64
+_NO_PLATES = PlateResult()
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +67,8 @@ class ProcessedFrame:
     regions: list[tuple[float, float, float, float]] = field(default_factory=list)
     #: The rows the rules saw: confirmed tracks sure enough over their life.
     confident: Detections = field(default_factory=Detections.empty)
+    #: Best plate read of each vehicle track so far (cameras with ``plates: true``).
+    plates: dict[int, str] = field(default_factory=dict)
 
 
 class FrameProcessor:
@@ -75,7 +83,9 @@ class FrameProcessor:
         gate_motion: bool = True,
         cap_fps: bool = True,
         tracker: CameraTracker | None = None,
+        plates: PlateReader | None = None,
     ) -> None:
+        """``plates``: the camera's plate stage, if it reads plates (``Camera.plates``)."""
         self.camera = camera
         self.detector = detector
         self.timezone = timezone
@@ -86,6 +96,7 @@ class FrameProcessor:
         self.schedule = DetectSchedule(camera.detect, cap_fps=cap_fps)
         self.filters = ObjectFilters(camera.detect, detector.model)
         self.tracker = tracker or CameraTracker(self.filters.filter_for)
+        self.plates = plates
         self.rules: list[Rule] = []
         self._frame_size: tuple[int, int] | None = None
         self._last_detect: float | None = None
@@ -133,10 +144,25 @@ class FrameProcessor:
         self.schedule.ran(frame.timestamp, busy, boxes, frame.size, found_boxes=seen.xyxy)
         tracked = self.tracker.confident(seen)
         when = datetime.fromtimestamp(frame.timestamp, UTC)
-        hits = [hit for rule in self.rules for hit in rule.evaluate(tracked, when)]
+        plates = self._plates(frame, tracked)
+        hits = [hit for rule in self.rules for hit in rule.evaluate(tracked, when)] + plates.hits
         return ProcessedFrame(
-            frame, motion, True, seen, hits, self.detector.last_inference_ms, regions, tracked
+            frame,
+            motion,
+            True,
+            seen,
+            hits,
+            self.detector.last_inference_ms,
+            regions,
+            tracked,
+            plates=plates.reads,
         )
+
+    def _plates(self, frame: Frame, tracked: Detections) -> PlateResult:
+        """The plate stage on this camera's confirmed tracks (nothing without one)."""
+        if self.plates is None:
+            return _NO_PLATES
+        return self.plates.process(frame.image, tracked, frame.timestamp)
 
     def _motion(self, image: np.ndarray) -> MotionResult:
         """The motion gate on a small grey copy made here in one cheap step (~0.3 ms for
@@ -170,9 +196,16 @@ def build_alert(
     camera: Camera,
     frame_size: tuple[int, int],
     has_snapshot: bool,
+    plates: dict[int, str] | None = None,
 ) -> Alert:
-    """The wire :class:`~contract.protocol.Alert` for a rule hit on ``camera``."""
+    """The wire :class:`~contract.protocol.Alert` for a rule hit on ``camera``; ``plates``
+    (:attr:`ProcessedFrame.plates`) gives vehicle objects their track's best plate read."""
     objects: list[DetectedObject] = hit.objects.to_objects()[:_MAX_ALERT_OBJECTS]
+    if plates:
+        objects = [
+            o.model_copy(update={"plate": plates[o.track_id]}) if o.track_id in plates else o
+            for o in objects
+        ]
     return Alert(
         id=alert_id,
         site=site,
@@ -188,4 +221,5 @@ def build_alert(
         objects=objects,
         frame_size=frame_size,
         has_snapshot=has_snapshot,
+        watchlist=hit.watchlist,
     )

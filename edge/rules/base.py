@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 
-from contract.protocol import Severity
+from contract.protocol import Severity, WatchlistHit
 from contract.rule_settings import Schedule
 from edge.detections import Detections
 
@@ -39,6 +39,10 @@ class RuleHit:
     objects: Detections
     message: str
     outline: np.ndarray | None = None
+    #: Watchlist hits (edge/plates.py): the match, for ``Alert.watchlist``.
+    watchlist: WatchlistHit | None = None
+    #: False for hits that must go without a picture (a plate-log read: text only).
+    snapshot: bool = True
 
 
 @runtime_checkable
