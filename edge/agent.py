@@ -43,6 +43,8 @@ from edge.inference import InferenceWorker
 from edge.live import LiveStreamer
 from edge.outbox import Outbox
 from edge.pipeline import CameraPipeline
+from edge.plate_ocr import PlateOCR
+from edge.plates import PlateReader
 from edge.pre_event import PreEventBuffer
 from edge.publisher import Publisher
 from edge.verification import CameraFeed, EvidenceResponder
@@ -133,8 +135,15 @@ class EdgeAgent:
                 self.watchlist.topic: self.watchlist.on_update,
             },
         )
+        #: One OCR engine for the cameras that read plates (loaded on the first read).
+        self.plate_ocr = PlateOCR()
         self.pipelines: list[CameraPipeline] = []
         for camera in gateway.cameras:
+            plates = (
+                PlateReader(camera, config.watchlists.plates, self.watchlist, self.plate_ocr)
+                if camera.plates
+                else None
+            )
             source = config.resolve_source(camera.detect_source or camera.source)
             main = config.resolve_source(camera.source) if camera.detect_source else None
             self.pipelines.append(
@@ -157,6 +166,7 @@ class EdgeAgent:
                     main_source=main,
                     quiet_cells=self.data_dir / "quiet_cells" / f"{camera.name}.npz",
                     pre_event=self.pre_event[camera.name],
+                    plates=plates,
                 )
             )
 

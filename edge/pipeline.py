@@ -53,6 +53,7 @@ from edge.health_alerts import build_health_alert, health_snapshot, wants_snapsh
 from edge.live import LiveStreamer
 from edge.main_stream import MainStream
 from edge.outbox import Outbox
+from edge.plates import PlateReader
 from edge.pre_event import PreEventBuffer
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
 from edge.rules import RuleHit
@@ -118,6 +119,7 @@ class CameraPipeline:
         main_source: str | None = None,
         quiet_cells: Path | None = None,
         pre_event: PreEventBuffer | None = None,
+        plates: PlateReader | None = None,
     ) -> None:
         """``blurrer``: the gateway's one :class:`FaceBlurrer` (thread-safe), shared by its
         cameras; by default this camera makes its own (the model loads on the first alert).
@@ -127,10 +129,10 @@ class CameraPipeline:
         ``quiet_cells``: the file keeping this camera's learned barren cells across restarts
         (:mod:`edge.quiet_cells`), saved every ``QUIET_CELLS_SAVE_S`` and on stop.
         ``pre_event``: the camera's rolling buffer for video verification, the last stage
-        (:mod:`edge.pre_event`)."""
+        (:mod:`edge.pre_event`). ``plates``: the camera's plate stage (``plates: true``)."""
         self.camera = camera
         self.source = FrameSource.for_camera(camera, source)
-        self.processor = FrameProcessor(camera, detector, timezone)
+        self.processor = FrameProcessor(camera, detector, timezone, plates=plates)
         self.health = CameraHealth(camera.health)
         self.outbox = outbox
         self.site, self.node, self.topic_root = site, node, topic_root
@@ -271,7 +273,7 @@ class CameraPipeline:
     def _raise(self, result: ProcessedFrame, hit: RuleHit) -> None:
         """Snapshot + alert into the outbox (one transaction, seq included), then tell."""
         outline = hit.outline if hit.outline is not None else self.processor.zone_polygon(hit.rule)
-        jpeg = self._snapshot(result, hit.objects, outline)
+        jpeg = self._snapshot(result, hit.objects, outline) if hit.snapshot else None
 
         def alert(alert_id: str, seq: int) -> Alert:
             return build_alert(
@@ -283,6 +285,7 @@ class CameraPipeline:
                 camera=self.camera,
                 frame_size=result.frame.size,
                 has_snapshot=jpeg is not None,
+                plates=result.plates,
             )
 
         self._queue(alert, jpeg)

@@ -52,15 +52,19 @@ from pathlib import Path
 
 from contract.protocol import Alert, encode
 from contract.siteconfig import Camera, SiteConfig, ZoneRule
+from contract.watchlist import WatchlistUpdate
 from edge.annotated_video import AnnotatedVideo
 from edge.camera_health import CameraHealth, HealthEvent
 from edge.capture import FrameSource
 from edge.detectors import choose_model, make_detector
 from edge.faces import FaceBlurrer
 from edge.health_alerts import build_health_alert, health_snapshot, wants_snapshot
+from edge.plate_ocr import PlateOCR
+from edge.plates import PlateReader
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
 from edge.replay_output import ReplaySummary, ReplayTally
 from edge.snapshot import make_snapshot
+from edge.watchlist import WatchlistHolder
 
 _REPLAY_NS = uuid.UUID("6f1c1f3e-5b1a-4c53-9a43-2f0b7d9a0c11")
 _WHOLE_FRAME = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
@@ -102,12 +106,16 @@ def replay(
     blurrer: FaceBlurrer | None = None,
     annotate: Path | None = None,
     quiet_cells: Path | None = None,
+    watchlist: WatchlistUpdate | None = None,
 ) -> ReplaySummary:
     """Process ``video`` and write detections, events, snapshots, ``summary.json`` and
     ``heatmap.png`` into ``out_dir``; with ``annotate``, also the annotated video at that path.
 
     ``quiet_cells``: a file of learned barren cells to start from and to leave behind
     (:mod:`edge.quiet_cells`), as a gateway keeps them across restarts.
+
+    A config camera with ``plates: true`` reads plates as live; ``watchlist`` is the list
+    they are matched against (none: reads only fill the alerts' vehicle objects).
 
     Raises ``ValueError`` when the camera's ``detect.model`` cannot see what its rules watch.
     """
@@ -134,7 +142,12 @@ def replay(
     sha = _video_sha(video)
     detector = make_detector(cam.detect, choose_model(cam))
     processor = FrameProcessor(
-        cam, detector, tz, gate_motion=not every_frame, cap_fps=not every_frame
+        cam,
+        detector,
+        tz,
+        gate_motion=not every_frame,
+        cap_fps=not every_frame,
+        plates=_plate_reader(config, cam, site, node, watchlist),
     )
     cells = processor.schedule.barren
     if quiet_cells is not None and cells is not None and Path(quiet_cells).is_file():
@@ -188,7 +201,7 @@ def replay(
                 outline = hit.outline
                 if outline is None:
                     outline = processor.zone_polygon(hit.rule)
-                jpeg = snapshot(result, hit.objects, outline)
+                jpeg = snapshot(result, hit.objects, outline) if hit.snapshot else None
                 alert = build_alert(
                     hit,
                     alert_id=alert_id,
@@ -198,6 +211,7 @@ def replay(
                     camera=cam,
                     frame_size=frame.size,
                     has_snapshot=jpeg is not None,
+                    plates=result.plates,
                 )
                 write(alert, jpeg)
                 alerts += 1
@@ -260,6 +274,21 @@ def replay(
     )
     summary.write_json(out_dir / "summary.json")
     return summary
+
+
+def _plate_reader(
+    config: SiteConfig | None,
+    cam: Camera,
+    site: str,
+    node: str,
+    watchlist: WatchlistUpdate | None,
+) -> PlateReader | None:
+    """The camera's plate stage as the gateway builds it (None unless ``plates: true``)."""
+    if config is None or not cam.plates:
+        return None
+    holder = WatchlistHolder(site, node, "replay")
+    holder.set(watchlist)
+    return PlateReader(cam, config.watchlists.plates, holder, PlateOCR())
 
 
 def _health_key(sha: str, frame: int, event: HealthEvent) -> str:
