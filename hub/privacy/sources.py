@@ -14,6 +14,7 @@ from contract.siteconfig import SiteConfig
 from hub.privacy.alert_source import AlertSubjectSource
 from hub.privacy.subjects import SubjectSource
 from hub.storage.repositories import Storage
+from hub.watchlist.subjects import watchlist_subject_source
 
 
 def subject_sources(
@@ -24,4 +25,5 @@ def subject_sources(
     database = storage.alerts.database  # the SQLite file every repository shares
     return [
         AlertSubjectSource(database, data_dir, min_score),
+        watchlist_subject_source(storage, data_dir, config),  # entries, crops, plate log
     ]

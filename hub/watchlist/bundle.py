@@ -58,6 +58,7 @@ class Watchlist:
             self.repo,
             self.vault,
             config.watchlists.faces.match_threshold,
+            config.watchlists.plates.fuzzy_min_score,
             self.service._changed,
             describer,
         )

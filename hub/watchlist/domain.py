@@ -6,17 +6,16 @@ the API answers it as a 4xx, so the lawful way is the only one the software offe
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Protocol
 
 import numpy as np
 
+from contract.plates import normalise
+
 #: An alert a gateway sends for every plate read when the site logs plates
 #: (``watchlists.plates.logging``); kept in the plate log, never filed as an incident.
 PLATE_READ_KIND = "plate_read"
-
-_SEPARATORS = re.compile(r"[\s·\-_.]+")
 
 
 class Refused(Exception):
@@ -34,14 +33,8 @@ def new_id() -> str:
 
 
 def plate_key(plate: str) -> str:
-    """A plate as compared: upper case, separators gone (``粤C·12345`` -> ``粤C12345``).
-
-    Uses the plates helper's :func:`contract.plates.normalise` when it is in the tree (it
-    folds OCR confusions too); this simple form is the fallback."""
-    try:
-        from contract.plates import normalise  # type: ignore[import-not-found]
-    except ImportError:
-        return _SEPARATORS.sub("", plate).upper()
+    """A plate as compared exactly: :func:`contract.plates.normalise` (``粤C·12345`` and
+    ``粵c 12345`` are both ``粤C12345``), the gateway's own normalisation."""
     return normalise(plate)
 
 

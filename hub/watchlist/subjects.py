@@ -1,7 +1,8 @@
 """Subject requests over the watchlist: plate entries, face entries, match crops, plate log.
 
-A :class:`~hub.privacy.subjects.SubjectSource`. A plate is found by its key (separators and
-case folded; the plates helper's fuzzy normalisation when :mod:`contract.plates` is there).
+A :class:`~hub.privacy.subjects.SubjectSource`. A plate is found with the gateway's own fuzzy
+match (:func:`contract.plates.plate_score` at ``watchlists.plates.fuzzy_min_score``, as the
+alerts source does), so a request for "粤C·12345" finds an entry or a log row "粤C1Z345".
 A face is found by embedding similarity at the site's match threshold: enrolled entries by
 their stored embedding, and match crops both through the entry they matched and, when the
 face model is on this hub, by embedding the crop itself. Erasing deletes the rows and their
@@ -17,12 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from contract.plates import plate_score
 from contract.siteconfig import SiteConfig
 from contract.watchlist_settings import WatchlistSettings
 from hub.privacy.subjects import Subject, SubjectRecord
 from hub.storage.repositories import Storage
 from hub.storage.sqlite.watchlist import SqliteWatchlistRepository, watchlist_for
-from hub.watchlist.domain import FaceDescriber, load_face_describer, plate_key, similarity
+from hub.watchlist.domain import FaceDescriber, load_face_describer, similarity
 from hub.watchlist.vault import PhotoVault, VaultError
 
 log = logging.getLogger(__name__)
@@ -38,33 +40,37 @@ class WatchlistSubjects:
         repo: SqliteWatchlistRepository,
         vault: PhotoVault,
         threshold: float,
+        plate_min_score: float = 0.75,
         changed: Callable[[], object] = lambda: None,
         describer: Callable[[], FaceDescriber] | None = None,
     ) -> None:
         """``threshold``: the site's face match threshold; ``changed``: republish the
         gateways' lists after an erasure."""
         self.repo, self.vault, self.threshold = repo, vault, threshold
+        self.plate_min_score = plate_min_score
         self._changed = changed
         self._describer_factory = describer
 
     def find(self, subject: Subject) -> list[SubjectRecord]:
         found: list[SubjectRecord] = []
         if subject.plate is not None:
-            key = plate_key(subject.plate)
             for row in self.repo.plates():
-                if plate_key(row.entry.plate) == key:
+                if self._same_plate(subject.plate, row.entry.plate):
                     e = row.entry
                     summary = f"plate entry {e.plate}: {e.reason} ({e.case_ref})"
                     found.append(SubjectRecord(self.name, "plate_entry", e.id, summary,
                                                row.created_at))  # fmt: skip
             for log_row in self.repo.plate_log(limit=1_000_000):
-                if plate_key(log_row.plate) == key:
+                if self._same_plate(subject.plate, log_row.plate):
                     summary = f"plate {log_row.plate} read by {log_row.node}/{log_row.camera}"
                     found.append(SubjectRecord("plate_log", "plate_read", log_row.alert_id,
                                                summary, log_row.at))  # fmt: skip
         if subject.face is not None:
             found += self._faces(subject.face)
         return found
+
+    def _same_plate(self, asked: str, stored: str) -> bool:
+        return plate_score(asked, stored) >= self.plate_min_score
 
     def _faces(self, face: np.ndarray) -> list[SubjectRecord]:
         found, entries = [], set()
@@ -121,7 +127,11 @@ def watchlist_subject_source(
     :func:`hub.privacy.subjects.subject_sources`; a running hub's is
     ``HubService.watchlist.subjects``, which also republishes the gateways' lists — without
     it they are republished at the hub's next start)."""
-    threshold = (config.watchlists if config else WatchlistSettings()).faces.match_threshold
+    settings = config.watchlists if config else WatchlistSettings()
     return WatchlistSubjects(
-        watchlist_for(storage), PhotoVault(data_dir), threshold, describer=load_face_describer
+        watchlist_for(storage),
+        PhotoVault(data_dir),
+        settings.faces.match_threshold,
+        settings.plates.fuzzy_min_score,
+        describer=load_face_describer,
     )
