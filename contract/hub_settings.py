@@ -95,6 +95,20 @@ class RetentionSettings(_Section):
     quarantine_days: int | None = Field(None, ge=1, le=3650, description="refused messages")
     notifications_days: int | None = Field(None, ge=1, le=3650, description="deliveries")
     node_history_days: int | None = Field(None, ge=1, le=3650, description="node status changes")
+    snapshots_days: int | None = Field(
+        None, ge=1, le=3650, description="alert photos, if shorter than alerts (rows stay)"
+    )
+
+
+class PrivacyNoticeSettings(_Section):
+    """Who runs the cameras and whom to ask: the privacy page and the printable sign say it
+    (PIPL Art. 26: cameras in public places for public security only, with signs)."""
+
+    operator: str | None = Field(None, max_length=200, description="who runs the system")
+    contact: str | None = Field(
+        None, max_length=200, description="where people ask to see or delete their data"
+    )
+    purpose: str = Field("public security", min_length=3, max_length=200)
 
 
 class HubSettings(_Section):
@@ -103,6 +117,7 @@ class HubSettings(_Section):
     data_dir: str = Field("var/hub", description="SQLite database and snapshots")
     retention_days: int = Field(30, ge=1, le=3650, description="alerts older are purged")
     retention: RetentionSettings = RetentionSettings()
+    privacy: PrivacyNoticeSettings = PrivacyNoticeSettings()  # the sign notice (hub/privacy)
     tls_cert: str | None = Field(None, description="HTTPS: certificate chain (PEM), with tls_key")
     tls_key: str | None = Field(None, description="HTTPS: the certificate's private key (PEM)")
     session_idle_minutes: int = Field(

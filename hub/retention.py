@@ -3,7 +3,11 @@
 The site file sets ``hub.retention_days`` (the default for every kind) and may set a
 lifetime per kind under ``hub.retention`` (``alerts_days``, ``audit_days``,
 ``quarantine_days``, ``notifications_days``, ``node_history_days``): a village may keep
-alerts and their snapshots 30 days but the audit log a year. Ages are measured on the hub's
+alerts and their snapshots 30 days but the audit log a year. ``snapshots_days``, when
+shorter than the alerts', drops the photos sooner and keeps the alert rows (a photo shows
+people; the row says only what happened). The watchlist's own records (plate log, match
+crops) carry their own expiry and go with its purger in ``also``; the privacy page
+(:mod:`hub.privacy.summary`) lists every kind and its lifetime. Ages are measured on the hub's
 clock (when it received a thing), never a node's. Snapshots whose alert never came go after
 an hour, files included; files no row names at all (a write whose commit never came) go
 after an hour too; expired sessions go at once. Patrol units' positions are kept
@@ -22,6 +26,7 @@ from datetime import datetime, timedelta
 
 from hub.clock import Clock, system_clock
 from hub.periodic import PeriodicWorker
+from hub.privacy.snapshots import drop_snapshots
 from hub.storage.repositories import Storage
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,13 @@ class Lifetimes:
     node_history: float = 30
     #: Patrol units' tracks: ``hub.dispatch.positions_days`` (where people drove is personal).
     positions: float = 7
+    #: Alert snapshots, when kept shorter than their alerts (None: as long as the alert).
+    snapshots: float | None = None
+
+    @property
+    def snapshot_days(self) -> float:
+        """How long a snapshot is really kept: never longer than its alert."""
+        return self.alerts if self.snapshots is None else min(self.snapshots, self.alerts)
 
     @classmethod
     def from_settings(cls, hub: object) -> Lifetimes:
@@ -53,14 +65,22 @@ class Lifetimes:
             value = getattr(per_kind, f"{kind}_days", None) if per_kind is not None else None
             return default if value is None else value
 
-        kinds = {kind: days(kind) for kind in cls.__dataclass_fields__ if kind != "positions"}
+        kinds = {kind: days(kind) for kind in cls.__dataclass_fields__ if kind not in _OWN}
         dispatch = getattr(hub, "dispatch", None)
-        return cls(**kinds, positions=dispatch.positions_days if dispatch else cls.positions)
+        return cls(
+            **kinds,
+            positions=dispatch.positions_days if dispatch else cls.positions,
+            snapshots=getattr(per_kind, "snapshots_days", None),
+        )
 
     @classmethod
     def uniform(cls, days: float) -> Lifetimes:
         """``days`` for every kind that ``retention_days`` covers (tracks have their own)."""
-        return cls(**dict.fromkeys(set(cls.__dataclass_fields__) - {"positions"}, days))
+        return cls(**dict.fromkeys(set(cls.__dataclass_fields__) - _OWN, days))
+
+
+#: Kinds ``retention_days`` does not set: each has its own setting or follows another kind.
+_OWN = frozenset({"positions", "snapshots"})
 
 
 #: ``now -> counts``: deletes files no row names (see :mod:`hub.storage.sqlite.orphans`).
@@ -89,6 +109,8 @@ def purge(
 
     counts: dict[str, int] = {}
     counts |= storage.alerts.purge(cutoff(lifetimes.alerts), now - PENDING_SNAPSHOT_MAX_AGE)
+    if lifetimes.snapshot_days < lifetimes.alerts:
+        counts |= drop_snapshots(storage, cutoff(lifetimes.snapshot_days))
     counts |= storage.nodes.purge(cutoff(lifetimes.node_history))
     counts |= storage.quarantine.purge(cutoff(lifetimes.quarantine))
     counts |= storage.audit.purge(cutoff(lifetimes.audit))
