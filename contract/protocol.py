@@ -214,6 +214,13 @@ class CameraStats(BaseModel):
     inference_ms: float = Field(ge=0, description="mean detector latency")
     motion_ratio: float = Field(0.0, ge=0, le=1, description="share of frames with motion")
     connected: bool = True
+    #: Optional (added in v2 without a version bump, for event security): people per crowd
+    #: rule ring on the last detector frame, keyed ``rule/ring`` (``square/core``), and that
+    #: frame's time. The hub adds cameras up per event ring (hub/events_security/).
+    rings: dict[str, int] = Field(
+        default_factory=dict, description="people per crowd ring, keyed rule/ring"
+    )
+    rings_at: SaneTime | None = Field(None, description="when the ring counts were measured")
 
 
 class NodeStats(_Payload):

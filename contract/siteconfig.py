@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from contract.bridge_settings import IntegrationSettings, check_bridged_devices
 from contract.camera_settings import HealthSettings, PrivacySettings
 from contract.detect_settings import DetectSettings as DetectSettings
+from contract.event_settings import SiteEvent, check_event_feeds
 from contract.hub_settings import HubSettings
 from contract.place_settings import LatLon, SiteMap, check_placements
 from contract.protocol import DEFAULT_TOPIC_ROOT, ID_PATTERN, Severity
@@ -205,6 +206,7 @@ class SiteConfig(_Section):
     integrations: IntegrationSettings = IntegrationSettings()  # contract/bridge_settings.py
     watchlists: WatchlistSettings = WatchlistSettings()  # contract/watchlist_settings.py
     map: SiteMap | None = Field(None, description="the site plan officers see (no internet needed)")
+    events: list[SiteEvent] = Field(default_factory=list)  # contract/event_settings.py
     #: The file this config came from; relative paths are resolved against its folder.
     base_dir: Path = Field(Path("."), exclude=True)
 
@@ -228,9 +230,18 @@ class SiteConfig(_Section):
         dupes = sorted({n for n in nodes if nodes.count(n) > 1})
         if dupes:
             raise ValueError(f"node ids must be unique across gateways, sensors, bridged: {dupes}")
+        check_event_feeds(self.events, self._crowd_rings(), area_ids)
         if self.map is not None:
             check_placements(self.map, self.resolve(self.map.image), self._placed_points())
         return self
+
+    def _crowd_rings(self) -> dict[str, dict[str, set[str]]]:
+        """camera -> crowd rule -> its ring names, for the events' feeds."""
+        return {
+            c.name: {r.name: {n for n, ring in r.rings() if ring} for r in c.crowd}
+            for g in self.gateways
+            for c in g.cameras
+        }
 
     def _placed_points(self) -> list[tuple[str, LatLon]]:
         """Every position the site file gives, named by its field path."""
