@@ -36,6 +36,7 @@ from contract.rule_settings import (
 )
 from contract.rule_settings import Schedule as Schedule
 from contract.rule_settings import ZoneRule as ZoneRule
+from contract.safety_settings import SafetySettings, check_safety_areas
 from contract.sensor_kinds import DEFAULT_SENSOR_SEVERITY, SensorKind
 from contract.sensor_settings import SensorSettings, check_sensor_areas
 from contract.watchlist_settings import WatchlistSettings
@@ -207,6 +208,7 @@ class SiteConfig(_Section):
     watchlists: WatchlistSettings = WatchlistSettings()  # contract/watchlist_settings.py
     map: SiteMap | None = Field(None, description="the site plan officers see (no internet needed)")
     events: list[SiteEvent] = Field(default_factory=list)  # contract/event_settings.py
+    safety: SafetySettings = SafetySettings()  # the safety index (contract/safety_settings.py)
     #: The file this config came from; relative paths are resolved against its folder.
     base_dir: Path = Field(Path("."), exclude=True)
 
@@ -225,6 +227,7 @@ class SiteConfig(_Section):
                     f"sensor {s.node!r} names area {s.area!r}; known: {sorted(area_ids)}"
                 )
         check_sensor_areas(self.sensor_settings, area_ids)
+        check_safety_areas(self.safety, area_ids)
         nodes = [g.node for g in self.gateways] + [s.node for s in self.sensors]
         nodes += check_bridged_devices(self.integrations, area_ids)
         dupes = sorted({n for n in nodes if nodes.count(n) > 1})
