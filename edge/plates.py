@@ -125,13 +125,14 @@ class PlateReader:
         reads, hits = self._finish(math.inf if ts < self._last_ts else ts - LINGER_S, when)
         self._last_ts = ts
         vehicles = tracked[np.isin(tracked.label, list(VEHICLE_LABELS)) & (tracked.track_id >= 0)]
+        live: list[_Track] = []
         for i in range(len(vehicles)):
             row = vehicles[np.array([i])]
-            tid = int(row.track_id[0])
-            track = self._tracks.get(tid)
-            if track is None:
-                track = self._tracks[tid] = _Track(ts, row)
+            track = self._tracks.setdefault(int(row.track_id[0]), _Track(ts, row))
             track.seen, track.row = ts, row
+            live.append(track)
+        # The rate cap lets few runs through: unread tracks first, then the least tried.
+        for track in sorted(live, key=lambda t: (t.best is not None, t.attempts)):
             read = self._try_read(image, track, ts)
             if read is not None:
                 hits += self._better(track, read, when)

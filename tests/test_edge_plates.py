@@ -1,0 +1,250 @@
+"""The plate stage (edge/plates.py) with the real OCR models on real footage with rendered
+plates (tests/plate_kit.py): offline, best read per track, watchlist alerts, nothing kept of
+unlisted plates, only on cameras with ``plates: true``, expired entries ignored."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from contract.plates import PLATE_READ_KIND
+from contract.protocol import Alert, Channel, Severity, parse_topic
+from contract.rule_settings import ZoneRule
+from contract.siteconfig import Camera
+from contract.watchlist import PLATE_KIND, PlateEntry, WatchlistUpdate
+from contract.watchlist_settings import PlateLogging, PlateSettings
+from edge.detections import Detections
+from edge.detectors import make_detector
+from edge.outbox import Outbox
+from edge.pipeline import CameraPipeline
+from edge.plate_ocr import PlateOCR, model_dir
+from edge.plates import PlateReader
+from edge.processor import FrameProcessor, build_alert
+from edge.watchlist import WatchlistHolder
+from tests.plate_kit import Degrade, degrade, render_plate, van_scene, vtest_frame
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+SITE, NODE = "riverside", "gw-gate"
+
+
+@pytest.fixture(scope="module")
+def ocr() -> PlateOCR:
+    return PlateOCR()
+
+
+@pytest.fixture(scope="module")
+def street() -> np.ndarray:
+    return vtest_frame(0)
+
+
+def camera(plates: bool = True, **kw) -> Camera:
+    return Camera(**{"name": "gate", "source": "x.mp4", "area": "gate", "plates": plates, **kw})
+
+
+def entry(plate: str, *, expires: datetime = NOW + timedelta(days=30)) -> PlateEntry:
+    return PlateEntry(
+        id=uuid.uuid4().hex,
+        plate=plate,
+        reason="stolen in a burglary",
+        owner="sgt-li",
+        case_ref="2026-0412",
+        expires_at=expires,
+    )
+
+
+def holder(*entries: PlateEntry) -> WatchlistHolder:
+    h = WatchlistHolder(SITE, NODE, "vw", clock=lambda: NOW)
+    h.set(WatchlistUpdate(site=SITE, node=NODE, issued_at=NOW, plates=list(entries)))
+    return h
+
+
+def track(box, tid: int = 7, label: str = "truck") -> Detections:
+    return Detections.from_arrays([box], [0.8], [label], [tid])
+
+
+def scene(street: np.ndarray, text: str, **kw) -> tuple[np.ndarray, tuple]:
+    return van_scene(render_plate(text, 40), street, **kw)
+
+
+def test_the_ocr_runs_from_the_wheels_files_with_the_network_blocked(ocr, monkeypatch, street):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network use: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    fresh = PlateOCR()  # loads its models here, with sockets refused
+    assert all(p.parent == model_dir() and p.is_file() for p in fresh.model_files())
+    image, box = scene(street, "粤C·12345")
+    crop = image[int(box[1]) : int(box[3]), int(box[0]) : int(box[2])]
+    read = fresh.read_plate(crop)
+    assert read is not None and read.text == "粤C12345" and read.confidence > 0.9
+
+
+def test_the_stage_reads_a_plate_and_keeps_the_best_read_per_track(ocr, street):
+    reader = PlateReader(camera(), PlateSettings(), holder(), ocr)
+    clean, box = scene(street, "粤C·12345")
+    rng = random.Random(3)
+    spoilt = degrade(render_plate("粤C·12345", 40), Degrade(angle=15, blur=1.4, noise=10), rng)
+    worse, _ = van_scene(spoilt[40:-40, 40:-40], street)
+
+    first = reader.process(clean, track(box), 0.0)
+    assert first.reads == {7: "粤C12345"} and first.hits == []
+    best = reader._tracks[7].best
+    for i, image in enumerate([worse, clean, worse, clean], start=1):
+        result = reader.process(image, track(box), i * 1.0)
+        assert result.reads == {7: "粤C12345"}
+        assert reader._tracks[7].best.confidence >= best.confidence
+    assert reader.runs == PlateSettings().max_attempts  # then it stops trying
+
+
+def test_each_track_has_its_own_read_and_the_camera_its_rate_cap(ocr, street):
+    reader = PlateReader(camera(), PlateSettings(max_reads_per_s=2.0), holder(), ocr)
+    image, left = van_scene(render_plate("沪A·77351", 30), street, at=(20, 300), zoom=3.0)
+    image, right = van_scene(render_plate("京B·39946", 30), image, at=(420, 300), zoom=3.0)
+    both = Detections.concat([track(left, 1), track(right, 2, "car")])
+    assert reader.process(image, both, 0.0).reads.keys() == {1}  # one OCR run per 0.5 s
+    assert reader.process(image, both, 0.2).reads.keys() == {1}
+    assert reader.process(image, both, 0.6).reads == {1: "沪A77351", 2: "京B39946"}
+    assert reader.runs == 2
+
+
+def test_small_blurred_or_non_vehicle_objects_are_not_read(ocr, street):
+    reader = PlateReader(camera(), PlateSettings(), holder(), ocr)
+    image, box = scene(street, "粤C·12345")
+    person = Detections.from_arrays([box], [0.9], ["person"], [3])
+    assert reader.process(image, person, 0.0).reads == {}
+    small, small_box = van_scene(render_plate("粤C·12345", 10), street, zoom=1.0)
+    assert reader.process(small, track(small_box, 4), 1.0).reads == {}  # 59 px < 60
+    blurred = cv2.GaussianBlur(image, (0, 0), 6)
+    assert reader.process(blurred, track(box, 5), 2.0).reads == {}
+    assert reader.runs == 0
+
+
+def test_a_listed_plate_becomes_one_watchlist_alert_with_its_match(ocr, street):
+    listed = entry("粤C·12345")
+    reader = PlateReader(camera(), PlateSettings(), holder(entry("沪A·99999"), listed), ocr)
+    image, box = scene(street, "粤C·I2345")  # an I where the list has a 1
+    result = reader.process(image, track(box), 0.0)
+    (hit,) = result.hits
+    alert = build_alert(
+        hit,
+        alert_id=uuid.uuid4().hex,
+        seq=0,
+        site=SITE,
+        node=NODE,
+        camera=camera(),
+        frame_size=(768, 576),
+        has_snapshot=True,
+        plates=result.reads,
+    )
+    assert alert.kind == PLATE_KIND and alert.severity is Severity.MAJOR
+    assert alert.watchlist is not None and alert.watchlist.list == "plate"
+    assert alert.watchlist.entry_id == listed.id and 0.75 <= alert.watchlist.score <= 1.0
+    assert alert.watchlist.plate == result.reads[7]
+    assert "stolen in a burglary" in alert.message
+    assert alert.objects[0].plate == result.reads[7] and alert.objects[0].track_id == 7
+    # The same track matching the same entry again is not a second alert.
+    assert reader.process(image, track(box), 1.0).hits == []
+
+
+def test_expired_entries_do_not_match(ocr, street):
+    old = entry("粤C·12345", expires=NOW - timedelta(minutes=1))
+    reader = PlateReader(camera(), PlateSettings(), holder(old), ocr)
+    image, box = scene(street, "粤C·12345")
+    result = reader.process(image, track(box), 0.0)
+    assert result.reads == {7: "粤C12345"} and result.hits == []
+
+
+def test_no_plate_stage_on_a_camera_without_plates(ocr):
+    with pytest.raises(ValueError, match="plates: false"):
+        PlateReader(camera(plates=False), PlateSettings(), holder(), ocr)
+    assert FrameProcessor(camera(plates=False), make_detector(camera().detect, "centernet")).plates is None
+
+
+def test_plate_log_reads_leave_only_when_the_site_keeps_a_log(ocr, street):
+    image, box = scene(street, "粤C·12345")
+    log = PlateLogging(purpose="traffic study for the new gate", retention_days=7)
+    for logging_on in (None, log):
+        reader = PlateReader(camera(), PlateSettings(logging=logging_on), holder(), ocr)
+        reader.process(image, track(box), 0.0)
+        gone = reader.process(image, Detections.empty(), 20.0)  # track unseen for 20 s
+        kinds = [(h.kind, h.severity, h.snapshot) for h in gone.hits]
+        if logging_on is None:
+            assert kinds == [] and gone.reads == {}
+        else:
+            assert kinds == [(PLATE_READ_KIND, Severity.INFO, False)]
+            assert gone.reads == {7: "粤C12345"}
+
+
+# --- a whole camera: the pipeline, its outbox and its logs ----------------------------------
+
+
+def write_clip(path: Path, street: np.ndarray, text: str, frames: int = 20) -> None:
+    """The van driving slowly right past the camera, its plate readable, at 5 fps."""
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (768, 576))
+    for i in range(frames):
+        image, _ = scene(street, text, at=(200 + 6 * i, 250))
+        out.write(image)
+    out.release()
+
+
+def test_an_unlisted_plate_is_kept_only_in_its_alerts_object(ocr, street, tmp_path, caplog):
+    clip = tmp_path / "gate.mp4"
+    write_clip(clip, street, "粤C·12345")
+    cam = camera(
+        source=str(clip),
+        realtime=False,
+        zones=[
+            ZoneRule(
+                name="gate",
+                polygon=[(0, 0), (1, 0), (1, 1), (0, 1)],
+                objects=["truck", "car"],
+                cooldown_s=600,
+            )
+        ],
+        detect={"filters": {"truck": {"min_score": 0.3, "threshold": 0.35}}},
+    )
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    listed = holder(entry("沪A·99999"))
+    reader = PlateReader(cam, PlateSettings(), listed, ocr)
+    pipeline = CameraPipeline(
+        cam,
+        str(clip),
+        make_detector(cam.detect, "centernet"),
+        outbox,
+        site=SITE,
+        node=NODE,
+        topic_root="vw",
+        plates=reader,
+    )
+    caplog.set_level(logging.DEBUG)
+    pipeline.start()
+    try:
+        assert pipeline.drained.wait(120)
+    finally:
+        pipeline.stop()
+    rows = outbox.pending(limit=1000)
+    outbox.close()
+    alerts = [
+        Alert.model_validate(json.loads(r.payload))
+        for r in rows
+        if parse_topic(r.topic).channel is Channel.ALERT
+    ]
+    assert reader.runs >= 1 and [a.kind for a in alerts] == ["intrusion"]
+    plate = "粤C12345"
+    carrying = [o for a in alerts for o in a.objects if o.plate is not None]
+    assert [o.plate for o in carrying] == [plate]
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("outbox.sqlite*"))
+    # Once, in that alert's JSON (and in no snapshot, table or index), and in no log line.
+    assert stored.count(plate.encode()) == 1
+    assert stored.count("粤C·12345".encode()) == 0
+    assert plate not in caplog.text and "12345" not in caplog.text
