@@ -19,6 +19,7 @@ calls are serialised by a lock.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,13 @@ DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
 CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
 DET_MAX_SIDE = 480
+#: The files' sha256 in rapidocr 3.10.0: another version's models are refused, not used
+#: unmeasured (bench/plate_accuracy.py measured these).
+MODEL_SHA256 = {
+    DET_MODEL: "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+    REC_MODEL: "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+    CLS_MODEL: "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+}
 
 
 def model_dir() -> Path:
@@ -72,6 +80,9 @@ class PlateOCR:
         for path in (det, rec, cls):
             if not path.is_file():  # RapidOCR would try to download it: refuse instead
                 raise FileNotFoundError(f"OCR model missing from the rapidocr wheel: {path}")
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != MODEL_SHA256[path.name]:
+                raise ValueError(f"{path} is not the model measured here (sha256 {digest})")
         from rapidocr import RapidOCR  # here: modules that never read plates load without it
 
         return RapidOCR(
