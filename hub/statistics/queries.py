@@ -1,0 +1,160 @@
+"""The statistics page's SQL, its two indexes, and the time-zone spans it groups by.
+
+**Reads on their own connection.** The hub shares one SQLite connection under one lock
+(:class:`~hub.storage.sqlite.database.SqliteDatabase`); a year's statistics holding that lock
+would hold up ingest's commits. WAL lets any number of readers run beside the writer, so each
+statistics call opens a short-lived read-only connection (``PRAGMA query_only``) to the same
+file and closes it when done: nothing stays open across a backup restore.
+
+**Two indexes** (migration set ``villagewatch-hub-statistics``), each *covering* — every
+column a query reads is in the index, so SQLite never visits the table rows:
+
+* ``incidents_statistics (opened_at, category, kind, area, state, outcome, id)``: a period is
+  one range of the index; counts by kind, area and local time, and the incidents joined to
+  their alerts for false-alarm rates, all read from it alone.
+* ``alerts_statistics (incident_id, node, camera, zone, kind)``: from an incident to the
+  cameras, rules and sensors that raised it.
+
+``bench/stats_queries.py`` times these calls with and without the indexes.
+
+**Local hour and weekday in SQL.** SQLite knows no time zones, only fixed offsets
+(``strftime('%H', t, '+120 minutes')``). A period is split where the site's zone changes its
+offset (:func:`offset_spans`: at most twice a year for daylight saving), and each span is
+grouped with its own offset, so an incident at 01:30 UTC on the last Sunday of March counts at
+03:30 in Berlin and one at 00:30 UTC the day before at 01:30.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+
+from sqlite_utils.migrations import Migrations
+
+from hub.storage.sqlite.database import SqliteDatabase, iso
+
+migrations = Migrations("villagewatch-hub-statistics")
+
+INCIDENTS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS incidents_statistics"
+    " ON incidents (opened_at, category, kind, area, state, outcome, id)"
+)
+ALERTS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS alerts_statistics ON alerts (incident_id, node, camera, zone, kind)"
+)
+
+
+@migrations()
+def m001_statistics_indexes(db) -> None:
+    db.execute(INCIDENTS_INDEX)
+    db.execute(ALERTS_INDEX)
+
+
+#: The WHERE of every incident query: a period of opening times, optionally one category.
+_PERIOD = "opened_at >= ? AND opened_at < ? AND (? IS NULL OR category = ?)"
+
+
+def offset_spans(
+    zone: tzinfo, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime, int]]:
+    """``[start, end)`` cut where ``zone``'s UTC offset changes: ``(from, to, minutes)``.
+
+    The offset is sampled every 6 hours (zones change at most a few times a year) and each
+    change is narrowed down by bisection to the whole second it happens at (zones change
+    on whole seconds)."""
+
+    def offset(seconds: float) -> int:
+        moment = datetime.fromtimestamp(seconds, UTC).astimezone(zone)
+        return int(moment.utcoffset().total_seconds() // 60)
+
+    spans = []
+    span_start, here, stop = start, start.timestamp(), end.timestamp()
+    current = offset(here)
+    while here < stop:
+        step = min(here + 6 * 3600, stop)
+        probe = step if step < stop else stop - 1e-3  # the last millisecond inside
+        if offset(probe) == current:
+            here = step
+            continue
+        low, high = math.floor(here), math.ceil(probe)  # offset(low) == current != offset(high)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if offset(middle) == current else (low, middle)
+        change = datetime.fromtimestamp(high, UTC)
+        spans.append((span_start, change, current))
+        span_start, here, current = change, float(high), offset(high)
+    spans.append((span_start, end, current))
+    return spans
+
+
+class StatisticsStore:
+    """Statistics read straight from the hub's SQLite file (see the module's docstring)."""
+
+    def __init__(self, database: SqliteDatabase) -> None:
+        database.migrate(migrations)
+        self.path = Path(database.path)
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=10)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            yield conn
+        finally:
+            conn.close()
+
+    def counts_by(
+        self, column: str, start: datetime, end: datetime, category: str | None
+    ) -> dict[str, int]:
+        """Incidents opened in ``[start, end)`` per ``kind`` or ``area`` (None: ``(none)``)."""
+        if column not in ("kind", "area"):
+            raise ValueError(column)
+        sql = (
+            f"SELECT COALESCE({column}, '(none)'), COUNT(*) FROM incidents"
+            f" INDEXED BY incidents_statistics WHERE {_PERIOD} GROUP BY 1"
+        )
+        with self._reader() as conn:
+            rows = conn.execute(sql, [iso(start), iso(end), category, category]).fetchall()
+        return dict(rows)
+
+    def hour_of_week(
+        self, zone: tzinfo, start: datetime, end: datetime, category: str | None
+    ) -> list[list[int]]:
+        """Incidents opened in ``[start, end)`` per local weekday (Monday = 0) and hour:
+        seven lists of 24 counts."""
+        grid = [[0] * 24 for _ in range(7)]
+        sql = (
+            "SELECT CAST(strftime('%w', opened_at, ?1) AS INTEGER),"
+            " CAST(strftime('%H', opened_at, ?1) AS INTEGER), COUNT(*)"
+            " FROM incidents INDEXED BY incidents_statistics"
+            " WHERE opened_at >= ?2 AND opened_at < ?3 AND (?4 IS NULL OR category = ?4)"
+            " GROUP BY 1, 2"
+        )
+        with self._reader() as conn:
+            for a, b, minutes in offset_spans(zone, start, end):
+                args = [f"{minutes:+d} minutes", iso(a), iso(b), category]
+                for sunday0, hour, count in conn.execute(sql, args):
+                    grid[(sunday0 + 6) % 7][hour] += count
+        return grid
+
+    def outcomes_by(self, columns: tuple[str, ...], start: datetime, end: datetime) -> list[tuple]:
+        """For security incidents opened in ``[start, end)``: one row per ``columns`` of
+        their alerts (``node``, ``camera``, ``zone``, ``kind``) and the incident's state and
+        outcome, ending with how many distinct incidents such alerts joined (an incident
+        raised by ten alerts of one camera counts once for that camera)."""
+        if not columns or not set(columns) <= {"node", "camera", "zone", "kind"}:
+            raise ValueError(columns)
+        names = ", ".join(f"a.{c}" for c in columns)
+        sql = (
+            f"SELECT {names}, i.state, i.outcome, COUNT(DISTINCT i.id)"
+            " FROM incidents AS i INDEXED BY incidents_statistics"
+            " JOIN alerts AS a INDEXED BY alerts_statistics ON a.incident_id = i.id"
+            " WHERE i.opened_at >= ? AND i.opened_at < ? AND i.category = 'security'"
+            f" GROUP BY {names}, i.state, i.outcome"
+        )
+        with self._reader() as conn:
+            return conn.execute(sql, [iso(start), iso(end)]).fetchall()
