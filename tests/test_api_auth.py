@@ -54,6 +54,9 @@ def ids(hub: ApiHub) -> dict[str, str]:
         "node": "gw-plaza",
         "camera": "plaza",
         "area": "plaza",
+        # Watchlist routes: ids nothing has, answered 404 (ADMIN_STATUS) past the session.
+        "entry_id": "f" * 32,
+        "auth_id": "f" * 32,
     }
 
 
@@ -120,6 +123,32 @@ SAMPLE_REQUESTS = {
     ("POST", "/api/incidents/{incident_id}/dispatch"): {"json": {"unit_id": SAMPLE_UNIT}},
     ("POST", "/api/assignments/{assignment_id}/steps"): {"json": {"step": "accept"}},
     ("PUT", "/api/arming/{area}"): {"json": {"mode": "armed"}},
+    ("POST", "/api/watchlist/plates"): {
+        "json": {
+            "plate": "粤C·12345",
+            "reason": "stolen",
+            "owner": "officer",
+            "case_ref": "C-1",
+            "expires_at": "2099-01-01T00:00:00Z",
+        }
+    },
+    ("POST", "/api/watchlist/authorisations"): {
+        "json": {
+            "legal_basis": "court order 12/2026",
+            "case_number": "C-2",
+            "approved_by": "supervisor",
+            "areas": ["plaza"],
+            "starts_at": "2026-01-01T00:00:00Z",
+            "ends_at": "2099-01-01T00:00:00Z",
+            "expires_at": "2099-01-01T00:00:00Z",
+        }
+    },
+    ("POST", "/api/watchlist/faces"): {
+        "params": {"authorisation": "f" * 32},
+        "content": snapshot_jpeg(),
+        "headers": {"content-type": "image/jpeg"},
+    },
+    ("POST", "/api/watchlist/candidates/{alert_id}/dispatch"): {"json": {"unit_id": SAMPLE_UNIT}},
 }
 
 #: Routes whose answer to an admin is, by design, not a 2xx: it still proves the session
@@ -127,6 +156,15 @@ SAMPLE_REQUESTS = {
 ADMIN_STATUS = {
     ("POST", "/api/push/subscriptions"): 409,  # Web Push is off on this site
     ("GET", "/api/cameras/{node}/{camera}/live"): 422,  # a live view needs ?incident=
+    # Watchlist: face recognition is off on the example site; no such entry or candidate.
+    ("POST", "/api/watchlist/faces"): 409,
+    ("POST", "/api/watchlist/authorisations/{auth_id}/end"): 404,
+    ("DELETE", "/api/watchlist/entries/{entry_id}"): 404,
+    ("GET", "/api/watchlist/faces/{entry_id}/photo"): 404,
+    ("GET", "/api/watchlist/candidates/{alert_id}/crop"): 404,
+    ("POST", "/api/watchlist/candidates/{alert_id}/confirm"): 404,
+    ("POST", "/api/watchlist/candidates/{alert_id}/reject"): 404,
+    ("POST", "/api/watchlist/candidates/{alert_id}/dispatch"): 404,
 }
 
 

@@ -36,6 +36,7 @@ from hub.api.routers import (
     sensors,
     session,
     units,
+    watchlist,
 )
 from hub.api.vendor import StaticWithVendor
 from hub.domain.users import Role
@@ -62,6 +63,7 @@ ROUTERS = [
     positions,
     dispatch,
     sensors,
+    watchlist,
 ]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.

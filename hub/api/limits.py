@@ -54,6 +54,8 @@ class RouteLimit:
 ROUTE_LIMITS = (
     RouteLimit("POST", re.compile(r"^/api/login$"), LOGIN_LIMIT),
     RouteLimit("POST", re.compile(r"^/api/incidents/[^/]+/attachments$"), ATTACHMENT_LIMIT),
+    # A watchlist enrolment photo: a photo like an attachment.
+    RouteLimit("POST", re.compile(r"^/api/watchlist/faces$"), ATTACHMENT_LIMIT),
     # One position: a handful of numbers, many a second from every unit.
     RouteLimit("POST", re.compile(r"^/osmand/[^/]+$"), POSITION_LIMIT),
     RouteLimit("POST", re.compile(r"^/api/positions$"), POSITION_LIMIT),
