@@ -35,6 +35,7 @@ from hub.api.routers import (
     reports,
     sensors,
     session,
+    statistics,
     units,
     watchlist,
 )
@@ -52,6 +53,7 @@ ROUTERS = [
     alerts,
     incidents,
     reports,
+    statistics,
     nodes,
     events,
     push,
