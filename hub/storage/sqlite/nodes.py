@@ -186,7 +186,7 @@ class SqliteNodeRepository:
         return changed
 
     def record_stats(self, stats: NodeStats, received_at: datetime) -> None:
-        cameras = json.dumps({k: v.model_dump() for k, v in stats.cameras.items()})
+        cameras = json.dumps({k: v.model_dump(mode="json") for k, v in stats.cameras.items()})
         row = [stats.site, stats.node, iso(stats.ts), iso(received_at), stats.uptime_s]
         with self.database.write() as db:
             self._ensure(stats.site, stats.node)
