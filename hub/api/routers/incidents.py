@@ -134,7 +134,10 @@ def _add_reading(router: APIRouter, ctx: ApiContext, viewer) -> None:
         limit: Annotated[int, Query(ge=1, le=500)] = 200,
     ) -> list[Incident]:
         """Open incidents: most severe first, then the longest waiting."""
-        return ctx.storage.incidents.queue(limit, category)
+        items = ctx.storage.incidents.queue(limit, category)
+        target = str(category) if category else None
+        ctx.audit(who.username, "incidents.queue", target, f"{len(items)} incidents")
+        return items
 
     @router.get("/api/incidents/{incident_id}", response_model=IncidentDetail)
     def get_incident(who: viewer, incident_id: HexId) -> IncidentDetail:

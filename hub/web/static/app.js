@@ -22,6 +22,7 @@ import { LiveStream } from "./live.js";
 import { SiteMapView } from "./map.js";
 import { DispatchPanel } from "./dispatch_panel.js";
 import { Patrol } from "./patrol.js";
+import { Privacy } from "./privacy.js";
 import { NodeBar } from "./nodes.js";
 import { Notify } from "./notify.js";
 import { Reports } from "./reports.js";
@@ -31,7 +32,7 @@ const DESK_ROLES = ["officer", "supervisor", "admin"];
 const state = { me: null, site: null, view: "incidents" };
 
 const Views = {
-  names: ["incidents", "alerts", "patrol", "map", "reports", "admin"],
+  names: ["incidents", "alerts", "patrol", "map", "reports", "admin", "privacy"],
   init() {
     for (const name of Views.names) {
       $(`tab-${name}`).addEventListener("click", () => Views.show(name));
@@ -48,6 +49,7 @@ const Views = {
     if (name === "map") SiteMapView.show().catch(App.failed);
     if (name === "reports") Reports.load().catch(App.failed);
     if (name === "admin") Admin.load().catch(App.failed);
+    if (name === "privacy") Privacy.load().catch(App.failed);
   },
 };
 
@@ -77,6 +79,7 @@ const App = {
     IncidentView.init();
     CallForm.init({ opened: (inc) => { Incidents.set(inc); IncidentView.open(inc.id); } });
     Admin.init();
+    Privacy.init();
     Reports.init();
     Patrol.init();
     Ticker.start();
@@ -163,6 +166,7 @@ const App = {
     Sound.setDesk(DESK_ROLES.includes(role));
     $("tab-reports").hidden = !["supervisor", "admin"].includes(role);
     $("tab-admin").hidden = role !== "admin";
+    $("tab-privacy").hidden = role !== "admin";
     $("new-call").hidden = !Incidents.canAct;
     $("ack-hint").hidden = !Incidents.canAct;
     state.site = await api.get("/api/site");

@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-7";
+const VERSION = "vw-shell-8";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -32,6 +32,7 @@ const SHELL = [
   "/static/plan_map.js",
   "/static/dispatch_panel.js",
   "/static/patrol.js",
+  "/static/privacy.js",
   "/static/tap_queue.js",
   // The map library (npm, installed by make): the map works offline once seen.
   "/static/vendor/leaflet/leaflet.js",
