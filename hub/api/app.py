@@ -31,6 +31,7 @@ from hub.api.routers import (
     nodes,
     notifications,
     positions,
+    privacy,
     push,
     reports,
     sensors,
@@ -66,6 +67,7 @@ ROUTERS = [
     dispatch,
     sensors,
     watchlist,
+    privacy,
 ]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.

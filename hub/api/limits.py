@@ -56,6 +56,8 @@ ROUTE_LIMITS = (
     RouteLimit("POST", re.compile(r"^/api/incidents/[^/]+/attachments$"), ATTACHMENT_LIMIT),
     # A watchlist enrolment photo: a photo like an attachment.
     RouteLimit("POST", re.compile(r"^/api/watchlist/faces$"), ATTACHMENT_LIMIT),
+    # A subject request's face photo (hub.api.routers.privacy): the same.
+    RouteLimit("POST", re.compile(r"^/api/privacy/subjects/face/[a-z]+$"), ATTACHMENT_LIMIT),
     # One position: a handful of numbers, many a second from every unit.
     RouteLimit("POST", re.compile(r"^/osmand/[^/]+$"), POSITION_LIMIT),
     RouteLimit("POST", re.compile(r"^/api/positions$"), POSITION_LIMIT),
