@@ -432,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = add("check", cmd_check, "validate a site file", "Validate a site file and summarise it.")
     c.add_argument("config", type=Path, help="site YAML file")
+    from hub.safety.command import add_report_command  # argparse only until it runs
+
+    add_report_command(sub)  # report monthly: hub/safety/command.py
     return p
 
 
