@@ -1,16 +1,37 @@
 """``PipelineStats``: Frigate's per-camera figures (camera, process, detect and skipped fps,
 inference time, motion share), counted by a camera's pipeline threads and sent in the
-gateway's :class:`~contract.protocol.NodeStats`."""
+gateway's :class:`~contract.protocol.NodeStats`; with them, :func:`ring_counts`: the
+camera's crowd ring occupancies, which the hub adds up across cameras for an event's rings
+(hub/events_security/)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
+from contract.event_settings import ring_key
 from contract.protocol import CameraStats
 from edge.processor import ProcessedFrame
+from edge.rules.crowd import CrowdRings
+
+
+def ring_counts(rules: Iterable[object]) -> tuple[dict[str, int], datetime | None]:
+    """People per crowd ring on the last detector frame, keyed ``rule/ring``, and that
+    frame's time (the latest over the camera's crowd rules; None before the first).
+
+    Read from the stats thread while the pipeline thread writes: each count is one int
+    assignment, so a report may mix two consecutive frames, never a torn number."""
+    counts: dict[str, int] = {}
+    latest: datetime | None = None
+    for rule in list(rules):
+        if not isinstance(rule, CrowdRings) or rule.measured_at is None:
+            continue
+        counts.update({ring_key(rule.name, r.name): r.occupancy for r in rule.rings})
+        latest = rule.measured_at if latest is None else max(latest, rule.measured_at)
+    return counts, latest
 
 
 class _Rate:
@@ -73,7 +94,10 @@ class PipelineStats:
                 self.detect.tick()
                 self._inference.append(result.inference_ms)
 
-    def snapshot(self) -> CameraStats:
+    def snapshot(
+        self, rings: dict[str, int] | None = None, rings_at: datetime | None = None
+    ) -> CameraStats:
+        """The wire form; ``rings``/``rings_at`` from :func:`ring_counts`."""
         with self._lock:
             inf = sum(self._inference) / len(self._inference) if self._inference else 0.0
             motion = sum(self._motion) / len(self._motion) if self._motion else 0.0
@@ -87,4 +111,6 @@ class PipelineStats:
                 inference_ms=round(inf, 1),
                 motion_ratio=round(motion, 3),
                 connected=self.connected,
+                rings=rings or {},
+                rings_at=rings_at,
             )

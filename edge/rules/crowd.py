@@ -81,6 +81,9 @@ class CrowdRings(Scheduled):
             self.rings.append(RingState(name, region, ring.limit, area))
         self.heatmap = Heatmap(frame_size, rule.heatmap_half_life_s)
         self.alerts = 0
+        #: The time of the last frame evaluated: when the rings' occupancies were measured
+        #: (the gateway reports them with it, for the hub's event rings).
+        self.measured_at: datetime | None = None
 
     @property
     def outline(self) -> np.ndarray:
@@ -109,6 +112,7 @@ class CrowdRings(Scheduled):
         which = self.ring_of(people)
         active = self.active_at(when)
         hits = []
+        self.measured_at = when
         for i, ring in enumerate(self.rings):
             ring.occupancy = int((which == i).sum())
             if ring.limit is None:
