@@ -44,6 +44,8 @@ from hub.notify.base import NotifierSetup
 from hub.notify.registry import build_notifiers
 from hub.notify.service import NotificationService, NotificationWorker
 from hub.retention import Lifetimes, RetentionWorker
+from hub.safety.schedule import FOLDER as REPORTS_FOLDER
+from hub.safety.schedule import MonthlyReportWorker, ReportShelf
 from hub.sensors.service import SensorHub
 from hub.storage.sqlite import open_sqlite_storage
 from hub.storage.sqlite.orphans import orphan_sweeper
@@ -140,6 +142,8 @@ class HubService:
         # Live view of cameras: its own MQTT link, leases out and frames in (hub/live.py).
         self.live = LiveRelay(hub_connection, config.hub.live)
         self.api.services["live"] = self.live
+        # The monthly safety report, written into <data_dir>/reports (hub/safety/schedule.py).
+        self.api.services["safety_reports"] = ReportShelf(self.data_dir / REPORTS_FOLDER)
         # Camera-verified sensor alarms: its own MQTT link too (hub/verification.py).
         self.verifier = VideoVerifier(hub_connection, config, self.storage, self.bus, clock)
         self.escalation = EscalationWorker(
@@ -162,6 +166,9 @@ class HubService:
             self.escalation,
             AcceptTimeoutWorker(self.dispatch),
             *self.sensors.workers,  # sensor nodes offline; arming schedule audited
+            MonthlyReportWorker(
+                self.storage.incidents, config, self.api.services["safety_reports"], clock
+            ),
         ]
 
         # Home Assistant MQTT discovery, when the site turns it on (hub/integrations/).

@@ -34,6 +34,7 @@ from hub.api.routers import (
     privacy,
     push,
     reports,
+    safety,
     sensors,
     session,
     statistics,
@@ -68,6 +69,7 @@ ROUTERS = [
     sensors,
     watchlist,
     privacy,
+    safety,
 ]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.
