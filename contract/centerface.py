@@ -61,6 +61,8 @@ class CenterFace:
         self.path = Path(path) if path else models_dir() / MODEL_FILE
         self._session = None
         self._lock = threading.Lock()
+        #: Network runs so far (a test proves a switched-off stage never ran it).
+        self.runs = 0
 
     def load(self):
         """Build the session now (idempotent) and return it."""
@@ -80,7 +82,9 @@ class CenterFace:
         h32 = max(32, math.ceil(h * scale / 32) * 32)
         # swapRB=True is the BGR→RGB the model needs; no mean, no scaling (input is 0..255).
         blob = cv2.dnn.blobFromImage(image, 1.0, (w32, h32), (0, 0, 0), swapRB=True, crop=False)
-        heat, size, offset, _landmarks = self.load().run(None, {"input.1": blob})
+        session = self.load()
+        self.runs += 1
+        heat, size, offset, _landmarks = session.run(None, {"input.1": blob})
         ys, xs = np.nonzero(heat[0, 0] > threshold)
         if len(ys) == 0:
             return np.zeros((0, 5), dtype=np.float32)

@@ -35,9 +35,11 @@ from pathlib import Path
 import cv2
 
 from contract.connection import NodeConnection
+from contract.face_descriptor import FaceDescriber
 from contract.protocol import Alert, NodeRole, NodeStats, utc_now
 from contract.siteconfig import SiteConfig
 from edge.detectors import SessionPool, choose_model, make_detector
+from edge.face_watch import build_face_watch
 from edge.faces import FaceBlurrer
 from edge.inference import InferenceWorker
 from edge.live import LiveStreamer
@@ -70,12 +72,15 @@ class EdgeAgent:
         live_clock: Callable[[], float] = time.monotonic,
         inference_threads: int | None = None,
         verify_clock: Callable[[], float] = time.monotonic,
+        face_describer: FaceDescriber | None = None,
     ) -> None:
         """Raises ``ValueError`` for a gateway not in ``config``, a connection file of
         another node, or a camera whose ``detect.model`` cannot see what its rules watch.
         ``live_clock`` measures the live view's leases, ``verify_clock`` the pre-event buffers
         and verification windows (tests move them).
-        ``inference_threads``: detector runs at a time (default: one per core)."""
+        ``inference_threads``: detector runs at a time (default: one per core).
+        ``face_describer``: the face models to use when the site enables face recognition
+        (default: a new :class:`FaceDescriber`); ignored, and none is made, when it does not."""
         try:
             gateway = config.gateway(gateway_node)
         except KeyError as exc:
@@ -137,6 +142,16 @@ class EdgeAgent:
         )
         #: One OCR engine for the cameras that read plates (loaded on the first read).
         self.plate_ocr = PlateOCR()
+        #: The face models, shared by the cameras; None (never built) unless the site enables
+        #: face recognition. Loaded in :meth:`start`.
+        self.face_describer: FaceDescriber | None = None
+        faces_on = config.watchlists.faces
+
+        def describer() -> FaceDescriber:
+            if self.face_describer is None:
+                self.face_describer = face_describer or FaceDescriber()
+            return self.face_describer
+
         self.pipelines: list[CameraPipeline] = []
         for camera in gateway.cameras:
             plates = (
@@ -144,6 +159,7 @@ class EdgeAgent:
                 if camera.plates
                 else None
             )
+            faces = build_face_watch(camera, faces_on, self.watchlist, describer)
             source = config.resolve_source(camera.detect_source or camera.source)
             main = config.resolve_source(camera.source) if camera.detect_source else None
             self.pipelines.append(
@@ -167,6 +183,7 @@ class EdgeAgent:
                     quiet_cells=self.data_dir / "quiet_cells" / f"{camera.name}.npz",
                     pre_event=self.pre_event[camera.name],
                     plates=plates,
+                    faces=faces,
                 )
             )
 
@@ -189,6 +206,8 @@ class EdgeAgent:
         self._started_at = time.monotonic()
         if any(p.camera.privacy.blur_faces for p in self.pipelines):
             self.blurrer.load()
+        if self.face_describer is not None:
+            self.face_describer.load()
         self.inference.start()
         self.live.start()
         self.verification.start()

@@ -48,6 +48,7 @@ from edge.camera_health import CameraHealth, HealthEvent
 from edge.camera_stats import PipelineStats
 from edge.capture import Frame, FrameSource, SourceError
 from edge.detectors import Detector
+from edge.face_watch import FaceWatch
 from edge.faces import FaceBlurrer
 from edge.health_alerts import build_health_alert, health_snapshot, wants_snapshot
 from edge.live import LiveStreamer
@@ -57,7 +58,7 @@ from edge.plates import PlateReader
 from edge.pre_event import PreEventBuffer
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
 from edge.rules import RuleHit
-from edge.snapshot import make_snapshot
+from edge.snapshot import make_snapshot, match_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class CameraPipeline:
         quiet_cells: Path | None = None,
         pre_event: PreEventBuffer | None = None,
         plates: PlateReader | None = None,
+        faces: FaceWatch | None = None,
     ) -> None:
         """``blurrer``: the gateway's one :class:`FaceBlurrer` (thread-safe), shared by its
         cameras; by default this camera makes its own (the model loads on the first alert).
@@ -129,10 +131,11 @@ class CameraPipeline:
         ``quiet_cells``: the file keeping this camera's learned barren cells across restarts
         (:mod:`edge.quiet_cells`), saved every ``QUIET_CELLS_SAVE_S`` and on stop.
         ``pre_event``: the camera's rolling buffer for video verification, the last stage
-        (:mod:`edge.pre_event`). ``plates``: the camera's plate stage (``plates: true``)."""
+        (:mod:`edge.pre_event`). ``plates``: the camera's plate stage (``plates: true``).
+        ``faces``: its face stage (only where the site enables face recognition)."""
         self.camera = camera
         self.source = FrameSource.for_camera(camera, source)
-        self.processor = FrameProcessor(camera, detector, timezone, plates=plates)
+        self.processor = FrameProcessor(camera, detector, timezone, plates=plates, faces=faces)
         self.health = CameraHealth(camera.health)
         self.outbox = outbox
         self.site, self.node, self.topic_root = site, node, topic_root
@@ -273,7 +276,10 @@ class CameraPipeline:
     def _raise(self, result: ProcessedFrame, hit: RuleHit) -> None:
         """Snapshot + alert into the outbox (one transaction, seq included), then tell."""
         outline = hit.outline if hit.outline is not None else self.processor.zone_polygon(hit.rule)
-        jpeg = self._snapshot(result, hit.objects, outline) if hit.snapshot else None
+        if hit.image is not None:  # a watchlist face match: its crop, unblurred
+            jpeg = match_snapshot(hit.image)
+        else:
+            jpeg = self._snapshot(result, hit.objects, outline) if hit.snapshot else None
 
         def alert(alert_id: str, seq: int) -> Alert:
             return build_alert(

@@ -1,5 +1,5 @@
 """``FrameProcessor``: one camera's stages, frame by frame —
-privacy mask → motion → detect → filter → track → plates → rules.
+privacy mask → motion → detect → filter → track → plates → faces → rules.
 
 Both the live :class:`edge.pipeline.CameraPipeline` and :func:`edge.replay.replay` drive this
 same class, so what a replay shows is what the gateway would have done. It holds no thread
@@ -23,6 +23,10 @@ life reaches their label's ``threshold``.
 On cameras with ``plates: true`` the plate stage (:class:`edge.plates.PlateReader`) reads the
 plates of those confirmed vehicle tracks; its watchlist hits join the rules' hits, and each
 track's best read is in :attr:`ProcessedFrame.plates` for the alerts' objects.
+
+Where the site enables face recognition, the face stage (:class:`edge.face_watch.FaceWatch`)
+looks at confirmed people, but only on a camera with confirmed signage and a lawful
+authorisation in force for it; its hits (watchlist face candidates) join the others.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from edge.capture import Frame
 from edge.detect_schedule import DetectSchedule
 from edge.detections import Detections
 from edge.detectors import Detector, ObjectFilters
+from edge.face_watch import FaceWatch
 from edge.motion import MotionGate, MotionResult, detection_regions
 from edge.plates import PlateReader, PlateResult
 from edge.privacy import PrivacyMask
@@ -84,8 +89,10 @@ class FrameProcessor:
         cap_fps: bool = True,
         tracker: CameraTracker | None = None,
         plates: PlateReader | None = None,
+        faces: FaceWatch | None = None,
     ) -> None:
-        """``plates``: the camera's plate stage, if it reads plates (``Camera.plates``)."""
+        """``plates``: the camera's plate stage, if it reads plates (``Camera.plates``).
+        ``faces``: its face stage, if the site enables face recognition at all."""
         self.camera = camera
         self.detector = detector
         self.timezone = timezone
@@ -97,6 +104,7 @@ class FrameProcessor:
         self.filters = ObjectFilters(camera.detect, detector.model)
         self.tracker = tracker or CameraTracker(self.filters.filter_for)
         self.plates = plates
+        self.faces = faces
         self.rules: list[Rule] = []
         self._frame_size: tuple[int, int] | None = None
         self._last_detect: float | None = None
@@ -145,7 +153,9 @@ class FrameProcessor:
         tracked = self.tracker.confident(seen)
         when = datetime.fromtimestamp(frame.timestamp, UTC)
         plates = self._plates(frame, tracked)
-        hits = [hit for rule in self.rules for hit in rule.evaluate(tracked, when)] + plates.hits
+        faces = self.faces.process(frame.image, tracked, frame.timestamp) if self.faces else []
+        hits = [hit for rule in self.rules for hit in rule.evaluate(tracked, when)]
+        hits += plates.hits + faces
         return ProcessedFrame(
             frame,
             motion,

@@ -9,6 +9,10 @@ drawn in, and the image shrunk to at most ``max_width`` pixels wide at JPEG qual
 This is the only image that ever leaves the gateway, and the one a replay stores. When the
 blurring fails (model missing, onnxruntime error), :func:`make_snapshot` returns None: the
 alert then goes out with ``has_snapshot=False`` and no image — never an unblurred face.
+
+The one exception is :func:`match_snapshot`: the face crop of a watchlist face match (only
+where recognition is lawfully authorised), sent unblurred because officers must compare it
+with the enrolled photo before anyone acts on it.
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ def make_snapshot(
     if outline is not None:
         outline = np.asarray(outline, dtype=np.float32).reshape(-1, 2) - np.float32([dx, dy])
     return render_snapshot(prepared.image, shifted(objects, (dx, dy)), zone=outline)
+
+
+def match_snapshot(crop: np.ndarray) -> bytes:
+    """The JPEG of a watchlist face match's crop (edge/face_watch.py), **not blurred**, with
+    nothing drawn on it."""
+    return render_snapshot(crop, Detections.empty())
 
 
 def render_snapshot(

@@ -43,6 +43,9 @@ class RuleHit:
     watchlist: WatchlistHit | None = None
     #: False for hits that must go without a picture (a plate-log read: text only).
     snapshot: bool = True
+    #: The picture to send as it is, instead of a face-blurred view of the frame. Only a
+    #: watchlist face match has one: its face crop (edge/face_watch.py).
+    image: np.ndarray | None = None
 
 
 @runtime_checkable
