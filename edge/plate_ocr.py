@@ -87,7 +87,7 @@ class PlateOCR:
 
         return RapidOCR(
             params={
-                "Global.log_level": "warning",
+                "Global.log_level": "error",
                 "Global.use_cls": False,
                 "Global.model_root_dir": str(det.parent),
                 "Det.model_path": str(det),
