@@ -264,3 +264,50 @@ def test_accuracy_on_rendered_plates_stays_above_its_floor():
     assert spoilt.matched_right / spoilt.plates >= 0.85
     for tally in tallies.values():  # never the wrong vehicle, never one not on the list
         assert tally.matched_right == tally.matched and tally.false_matches == 0
+
+
+def test_the_agent_and_replay_run_the_stage_only_on_plate_cameras(ocr, street, tmp_path):
+    import copy
+
+    import yaml
+
+    from contract.connection import NodeConnection
+    from contract.protocol import NodeRole
+    from contract.siteconfig import parse_site_config
+    from edge.agent import EdgeAgent
+    from edge.replay import replay
+
+    example = Path(__file__).resolve().parents[1] / "config" / "site.example.yaml"
+    clip = tmp_path / "gate.mp4"
+    write_clip(clip, street, "粤C·12345")
+    data = copy.deepcopy(yaml.safe_load(example.read_text()))
+    cameras = data["gateways"][0]["cameras"]
+    gate = {"name": "gate", "source": str(clip), "area": cameras[0]["area"], "plates": True}
+    gate.update(realtime=False, loop=False, detect={"filters": {"truck": {"min_score": 0.3}}})
+    cameras.append(gate)
+    config = parse_site_config(data, example)
+    node = data["gateways"][0]["node"]
+    connection = NodeConnection(
+        site=config.site.id,
+        node=node,
+        role=NodeRole.CAMERA_GATEWAY,
+        host="127.0.0.1",
+        port=1,
+        username=node,
+        password="p" * 16,
+    )
+    agent = EdgeAgent(config, node, connection, tmp_path / "edge")
+    try:
+        stages = {p.camera.name: p.processor.plates for p in agent.pipelines}
+        assert [name for name, stage in stages.items() if stage is not None] == ["gate"]
+        assert stages["gate"].ocr is agent.plate_ocr
+    finally:
+        agent.outbox.close()
+
+    listed = entry("粤C·12345")
+    update = WatchlistUpdate(site=config.site.id, node=node, issued_at=NOW, plates=[listed])
+    replay(clip, tmp_path / "out", config, camera="gate", progress=False, watchlist=update)
+    events = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").open()]
+    hits = [e for e in events if e["kind"] == PLATE_KIND]
+    assert len(hits) == 1 and hits[0]["watchlist"]["entry_id"] == listed.id
+    assert hits[0]["objects"][0]["plate"] == "粤C12345"
