@@ -34,6 +34,7 @@ from hub.dispatch.service import AcceptTimeoutWorker, DispatchService
 from hub.domain.users import Role
 from hub.escalation import EscalationWorker
 from hub.events import EventBus
+from hub.events_security.service import EventSecurity
 from hub.incidents.service import IncidentService
 from hub.ingest import Ingestor
 from hub.ingest_pipeline import IngestPipeline, tune_gc_for_ingest
@@ -144,6 +145,9 @@ class HubService:
         self.api.services["live"] = self.live
         # The monthly safety report, written into <data_dir>/reports (hub/safety/schedule.py).
         self.api.services["safety_reports"] = ReportShelf(self.data_dir / REPORTS_FOLDER)
+        # Event security: event rings filled by cameras' crowd counts (hub/events_security/).
+        self.event_security = EventSecurity(self.storage, self.bus, config, clock)
+        self.api.services["event_security"] = self.event_security
         # Camera-verified sensor alarms: its own MQTT link too (hub/verification.py).
         self.verifier = VideoVerifier(hub_connection, config, self.storage, self.bus, clock)
         self.escalation = EscalationWorker(
@@ -157,7 +161,7 @@ class HubService:
             purge_interval_s,
             clock,
             sweep=orphan_sweeper(self.storage),  # files whose row never committed
-            also=[self.sensors.purge],
+            also=[self.sensors.purge, self.event_security.purge],
         )
         # Started in this order, stopped in reverse: escalation queues, the worker sends.
         self.workers: list = [
@@ -166,6 +170,7 @@ class HubService:
             self.escalation,
             AcceptTimeoutWorker(self.dispatch),
             *self.sensors.workers,  # sensor nodes offline; arming schedule audited
+            self.event_security.worker,  # samples the events' rings every 15 s
             MonthlyReportWorker(
                 self.storage.incidents, config, self.api.services["safety_reports"], clock
             ),

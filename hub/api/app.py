@@ -37,6 +37,7 @@ from hub.api.routers import (
     safety,
     sensors,
     session,
+    site_events,
     statistics,
     units,
     watchlist,
@@ -70,6 +71,7 @@ ROUTERS = [
     watchlist,
     privacy,
     safety,
+    site_events,
 ]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from contract.event_settings import SiteEvent
+from contract.event_settings import SiteEvent, check_event_feeds
 from contract.siteconfig import SiteConfig
 from hub.clock import Clock
 from hub.domain.incidents import OPEN_STATES, Category, Incident
@@ -26,6 +26,7 @@ from hub.events_security.aggregate import CameraReading, RingFigure, aggregate
 from hub.events_security.alarms import RingAlarms
 from hub.events_security.store import EventStore
 from hub.periodic import PeriodicWorker
+from hub.retention import Lifetimes
 from hub.sensors.incidents import HubIncidents
 from hub.storage.incidents import IncidentQuery
 from hub.storage.repositories import Storage
@@ -117,7 +118,13 @@ class EventSecurity:
         return next((i for i in self.events() if i.event.id == event_id), None)
 
     def create(self, event: SiteEvent, actor: str) -> bool:
-        """Store a supervisor's event; False if the id is taken (by the site file too)."""
+        """Store a supervisor's event; False if the id is taken (by the site file too).
+        ValueError if a feed names a camera ring the site lacks, or the area is unknown."""
+        crowd_rings = {
+            name: {r.name: {n for n, ring in r.rings() if ring} for r in camera.crowd}
+            for name, camera in self._cameras.items()
+        }
+        check_event_feeds([event], crowd_rings, {a.id for a in self.config.areas})
         if any(e.id == event.id for e in self.config.events):
             return False
         return self.store.create(event, actor, self.clock())
@@ -213,7 +220,7 @@ class EventSecurity:
             frames = [frames[int(i * stride)] for i in range(REPLAY_POINTS)]
         return EventReplay(info=info, start=start, end=end, frames=frames)
 
-    def purge(self, lifetimes: object, now: datetime) -> dict[str, int]:
+    def purge(self, lifetimes: Lifetimes, now: datetime) -> dict[str, int]:
         """Retention (``hub.retention`` ``also``): series past their event's ``keep_days``."""
         keep = {
             i.event.id: i.event.ends_at + timedelta(days=i.event.keep_days) for i in self.events()
