@@ -37,6 +37,7 @@ from hub.api.routers import (
     safety,
     sensors,
     session,
+    sharing,
     site_events,
     statistics,
     units,
@@ -72,6 +73,7 @@ ROUTERS = [
     privacy,
     safety,
     site_events,
+    sharing,
 ]
 
 #: Routes reachable without a session. tests/test_api_auth.py checks every other route.
