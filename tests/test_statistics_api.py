@@ -111,6 +111,30 @@ def test_response_time_segments_and_too_few_to_compare(hub, history) -> None:
     assert "alert_to_ack" not in previous["too_few"]
 
 
+def test_segments_match_the_response_time_report(hub, history) -> None:
+    """The statistics compute segments on numbers in numpy; the reports page per incident in
+    Python (hub.incidents.timings): for the same incidents they agree to the millisecond."""
+    monday = datetime(2027, 1, 11, 8, tzinfo=UTC)
+    extra = [
+        incident(
+            at(monday, i), state=state, acknowledged_at=at(monday, i) + timedelta(seconds=7 * i),
+            dispatched_at=at(monday, i) + timedelta(seconds=9 * i + 0.123),
+            on_scene_at=at(monday, i) + timedelta(seconds=400 + i),
+            resolved_at=at(monday, i) + timedelta(seconds=900 - i),
+        )
+        for i, state in enumerate(["resolved", "cancelled", "resolved", "on_scene"] * 3)
+    ]  # fmt: skip
+    insert(hub.storage.incidents.database, extra)
+    stats = get(hub.client("officer"), "/api/statistics/response-times", date="2027-01-20")
+    current = stats["current"]
+    report = get(
+        hub.client("supervisor"), "/api/reports/response-times", category="security",
+        start=current["start"], end=current["end"],
+    )["current"]  # fmt: skip
+    assert current == report
+    assert current["incidents"] == 27
+
+
 def test_false_alarm_rates_per_camera_rule_and_sensor(hub) -> None:
     """cam1's yard rule: 6 false alarms, 2 cancelled, 4 handled (8 of 12 decided: 66.7 %),
     plus a duplicate and an open one (left out); each incident has 3 alerts, counted once.

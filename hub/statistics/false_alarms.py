@@ -2,7 +2,8 @@
 
 An alert source (a camera, one rule on it — a zone and an alert kind — or a sensor node) is
 judged by the *incidents* its alerts opened or joined, counted once each however many alerts
-it sent. Each incident ends in one of:
+it sent. Each incident ends in one of (``CLASS_SQL`` in :mod:`.queries`, done in SQL so a
+year's rows are grouped before they reach Python):
 
 ==============  ======================================  =======================
 class           the incident                            in the rate
@@ -29,11 +30,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from hub.domain.incidents import IncidentState, Outcome
 from hub.statistics.queries import StatisticsStore
 from hub.statistics.report import Periods
-
-Classed = Literal["false_alarm", "cancelled", "real", "duplicate", "open"]
 
 
 class SourceRate(BaseModel):
@@ -59,24 +57,11 @@ class FalseAlarmStatistics(BaseModel):
     by_sensor: list[SourceRate] = Field(description="sensor nodes, worst first")
 
 
-def classify(state: str, outcome: str | None) -> Classed:
-    """Which column of the table in the module's docstring an incident falls in."""
-    if state == IncidentState.CANCELLED:
-        return "cancelled"
-    if state != IncidentState.RESOLVED:
-        return "open"
-    if outcome == Outcome.FALSE_ALARM:
-        return "false_alarm"
-    if outcome == Outcome.DUPLICATE:
-        return "duplicate"
-    return "real"
-
-
 def rates(rows: list[tuple], columns: tuple[str, ...], min_events: int) -> list[SourceRate]:
-    """Rows of ``(*columns, state, outcome, incidents)`` as one rate per source."""
+    """Rows of ``(*columns, class, incidents)`` as one rate per source."""
     tallies: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for *key, state, outcome, count in rows:
-        tallies[tuple(key)][classify(state, outcome)] += count
+    for *key, classed, count in rows:
+        tallies[tuple(key)][classed] += count
     found = []
     for key, tally in tallies.items():
         false = tally["false_alarm"] + tally["cancelled"]

@@ -102,9 +102,7 @@ def build(ctx: ApiContext) -> APIRouter:
         period = chosen_period(ctx, unit, date, last)
         zone, name = site_zone(ctx)
         least = settings(ctx).min_events_to_compare
-        report = response_time_statistics(
-            ctx.storage.incidents, period, zone, name, min_events=least
-        )
+        report = response_time_statistics(store, period, zone, name, min_events=least)
         audit(who, "response_times", period)
         return report
 
