@@ -66,7 +66,7 @@ class Watchlist:
 
     def correlator(self, inner) -> WatchlistCorrelator:
         """``inner`` (the alarm gate) with face candidates kept out of it."""
-        return WatchlistCorrelator(inner, self.desk, self.service.audit)
+        return WatchlistCorrelator(inner, self.desk, self.repo, self.service.audit)
 
     def step(self) -> dict[str, int]:
         """Delete what has expired, seal crops that came first, republish if needed."""
@@ -74,6 +74,7 @@ class Watchlist:
         done["candidates"] = self.desk.expire()
         done["crops"] = self.desk.claim_pending()
         done["plate_log"] = self.repo.purge_plate_log(self.clock())
+        done["plate_hits"] = self.repo.purge_plate_hits()  # their alerts are gone
         return done
 
     def start(self) -> None:

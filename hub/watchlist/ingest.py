@@ -23,7 +23,7 @@ from contract.siteconfig import SiteConfig
 from contract.watchlist import FACE_KIND, PLATE_KIND
 from hub.domain.alerts import AlertRecord
 from hub.domain.incidents import Incident
-from hub.storage.sqlite.watchlist import PlateLogRow, SqliteWatchlistRepository
+from hub.storage.sqlite.watchlist import PlateHitRow, PlateLogRow, SqliteWatchlistRepository
 from hub.watchlist.candidates import CandidateDesk
 from hub.watchlist.domain import PLATE_READ_KIND, plate_key
 from hub.watchlist.service import Audit
@@ -61,8 +61,10 @@ def _plate_of(alert: Alert) -> str | None:
 class WatchlistCorrelator:
     """The alarm gate with face candidates taken out of it, and every hit audited."""
 
-    def __init__(self, inner, desk: CandidateDesk, audit: Audit) -> None:
-        self.inner, self.desk, self.audit = inner, desk, audit
+    def __init__(
+        self, inner, desk: CandidateDesk, repo: SqliteWatchlistRepository, audit: Audit
+    ) -> None:
+        self.inner, self.desk, self.repo, self.audit = inner, desk, repo, audit
 
     def correlate(self, alert: AlertRecord) -> Filed:
         if alert.kind == FACE_KIND:
@@ -88,4 +90,6 @@ class WatchlistCorrelator:
     def _plate_hit(self, alert: AlertRecord) -> None:
         if alert.kind == PLATE_KIND and alert.watchlist is not None:
             hit = alert.watchlist
+            row = PlateHitRow(alert.id, hit.entry_id, hit.plate, hit.score, alert.received_at)
+            self.repo.add_plate_hit(row)
             self.audit(None, "watchlist.match", alert.id, f"plate {hit.entry_id} {hit.plate}")

@@ -50,6 +50,7 @@ class WatchlistSubjects:
         self.plate_min_score = plate_min_score
         self._changed = changed
         self._describer_factory = describer
+        self._describer: FaceDescriber | None = None
 
     def find(self, subject: Subject) -> list[SubjectRecord]:
         found: list[SubjectRecord] = []
@@ -60,6 +61,11 @@ class WatchlistSubjects:
                     summary = f"plate entry {e.plate}: {e.reason} ({e.case_ref})"
                     found.append(SubjectRecord(self.name, "plate_entry", e.id, summary,
                                                row.created_at))  # fmt: skip
+            for hit in self.repo.plate_hits(limit=1_000_000):
+                if hit.plate and self._same_plate(subject.plate, hit.plate):
+                    summary = f"plate {hit.plate} matched entry {hit.entry_id}"
+                    found.append(SubjectRecord(self.name, "plate_hit", hit.alert_id, summary,
+                                               hit.at))  # fmt: skip
             for log_row in self.repo.plate_log(limit=1_000_000):
                 if self._same_plate(subject.plate, log_row.plate):
                     summary = f"plate {log_row.plate} read by {log_row.node}/{log_row.camera}"
@@ -94,7 +100,9 @@ class WatchlistSubjects:
         if crop is None or self._describer_factory is None:
             return False
         try:
-            describer = self._describer_factory()
+            if self._describer is None:
+                self._describer = self._describer_factory()
+            describer = self._describer
             image = cv2.imdecode(np.frombuffer(self.vault.open(crop), np.uint8), 1)
             embedding = describer.embed_photo(image) if image is not None else None
         except (ImportError, VaultError, OSError) as exc:
@@ -113,6 +121,8 @@ class WatchlistSubjects:
                     files.append(self.repo.delete_candidate(r.id) or "")
                 elif r.kind == "plate_read":
                     self.repo.delete_plate_log([r.id])
+                elif r.kind == "plate_hit":  # the alert itself is the alerts source's
+                    self.repo.delete_plate_hits([r.id])
         for name in files:
             self.vault.delete(name or None)
         if any(r.kind in ("plate_entry", "face_entry") for r in records):

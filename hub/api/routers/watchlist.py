@@ -24,11 +24,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract.watchlist import PLATE_KIND, Authorisation, PlateEntry
+from contract.watchlist import Authorisation, PlateEntry
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
 from hub.api.params import HexId, aware
-from hub.domain.alerts import AlertQuery
 from hub.domain.units import Assignment
 from hub.domain.users import Role
 from hub.watchlist.bundle import Watchlist
@@ -287,15 +286,16 @@ def build(ctx: ApiContext) -> APIRouter:
         entries = {p.entry.id: p.entry for p in repo.plates()}
         ctx.audit(who.username, "watchlist.search", None, "plate hits")
         hits = []
-        for a in ctx.storage.alerts.find(AlertQuery(kind=PLATE_KIND, limit=limit)).items:
-            if a.watchlist is None:
+        for h in repo.plate_hits(limit):
+            alert = ctx.storage.alerts.get(h.alert_id)
+            if alert is None:
                 continue
-            entry = entries.get(a.watchlist.entry_id)
+            entry = entries.get(h.entry_id)
             hits.append(PlateHit(
-                alert_id=a.id, received_at=a.received_at, node=a.node, camera=a.camera,
-                plate=a.watchlist.plate, score=a.watchlist.score, entry_id=a.watchlist.entry_id,
+                alert_id=h.alert_id, received_at=alert.received_at, node=alert.node,
+                camera=alert.camera, plate=h.plate, score=h.score, entry_id=h.entry_id,
                 reason=entry.reason if entry else None,
-                case_ref=entry.case_ref if entry else None, incident_id=a.incident_id,
+                case_ref=entry.case_ref if entry else None, incident_id=alert.incident_id,
             ))  # fmt: skip
         return hits
 

@@ -68,6 +68,27 @@ def m001_watchlist(db) -> None:
     )
 
 
+@migrations()
+def m002_plate_hits(db) -> None:
+    # The alerts table keeps an alert's columns, not its WatchlistHit: which entry a plate
+    # alarm matched (and the text read) is kept here, as long as its alert is.
+    db.execute(
+        """CREATE TABLE watchlist_plate_hits (
+            alert_id TEXT PRIMARY KEY, entry_id TEXT NOT NULL, plate TEXT,
+            score REAL NOT NULL, at TEXT NOT NULL
+        )"""
+    )
+
+
+@dataclass(frozen=True)
+class PlateHitRow:
+    alert_id: str
+    entry_id: str
+    plate: str | None
+    score: float
+    at: datetime
+
+
 @dataclass(frozen=True)
 class AuthorisationRow:
     authorisation: Authorisation
@@ -307,6 +328,37 @@ class SqliteWatchlistRepository:
             "SELECT alert_id FROM watchlist_candidates WHERE keep_until <= ?", [iso(now)]
         )
         return [r["alert_id"] for r in rows]
+
+    # --- plate hits -----------------------------------------------------------------------
+
+    def add_plate_hit(self, row: PlateHitRow) -> None:
+        with self.database.write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO watchlist_plate_hits (alert_id, entry_id, plate, score, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [row.alert_id, row.entry_id, row.plate, row.score, iso(row.at)],
+            )
+
+    def plate_hits(self, limit: int = 50) -> list[PlateHitRow]:
+        rows = self.database.all(
+            "SELECT * FROM watchlist_plate_hits ORDER BY at DESC LIMIT ?", [limit]
+        )
+        return [
+            PlateHitRow(r["alert_id"], r["entry_id"], r["plate"], r["score"], from_iso(r["at"]))
+            for r in rows
+        ]
+
+    def delete_plate_hits(self, alert_ids: list[str]) -> None:
+        with self.database.write() as db:
+            for alert_id in alert_ids:
+                db.execute("DELETE FROM watchlist_plate_hits WHERE alert_id = ?", [alert_id])
+
+    def purge_plate_hits(self) -> int:
+        """Hits whose alert is gone (past the alerts' retention, or erased)."""
+        with self.database.write() as db:
+            return db.execute(
+                "DELETE FROM watchlist_plate_hits WHERE alert_id NOT IN (SELECT id FROM alerts)"
+            ).rowcount
 
     # --- plate log ------------------------------------------------------------------------
 
