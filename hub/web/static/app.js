@@ -21,6 +21,7 @@ import { Incidents } from "./incidents.js";
 import { LiveStream } from "./live.js";
 import { SiteMapView } from "./map.js";
 import { DispatchPanel } from "./dispatch_panel.js";
+import { EventDashboard } from "./event_dashboard.js";
 import { Patrol } from "./patrol.js";
 import { Privacy } from "./privacy.js";
 import { NodeBar } from "./nodes.js";
@@ -32,7 +33,7 @@ const DESK_ROLES = ["officer", "supervisor", "admin"];
 const state = { me: null, site: null, view: "incidents" };
 
 const Views = {
-  names: ["incidents", "alerts", "patrol", "map", "reports", "admin", "privacy"],
+  names: ["incidents", "alerts", "patrol", "map", "reports", "site-events", "admin", "privacy"],
   init() {
     for (const name of Views.names) {
       $(`tab-${name}`).addEventListener("click", () => Views.show(name));
@@ -48,6 +49,8 @@ const Views = {
     }
     if (name === "map") SiteMapView.show().catch(App.failed);
     if (name === "reports") Reports.load().catch(App.failed);
+    if (name === "site-events") EventDashboard.show().catch(App.failed);
+    else EventDashboard.hide();
     if (name === "admin") Admin.load().catch(App.failed);
     if (name === "privacy") Privacy.load().catch(App.failed);
   },
@@ -81,6 +84,7 @@ const App = {
     Admin.init();
     Privacy.init();
     Reports.init();
+    EventDashboard.init();
     Patrol.init();
     Ticker.start();
     Notify.register((id) => { if (state.me) IncidentView.open(id); });
@@ -165,6 +169,7 @@ const App = {
     Incidents.canAct = DESK_ROLES.includes(role);
     Sound.setDesk(DESK_ROLES.includes(role));
     $("tab-reports").hidden = !["supervisor", "admin"].includes(role);
+    $("tab-site-events").hidden = role === "patrol";
     $("tab-admin").hidden = role !== "admin";
     $("tab-privacy").hidden = role !== "admin";
     $("new-call").hidden = !Incidents.canAct;
@@ -264,6 +269,7 @@ const App = {
     NodeBar.replace([]);
     SiteMapView.clear();
     Patrol.signedOut();
+    EventDashboard.hide();
     toast("");
     App.showLogin(message);
   },
