@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-8";
+const VERSION = "vw-shell-9";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -43,6 +43,7 @@ const SHELL = [
   "/static/notify.js",
   "/static/reports.js",
   "/static/report_map.js",
+  "/static/event_dashboard.js",
   "/static/sound.js",
   "/static/sensors.html",
   "/static/sensors.js",
