@@ -125,6 +125,9 @@ count zero.</p></section>
 {table(["kind", "weight", "this month", "last month"], kinds, "counted incidents by kind")}
 </section>
 <section id="response"><h2>Response times (seconds)</h2>
+<p class="small">Every security incident opened in the month, as on the hub's Response times
+page: a unit sent to what proved a false alarm was still sent. The index's response component
+counts only counted incidents.</p>
 {
         table(
             ["segment", "incidents", "p50", "p90", "p50 last month", "p90 last month"],
