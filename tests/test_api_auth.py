@@ -57,6 +57,7 @@ def ids(hub: ApiHub) -> dict[str, str]:
         # Watchlist routes: ids nothing has, answered 404 (ADMIN_STATUS) past the session.
         "entry_id": "f" * 32,
         "auth_id": "f" * 32,
+        "action": "access",  # privacy: a subject access request
     }
 
 
@@ -142,6 +143,11 @@ SAMPLE_REQUESTS = {
             "ends_at": "2099-01-01T00:00:00Z",
             "expires_at": "2099-01-01T00:00:00Z",
         }
+    },
+    ("POST", "/api/privacy/subjects/{action}"): {"json": {"plate": "粤C·12345"}},
+    ("POST", "/api/privacy/subjects/face/{action}"): {
+        "content": snapshot_jpeg(),
+        "headers": {"content-type": "image/jpeg"},
     },
     ("POST", "/api/watchlist/faces"): {
         "params": {"authorisation": "f" * 32},
