@@ -66,7 +66,7 @@ def build(ctx: ApiContext) -> APIRouter:
     admin = Annotated[Principal, Depends(ctx.services["auth"].require(Role.ADMIN))]
     storage = ctx.storage
     requests = SubjectRequests(
-        subject_sources(storage, storage.data_dir, ctx.config),
+        _sources(ctx),
         storage.audit,
         storage.alerts.database,  # type: ignore[attr-defined]
         storage.data_dir,
@@ -146,6 +146,16 @@ class _FaceEmbedder:
         if vector is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no face in the photo")
         return vector
+
+
+def _sources(ctx: ApiContext) -> list:
+    """:func:`subject_sources`, with the running hub's own watchlist source where there is
+    one (its erasure also republishes the gateways' lists at once)."""
+    sources = subject_sources(ctx.storage, ctx.storage.data_dir, ctx.config)
+    running = getattr(ctx.services.get("watchlist"), "subjects", None)
+    if running is None:
+        return sources
+    return [running if s.name == running.name else s for s in sources]
 
 
 def _authorisations(ctx: ApiContext) -> list[Authorisation]:

@@ -1,0 +1,109 @@
+"""The privacy API over real HTTP on a real hub: admins only; the summary and the sign
+notice come from the site file; subject requests by plate (access, export as a file, erasure)
+are audited under a salted key; a face photo with no face is refused; the incident queue,
+like every other view of personal data, is audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hub_helpers import example_config, make_alert, serve_api, snapshot_jpeg
+
+from contract.protocol import DetectedObject
+
+PLATE = "粤C·12345"
+
+
+@pytest.fixture
+def hub(tmp_path: Path):
+    config = example_config()
+    hub_settings = config.hub.model_copy(update={"privacy": config.hub.privacy.model_copy(
+        update={"operator": "Riverside village committee", "contact": "office@riverside.example"}
+    )})  # fmt: skip
+    api = serve_api(tmp_path / "hub", config=config.model_copy(update={"hub": hub_settings}))
+    yield api
+    api.close()
+
+
+def plate_alert(hub, plate: str) -> str:
+    car = DetectedObject(label="car", score=0.9, box=(1, 2, 90, 80), track_id=4, plate=plate)
+    alert = make_alert(kind="vehicle", objects=[car])
+    hub.ingest(alert)
+    hub.storage.alerts.save_snapshot(
+        alert.site, alert.node, alert.id, snapshot_jpeg(), datetime.now(UTC)
+    )
+    return alert.id
+
+
+def test_only_admins_see_privacy_or_make_requests(hub):
+    for role in ("viewer", "officer", "supervisor"):
+        client = hub.client(role)
+        assert client.get("/api/privacy").status_code == 403
+        assert client.get("/api/privacy/notice").status_code == 403
+        assert client.post("/api/privacy/subjects/access", json={"plate": PLATE}).status_code == 403
+
+
+def test_the_summary_and_the_notice_say_what_the_site_file_says(hub):
+    admin = hub.client("admin")
+    summary = admin.get("/api/privacy").json()
+    assert summary["operator"] == "Riverside village committee"
+    assert {c["camera"] for c in summary["cameras"]} == {
+        c.name for g in example_config().gateways for c in g.cameras
+    }
+    assert all(c["faces"] == "off" for c in summary["cameras"])  # faces.enabled is False
+    kinds = {r["kind"]: r["days"] for r in summary["retention"]}
+    assert kinds["alerts"] == example_config().hub.retention_days and kinds["plate_log"] is None
+    assert summary["authorisations"] == []
+
+    text = admin.get("/api/privacy/notice", params={"format": "text"}).text
+    assert "Riverside village committee" in text and "public security" in text
+    assert "Face recognition is not in use." in text
+    assert "office@riverside.example" in text
+    page = admin.get("/api/privacy/notice")
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h1>" in page.text and "office@riverside.example" in page.text
+
+
+def test_access_export_and_erasure_by_plate(hub):
+    admin = hub.client("admin")
+    mine, other = plate_alert(hub, "粤C12345"), plate_alert(hub, "京A88888")
+
+    found = admin.post("/api/privacy/subjects/access", json={"plate": PLATE}).json()
+    assert found["counts"] == {"alert": 1, "snapshot": 1}
+    assert {r["id"] for r in found["records"]} == {mine}
+
+    export = admin.post("/api/privacy/subjects/export", json={"plate": PLATE})
+    assert export.status_code == 200
+    assert export.headers["content-disposition"].startswith('attachment; filename="subject-')
+    assert export.json()["records"] == found["records"]
+
+    erased = admin.post("/api/privacy/subjects/erase", json={"plate": PLATE}).json()
+    assert erased["counts"] == {"alert": 1, "snapshot": 1} and erased["compacted"]
+    assert admin.get(f"/api/alerts/{mine}").status_code == 404
+    assert admin.get(f"/api/alerts/{other}").status_code == 200
+
+    trail = {e.action: e for e in hub.storage.audit.entries(limit=50)}
+    for action in ("subject.access", "subject.export", "subject.erase"):
+        assert trail[action].target == found["subject_key"] and trail[action].username == "admin"
+    assert "12345" not in " ".join(f"{e.target} {e.detail}" for e in trail.values())
+
+
+def test_a_face_request_needs_a_photo_with_a_face(hub):
+    admin = hub.client("admin")
+    blank = cv2.imencode(".jpg", np.full((240, 320, 3), 128, np.uint8))[1].tobytes()
+    r = admin.post("/api/privacy/subjects/face/access", content=blank,
+                   headers={"Content-Type": "image/jpeg"})  # fmt: skip
+    assert r.status_code == 422 and r.json()["detail"] == "no face in the photo"
+    r = admin.post("/api/privacy/subjects/face/access", content=b"not an image",
+                   headers={"Content-Type": "image/jpeg"})  # fmt: skip
+    assert r.status_code == 422
+
+
+def test_looking_at_the_incident_queue_is_audited(hub):
+    hub.client("officer").get("/api/incidents/queue").raise_for_status()
+    looked = hub.storage.audit.entries(action="incidents.queue")
+    assert looked and looked[0].username == "officer"

@@ -1,0 +1,78 @@
+"""The privacy page in a real Chromium against a real hub: an admin sees what is collected,
+where, for how long and under which authorisation (none), opens the printable sign notice,
+finds a plate's alerts and erases them (asked to confirm); other roles have no Privacy tab."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hub_helpers import make_alert, serve_api, snapshot_jpeg
+from officer_kit import DESK, add_user, browser, open_page, sign_in
+from playwright.sync_api import Browser, expect
+
+from contract.protocol import DetectedObject
+from hub.domain.users import Role
+
+pytestmark = [pytest.mark.browser]
+__all__ = ["browser"]  # the fixture, imported for pytest
+
+
+@pytest.fixture
+def hub(tmp_path: Path):
+    api = serve_api(tmp_path / "hub", passwords={})
+    yield api
+    api.close()
+
+
+def plate_alert(hub, plate: str) -> str:
+    car = DetectedObject(label="car", score=0.9, box=(1, 2, 90, 80), track_id=4, plate=plate)
+    alert = make_alert(kind="vehicle", objects=[car])
+    hub.ingest(alert)
+    hub.storage.alerts.save_snapshot(
+        alert.site, alert.node, alert.id, snapshot_jpeg(), datetime.now(UTC)
+    )
+    return alert.id
+
+
+def test_an_admin_reads_the_privacy_page_and_erases_a_plate(hub, browser: Browser):
+    mine = plate_alert(hub, "粤C12345")
+    plate_alert(hub, "京A88888")
+    with open_page(browser, DESK) as (page, problems):
+        sign_in(page, hub.url, "root", add_user(hub, "root", Role.ADMIN), problems)
+        page.click("#tab-privacy")
+        expect(page.locator("#privacy-view")).to_be_visible()
+        expect(page.locator("#privacy-cameras tr")).not_to_have_count(0)
+        expect(page.locator("#privacy-cameras .privacy-faces").first).to_have_text("off")
+        expect(page.locator('#privacy-retention tr[data-kind="plate_log"] .privacy-days')
+               ).to_have_text("not kept")  # fmt: skip
+        expect(page.locator('#privacy-retention tr[data-kind="alerts"] .privacy-days')
+               ).to_have_text("30 days")  # fmt: skip
+        expect(page.locator("#privacy-auths")).to_have_text("none in force")
+        expect(page.locator("#privacy-plate-log")).to_contain_text("not kept")
+
+        with page.context.expect_page() as opened:
+            page.click("#privacy-notice")
+        notice = opened.value
+        expect(notice.locator("h1")).to_contain_text("CCTV")
+        expect(notice.locator("body")).to_contain_text("Vehicle number plates")
+        notice.close()
+
+        page.fill("#subject-plate", "粤C·12345")
+        page.click("#subject-form button[type=submit]")
+        expect(page.locator("#subject-summary")).to_contain_text("Found: alert: 1, snapshot: 1")
+        expect(page.locator('#subject-records li[data-kind="alert"]')).to_contain_text(mine)
+
+        page.once("dialog", lambda d: d.accept())
+        page.click("#subject-erase")
+        expect(page.locator("#subject-summary")).to_contain_text("Erased: alert: 1, snapshot: 1")
+        assert hub.storage.alerts.get(mine) is None
+        assert problems == []
+
+
+def test_other_roles_have_no_privacy_tab(hub, browser: Browser):
+    with open_page(browser, DESK) as (page, problems):
+        sign_in(page, hub.url, "sup", add_user(hub, "sup", Role.SUPERVISOR), problems)
+        expect(page.locator("#tab-reports")).to_be_visible()
+        expect(page.locator("#tab-privacy")).to_be_hidden()
