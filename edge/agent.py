@@ -38,6 +38,7 @@ from contract.connection import NodeConnection
 from contract.face_descriptor import FaceDescriber
 from contract.protocol import Alert, NodeRole, NodeStats, utc_now
 from contract.siteconfig import SiteConfig
+from edge.camera_stats import ring_counts
 from edge.detectors import SessionPool, choose_model, make_detector
 from edge.face_watch import build_face_watch
 from edge.faces import FaceBlurrer
@@ -249,5 +250,9 @@ class EdgeAgent:
             ts=utc_now(),
             uptime_s=round(uptime, 1),
             outbox_pending=self._outbox.pending_count(),
-            cameras={p.camera.name: p.stats.snapshot() for p in self.pipelines},
+            # With each camera's crowd ring counts: the hub adds them up for event rings.
+            cameras={
+                p.camera.name: p.stats.snapshot(*ring_counts(p.processor.rules))
+                for p in self.pipelines
+            },
         )
