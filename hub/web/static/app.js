@@ -27,13 +27,15 @@ import { Privacy } from "./privacy.js";
 import { NodeBar } from "./nodes.js";
 import { Notify } from "./notify.js";
 import { Reports } from "./reports.js";
+import { Safety } from "./safety.js";
 import { Sound } from "./sound.js";
 
 const DESK_ROLES = ["officer", "supervisor", "admin"];
 const state = { me: null, site: null, view: "incidents" };
 
 const Views = {
-  names: ["incidents", "alerts", "patrol", "map", "reports", "site-events", "admin", "privacy"],
+  names: ["incidents", "alerts", "patrol", "map", "reports", "site-events", "safety", "admin",
+    "privacy"],
   init() {
     for (const name of Views.names) {
       $(`tab-${name}`).addEventListener("click", () => Views.show(name));
@@ -51,6 +53,7 @@ const Views = {
     if (name === "reports") Reports.load().catch(App.failed);
     if (name === "site-events") EventDashboard.show().catch(App.failed);
     else EventDashboard.hide();
+    if (name === "safety") Safety.load().catch(App.failed);
     if (name === "admin") Admin.load().catch(App.failed);
     if (name === "privacy") Privacy.load().catch(App.failed);
   },
@@ -170,6 +173,8 @@ const App = {
     Sound.setDesk(DESK_ROLES.includes(role));
     $("tab-reports").hidden = !["supervisor", "admin"].includes(role);
     $("tab-site-events").hidden = role === "patrol";
+    $("tab-safety").hidden = !DESK_ROLES.includes(role);
+    Safety.canReports = ["supervisor", "admin"].includes(role);
     $("tab-admin").hidden = role !== "admin";
     $("tab-privacy").hidden = role !== "admin";
     $("new-call").hidden = !Incidents.canAct;

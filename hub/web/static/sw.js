@@ -44,6 +44,8 @@ const SHELL = [
   "/static/reports.js",
   "/static/report_map.js",
   "/static/event_dashboard.js",
+  "/static/safety.js",
+  "/static/safety_map.js",
   "/static/sound.js",
   "/static/sensors.html",
   "/static/sensors.js",
