@@ -9,8 +9,9 @@ leaves an audit row (``share.read`` or ``share.refused``, with the reason).
 
 # No "from __future__ import annotations": FastAPI must see the real Annotated dependency
 # types, which are local to build().
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
@@ -22,11 +23,18 @@ from hub.api.auth import Principal, request_token
 from hub.api.context import ApiContext
 from hub.api.params import aware
 from hub.domain.users import Role
-from hub.sharing.scope import COUNT_DATASETS, AccountRequest, Dataset, GrantRequest, Refused, check
+from hub.sharing.scope import (
+    COUNT_DATASETS,
+    AccountRequest,
+    Dataset,
+    Grant,
+    GrantRequest,
+    Refused,
+    check,
+)
 from hub.sharing.service import TOKEN_PREFIX, SharingService
 from hub.storage.sqlite.sharing import sharing_for
 
-Format = Literal["json", "csv", "sensorthings", "geojson"]
 MEDIA = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
@@ -62,6 +70,7 @@ def build(ctx: ApiContext) -> APIRouter:
     service = sharing_service(ctx)
     auth = ctx.services["auth"]
     admin = Annotated[Principal, Depends(auth.require(Role.ADMIN))]
+    caller = caller_dependency(ctx, service)
 
     @router.get("/api/sharing/register")
     def register(who: admin) -> dict:
@@ -98,63 +107,105 @@ def build(ctx: ApiContext) -> APIRouter:
 
     @router.get("/api/share/v1/data", response_class=Response)
     def data(
-        request: Request,
-        dataset: Dataset,
-        format: Format = "json",
+        who: Annotated[Caller, Depends(caller)],
+        dataset: str = "",
+        format: str = "json",
         area: Annotated[list[str] | None, Query(max_length=200)] = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: str | None = None,
+        end: str | None = None,
     ) -> Response:
-        """One dataset for the token's scope (or, for an admin's session, every area):
-        count cells as ``json``/``csv``/``sensorthings``; ``hot_spots`` as
-        ``json``/``geojson``; ``areas`` as ``geojson``. Cells with fewer than k events are
-        not listed. Periods are whole UTC hours, ``start`` inclusive, ``end`` exclusive."""
-        return _read(ctx, service, request, dataset, format, area, aware(start), aware(end))
+        """One dataset (``incident_counts``, ``alert_counts``, ``hot_spots``, ``areas``)
+        for the token's scope, or for an admin's session every area: count cells as
+        ``json``/``csv``/``sensorthings``; hot spots as ``json``/``geojson``; areas as
+        ``geojson``. Cells with fewer than k events are not listed. Periods are whole UTC
+        hours, ``start`` inclusive, ``end`` exclusive (ISO 8601). The parameters are checked
+        here, not by FastAPI, so a malformed request is audited like any other."""
+        return _read(ctx, service, who, Ask(dataset, format, area, start, end))
 
     @router.get("/api/share/v1/scope")
-    def scope(request: Request) -> Response:
-        """What this token may read (its grant, without the token)."""
+    def scope(who: Annotated[Caller, Depends(caller)]) -> dict:
+        """What this token may read (its grant, without the token); for an admin's
+        session, everything."""
+        if who.grant is None:
+            ctx.audit(who.actor, "share.scope", "admin-preview")
+            return {"datasets": list(Dataset), "areas": list(service.areas), "admin": True}
         try:
-            grant = service.authenticate(request_token(request))
-            service.admit(grant)
+            service.admit(who.grant)
         except Refused as exc:
-            ctx.audit(None, "share.refused", None, f"{exc.status} {exc.reason}")
+            ctx.audit(who.actor, "share.refused", who.grant.id, f"{exc.status} {exc.reason}")
             return _refusal(exc)
-        ctx.audit(f"share:{grant.account_id}", "share.scope", grant.id)
-        body = grant.model_dump(mode="json", exclude={"created_by", "revoked_by", "uses"})
-        return JSONResponse(body)
+        ctx.audit(who.actor, "share.scope", who.grant.id)
+        return who.grant.model_dump(mode="json", exclude={"created_by", "revoked_by", "uses"})
 
     return router
 
 
-def _read(
-    ctx: ApiContext,
-    service: SharingService,
-    request: Request,
-    dataset: Dataset,
-    fmt: str,
-    areas: list[str] | None,
-    start: datetime | None,
-    end: datetime | None,
-) -> Response:
-    """Authenticate (a token, else an admin's session), check the scope, count the
-    request, answer; audit whatever happened."""
-    token = request_token(request) or ""
-    grant, who = None, None
-    if not token.startswith(TOKEN_PREFIX):
-        try:  # no sharing token: an admin's session previews, anyone else is refused
-            who = ctx.services["auth"].require(Role.ADMIN)(request)
-        except HTTPException as exc:
-            ctx.audit(None, "share.refused", None, f"{exc.status_code} {exc.detail} {dataset}")
-            raise
-    actor = who.username if who else None
-    try:
-        if who is None:
-            grant = service.authenticate(token)
-            actor = f"share:{grant.account_id}"
-        areas = areas or list(grant.areas if grant else service.areas)
+@dataclass(frozen=True)
+class Caller:
+    """A department (its grant) or an admin previewing (no grant); ``actor`` for the audit."""
+
+    grant: Grant | None
+    actor: str
+
+
+def caller_dependency(ctx: ApiContext, service: SharingService):
+    """The dependency that says who calls a department route: a sharing token's grant, or
+    an admin's session; anyone else is refused (401/403), and the refusal audited, before
+    any parameter is looked at."""
+    require_admin = ctx.services["auth"].require(Role.ADMIN)
+
+    def caller(request: Request) -> Caller:
+        token = request_token(request) or ""
         try:
-            period = service.period(grant, start, end)
+            if token.startswith(TOKEN_PREFIX):
+                grant = service.authenticate(token)
+                return Caller(grant, f"share:{grant.account_id}")
+            return Caller(None, require_admin(request).username)
+        except (Refused, HTTPException) as exc:
+            status = exc.status if isinstance(exc, Refused) else exc.status_code
+            reason = exc.reason if isinstance(exc, Refused) else exc.detail
+            ctx.audit(None, "share.refused", None, f"{status} {reason} {request.url.path}")
+            raise HTTPException(status, reason) from None
+
+    return caller
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A department's request as sent (strings), parsed in :func:`_parse`."""
+
+    dataset: str
+    fmt: str
+    areas: list[str] | None
+    start: str | None
+    end: str | None
+
+
+def _time(text: str | None) -> datetime | None:
+    try:
+        return aware(datetime.fromisoformat(text)) if text else None
+    except (ValueError, HTTPException):
+        raise Refused(422, f"not an ISO 8601 time: {text[:40]!r}") from None
+
+
+def _parse(ask: Ask) -> tuple[Dataset, str]:
+    try:
+        dataset = Dataset(ask.dataset)
+    except ValueError:
+        raise Refused(422, f"dataset is one of {', '.join(Dataset)}") from None
+    if ask.fmt not in MEDIA:
+        raise Refused(422, f"format is one of {', '.join(MEDIA)}")
+    return dataset, ask.fmt
+
+
+def _read(ctx: ApiContext, service: SharingService, who: Caller, ask: Ask) -> Response:
+    """Parse, check the scope, count the request, answer; audit whatever happened."""
+    grant = who.grant
+    try:
+        dataset, fmt = _parse(ask)
+        areas = ask.areas or list(grant.areas if grant else service.areas)
+        try:
+            period = service.period(grant, _time(ask.start), _time(ask.end))
         except ValueError as exc:
             raise Refused(422, str(exc)) from None
         if grant is not None:
@@ -170,14 +221,15 @@ def _read(
             raise Refused(422, str(exc)) from None
     except Refused as exc:
         target = grant.id if grant else None
-        ctx.audit(actor, "share.refused", target, f"{exc.status} {exc.reason} {dataset}")
+        detail = f"{exc.status} {exc.reason} {ask.dataset[:40]}"
+        ctx.audit(who.actor, "share.refused", target, detail)
         return _refusal(exc)
     served = service.served(period)
     detail = (
         f"{dataset.value}.{fmt} areas={','.join(areas)}"
         f" {served.start.isoformat()}..{served.end.isoformat()}"
     )
-    ctx.audit(actor, "share.read", grant.id if grant else "admin-preview", detail)
+    ctx.audit(who.actor, "share.read", grant.id if grant else "admin-preview", detail)
     if fmt == "csv":
         return Response(body, media_type=MEDIA[fmt])
     return JSONResponse(body, media_type=MEDIA[fmt])
