@@ -14,10 +14,13 @@ why in :attr:`FaceWatch.stats` (``not_run_no_signage``, ``not_run_no_authorisati
 test can prove the model never ran (:attr:`FaceDescriber.invocations` stays 0).
 
 **What it does when allowed.** For each confirmed ``person`` track, at most every
-:data:`RETRY_S` and :data:`MAX_ATTEMPTS` times per track, and at most :data:`MAX_FACES_PER_S`
-faces per second on the camera: CenterFace on the upper part of the person's box; the best
-face whose width reaches :data:`~contract.face_descriptor.MIN_FACE_PX` is embedded with the
-shared :class:`~contract.face_descriptor.FaceDescriber` and compared with the allowed entries.
+:data:`RETRY_S` and at most :data:`MAX_LOOKS_PER_S` looks per second on the camera, it runs
+CenterFace on the upper part of the person's box. The best face at least
+:data:`~contract.face_descriptor.MIN_FACE_PX` wide is embedded with the shared
+:class:`~contract.face_descriptor.FaceDescriber` and compared with the allowed entries, at
+most :data:`MAX_EMBEDDINGS` times per track: the frames of one track are alike, so more looks
+at a face that matched nothing ten times mostly cost CPU (a person who leaves and comes back
+is a new track and gets new looks).
 A best similarity at or above ``faces.match_threshold`` gives one hit per (track, entry): kind
 ``watchlist_face``, severity major, a neutral message, **no objects**, a
 :class:`~contract.protocol.WatchlistHit` (entry, score, authorisation), and as its snapshot
@@ -50,10 +53,10 @@ from edge.watchlist import WatchlistHolder
 
 #: Seconds between two looks at one person (the next frames show the same face).
 RETRY_S = 0.5
-#: Looks at one track before the stage stops trying it (a face turned away stays so).
-MAX_ATTEMPTS = 20
-#: Faces embedded per second of event time on one camera, whatever the crowd.
-MAX_FACES_PER_S = 4.0
+#: Faces of one track embedded and compared before the stage stops looking at it.
+MAX_EMBEDDINGS = 10
+#: Looks (face searches) per second of event time on one camera, whatever the crowd.
+MAX_LOOKS_PER_S = 4.0
 #: Alert ``zone`` of the stage's hits.
 RULE_NAME = "faces"
 #: The part of a person box searched for the face: from a little above its top to this
@@ -69,7 +72,7 @@ MESSAGE = "possible face watchlist match: to be verified by two officers"
 @dataclass
 class _Track:
     seen: float
-    attempts: int = 0
+    embedded: int = 0
     last_try: float = -math.inf
     matched: set[str] = field(default_factory=set)
 
@@ -107,7 +110,7 @@ class FaceWatch:
         self.watchlist = watchlist
         self.describer = describer
         self._tracks: dict[int, _Track] = {}
-        self._last_face = -math.inf
+        self._last_look = -math.inf
         self._last_ts = -math.inf
         #: Why the stage did or did not run, frame by frame; faces seen, compared, matched.
         self.stats: Counter[str] = Counter()
@@ -145,9 +148,9 @@ class FaceWatch:
         return hits
 
     def _due(self, track: _Track, ts: float) -> bool:
-        if track.attempts >= MAX_ATTEMPTS or ts - track.last_try < RETRY_S:
+        if track.embedded >= MAX_EMBEDDINGS or ts - track.last_try < RETRY_S:
             return False
-        return ts - self._last_face >= 1.0 / MAX_FACES_PER_S
+        return ts - self._last_look >= 1.0 / MAX_LOOKS_PER_S
 
     def _forget(self, people: Detections) -> None:
         live = {int(t) for t in people.track_id}
@@ -156,11 +159,11 @@ class FaceWatch:
 
     def _look(self, image, person, track: _Track, allowed, vectors, when) -> list[RuleHit]:
         """Find, embed and compare the face of one person; the embedding dies here."""
-        track.attempts += 1
-        track.last_try = self._last_face = track.seen
+        track.last_try = self._last_look = track.seen
         face = self._find_face(image, person)
         if face is None:
             return []
+        track.embedded += 1
         self.stats["faces_compared"] += 1
         scores = np.clip(vectors @ self.describer.embed(image, face), 0.0, 1.0)
         best = int(np.argmax(scores))
