@@ -28,6 +28,7 @@ import { NodeBar } from "./nodes.js";
 import { Notify } from "./notify.js";
 import { Reports } from "./reports.js";
 import { Safety } from "./safety.js";
+import { Sharing } from "./sharing.js";
 import { Sound } from "./sound.js";
 
 const DESK_ROLES = ["officer", "supervisor", "admin"];
@@ -35,7 +36,7 @@ const state = { me: null, site: null, view: "incidents" };
 
 const Views = {
   names: ["incidents", "alerts", "patrol", "map", "reports", "site-events", "safety", "admin",
-    "privacy"],
+    "privacy", "sharing"],
   init() {
     for (const name of Views.names) {
       $(`tab-${name}`).addEventListener("click", () => Views.show(name));
@@ -56,6 +57,7 @@ const Views = {
     if (name === "safety") Safety.load().catch(App.failed);
     if (name === "admin") Admin.load().catch(App.failed);
     if (name === "privacy") Privacy.load().catch(App.failed);
+    if (name === "sharing") Sharing.load().catch(App.failed);
   },
 };
 
@@ -177,6 +179,7 @@ const App = {
     Safety.canReports = ["supervisor", "admin"].includes(role);
     $("tab-admin").hidden = role !== "admin";
     $("tab-privacy").hidden = role !== "admin";
+    $("tab-sharing").hidden = role !== "admin";
     $("new-call").hidden = !Incidents.canAct;
     $("ack-hint").hidden = !Incidents.canAct;
     state.site = await api.get("/api/site");

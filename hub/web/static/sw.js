@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-9";
+const VERSION = "vw-shell-10";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -46,6 +46,7 @@ const SHELL = [
   "/static/event_dashboard.js",
   "/static/safety.js",
   "/static/safety_map.js",
+  "/static/sharing.js",
   "/static/sound.js",
   "/static/sensors.html",
   "/static/sensors.js",
