@@ -18,6 +18,7 @@ from sqlite_utils.migrations import Migrations
 from contract.watchlist import Authorisation, FaceEntry, PlateEntry
 from hub.storage.repositories import Storage
 from hub.storage.sqlite.database import SqliteDatabase, from_iso, iso
+from hub.storage.sqlite.watchlist_plates import PlateHitRow, PlateLogRow, PlateTables
 
 migrations = Migrations("villagewatch-hub-watchlist")
 
@@ -81,15 +82,6 @@ def m002_plate_hits(db) -> None:
 
 
 @dataclass(frozen=True)
-class PlateHitRow:
-    alert_id: str
-    entry_id: str
-    plate: str | None
-    score: float
-    at: datetime
-
-
-@dataclass(frozen=True)
 class AuthorisationRow:
     authorisation: Authorisation
     created_by: str
@@ -130,19 +122,9 @@ class CandidateRow:
     incident_id: str | None
 
 
-@dataclass(frozen=True)
-class PlateLogRow:
-    alert_id: str
-    plate: str
-    node: str
-    camera: str | None
-    area: str
-    at: datetime
-    keep_until: datetime
-
-
-class SqliteWatchlistRepository:
-    """Every watchlist table, on the hub's SQLite file and its writer lock."""
+class SqliteWatchlistRepository(PlateTables):
+    """Every watchlist table, on the hub's SQLite file and its writer lock (the plate
+    hits and the plate log are :class:`~hub.storage.sqlite.watchlist_plates.PlateTables`)."""
 
     def __init__(self, database: SqliteDatabase) -> None:
         self.database = database
@@ -329,63 +311,6 @@ class SqliteWatchlistRepository:
         )
         return [r["alert_id"] for r in rows]
 
-    # --- plate hits -----------------------------------------------------------------------
-
-    def add_plate_hit(self, row: PlateHitRow) -> None:
-        with self.database.write() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO watchlist_plate_hits (alert_id, entry_id, plate, score, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [row.alert_id, row.entry_id, row.plate, row.score, iso(row.at)],
-            )
-
-    def plate_hits(self, limit: int = 50) -> list[PlateHitRow]:
-        rows = self.database.all(
-            "SELECT * FROM watchlist_plate_hits ORDER BY at DESC LIMIT ?", [limit]
-        )
-        return [
-            PlateHitRow(r["alert_id"], r["entry_id"], r["plate"], r["score"], from_iso(r["at"]))
-            for r in rows
-        ]
-
-    def delete_plate_hits(self, alert_ids: list[str]) -> None:
-        with self.database.write() as db:
-            for alert_id in alert_ids:
-                db.execute("DELETE FROM watchlist_plate_hits WHERE alert_id = ?", [alert_id])
-
-    def purge_plate_hits(self) -> int:
-        """Hits whose alert is gone (past the alerts' retention, or erased)."""
-        with self.database.write() as db:
-            return db.execute(
-                "DELETE FROM watchlist_plate_hits WHERE alert_id NOT IN (SELECT id FROM alerts)"
-            ).rowcount
-
-    # --- plate log ------------------------------------------------------------------------
-
-    def log_plate(self, row: PlateLogRow, key: str) -> None:
-        with self.database.write() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO plate_log (alert_id, plate, plate_key, node, camera, area,"
-                " at, keep_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    row.alert_id, row.plate, key, row.node, row.camera, row.area,
-                    iso(row.at), iso(row.keep_until),
-                ],
-            )  # fmt: skip
-
-    def plate_log(self, limit: int = 500) -> list[PlateLogRow]:
-        rows = self.database.all("SELECT * FROM plate_log ORDER BY at DESC LIMIT ?", [limit])
-        return [_log_row(r) for r in rows]
-
-    def delete_plate_log(self, alert_ids: list[str]) -> None:
-        with self.database.write() as db:
-            for alert_id in alert_ids:
-                db.execute("DELETE FROM plate_log WHERE alert_id = ?", [alert_id])
-
-    def purge_plate_log(self, now: datetime) -> int:
-        with self.database.write() as db:
-            return db.execute("DELETE FROM plate_log WHERE keep_until <= ?", [iso(now)]).rowcount
-
 
 def watchlist_for(storage: Storage) -> SqliteWatchlistRepository:
     """The watchlist tables in the same SQLite file as ``storage``, like
@@ -426,8 +351,4 @@ def _candidate_row(r: dict) -> CandidateRow:
     )
 
 
-def _log_row(r: dict) -> PlateLogRow:
-    return PlateLogRow(
-        r["alert_id"], r["plate"], r["node"], r["camera"], r["area"],
-        from_iso(r["at"]), from_iso(r["keep_until"]),
-    )  # fmt: skip
+__all__ = ["PlateHitRow", "PlateLogRow", "SqliteWatchlistRepository", "watchlist_for"]
