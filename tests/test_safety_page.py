@@ -1,6 +1,7 @@
 """The Safety view in a real Chromium against a real hub (real SQLite, manual clock): the
 index of the site and each area with the components behind each value, the hot spots as a
-layer on the site plan with the not-a-prediction statement, and, for supervisors, the monthly
+layer on the site plan (the Safety view's and, ticked, the Map view's) with the
+not-a-prediction statement, and, for supervisors, the monthly
 report the hub wrote. The history and its hand-computed values: tests/test_safety_report.py.
 """
 
@@ -65,6 +66,12 @@ def test_a_supervisor_reads_the_index_its_parts_hot_spots_and_reports(hub, brows
         link = page.locator("#safety-reports a")
         expect(link).to_have_text("Safety report 2026-11")
         expect(link).to_have_attribute("href", "/api/safety/reports/2026-11")
+
+        # The same layer on the Map view's plan, off until ticked.
+        page.click("#tab-map")
+        expect(page.locator("#site-map .hotspot")).to_have_count(0)
+        page.get_by_label("Hot spots (past incidents)").check()
+        expect(page.locator("#site-map .hotspot")).to_have_count(2)
         assert problems == []
 
 
@@ -79,3 +86,6 @@ def test_officers_see_the_index_but_not_the_reports(hub, browser: Browser):
     with open_page(browser, DESK) as (page, problems):
         sign_in(page, hub.url, "vic", add_user(hub, "vic", Role.VIEWER), problems)
         expect(page.locator("#tab-safety")).to_be_hidden()
+        page.click("#tab-map")
+        expect(page.locator("#site-map")).to_have_attribute("data-ready", "true")
+        expect(page.get_by_label("Hot spots (past incidents)")).to_have_count(0)

@@ -11,6 +11,7 @@ import { api } from "./api.js";
 import { $, duration, el, humanize, relativeTime } from "./dom.js";
 import { isOpen } from "./incidents.js";
 import { incidentPlace, planMap } from "./plan_map.js";
+import { addHotspotOverlay } from "./safety_map.js";
 
 const nodeKey = (n) => n.node;
 
@@ -80,6 +81,7 @@ export const SiteMapView = {
     for (const s of site.sensors) {
       if (s.position) SiteMapView._node(built, `sensor:${s.node}`, s.position, s.node, `${humanize(s.kind)} sensor ${s.node}`);
     }
+    addHotspotOverlay(built); // patrol planning (safety_map.js): off until ticked
     await SiteMapView.loadUnits();
     SiteMapView.renderAll(built);
     return built;
