@@ -30,13 +30,14 @@ import { Reports } from "./reports.js";
 import { Safety } from "./safety.js";
 import { Sharing } from "./sharing.js";
 import { Sound } from "./sound.js";
+import { Watchlist } from "./watchlist.js";
 
 const DESK_ROLES = ["officer", "supervisor", "admin"];
 const state = { me: null, site: null, view: "incidents" };
 
 const Views = {
   names: ["incidents", "alerts", "patrol", "map", "reports", "site-events", "safety", "admin",
-    "privacy", "sharing"],
+    "privacy", "sharing", "watchlist"],
   init() {
     for (const name of Views.names) {
       $(`tab-${name}`).addEventListener("click", () => Views.show(name));
@@ -58,6 +59,7 @@ const Views = {
     if (name === "admin") Admin.load().catch(App.failed);
     if (name === "privacy") Privacy.load().catch(App.failed);
     if (name === "sharing") Sharing.load().catch(App.failed);
+    if (name === "watchlist") Watchlist.load().catch(App.failed);
   },
 };
 
@@ -180,6 +182,8 @@ const App = {
     $("tab-admin").hidden = role !== "admin";
     $("tab-privacy").hidden = role !== "admin";
     $("tab-sharing").hidden = role !== "admin";
+    $("tab-watchlist").hidden = !DESK_ROLES.includes(role);
+    Watchlist.me = state.me;
     $("new-call").hidden = !Incidents.canAct;
     $("ack-hint").hidden = !Incidents.canAct;
     state.site = await api.get("/api/site");

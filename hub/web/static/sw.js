@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-10";
+const VERSION = "vw-shell-11";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -48,6 +48,7 @@ const SHELL = [
   "/static/safety_map.js",
   "/static/sharing.js",
   "/static/sound.js",
+  "/static/watchlist.js",
   "/static/sensors.html",
   "/static/sensors.js",
   "/static/icon.svg",
