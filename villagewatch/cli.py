@@ -78,6 +78,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else None
     from edge.replay import replay
 
+    watchlist = _watchlist_file(args.watchlist) if args.watchlist else None
     try:
         summary = replay(
             args.video,
@@ -87,11 +88,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
             every_frame=args.every_frame,
             progress=not args.quiet,
             annotate=args.annotate,
+            watchlist=watchlist,
         )
     except ValueError as exc:  # unknown camera, a model blind to a rule, an unwritable video
         raise UsageError(str(exc)) from None
     print(summary.table() if hasattr(summary, "table") else summary)
     return 0
+
+
+def _watchlist_file(path: Path):
+    """A watchlist update as the hub publishes it (JSON), for a replay's plate matching."""
+    from pydantic import ValidationError
+
+    from contract.watchlist import WatchlistUpdate
+
+    try:
+        return WatchlistUpdate.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise UsageError(f"{path}: not a watchlist update: {exc}") from None
 
 
 def cmd_edge(args: argparse.Namespace) -> int:
@@ -331,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
         "heatmap, a red border on events",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--watchlist",
+        type=Path,
+        help="a watchlist update (JSON, as the hub publishes it) to match plates against "
+        "on cameras with plates: true",
+    )
 
     e = add(
         "edge",
