@@ -117,3 +117,26 @@ def test_the_subject_key_is_salted_per_site(storage, tmp_path, clock, requests):
         assert requests.subject_key(subject) == requests.subject_key(Subject(plate="粤C12345"))
     finally:
         elsewhere.close()
+
+
+def test_erasure_reaches_every_source_the_watchlist_too(storage, clock, requests):
+    """``subject_sources`` is the one list: a watchlist entry for the plate goes with the
+    alerts, and the file holds the plate nowhere afterwards."""
+    from datetime import timedelta
+
+    from contract.watchlist import PlateEntry
+    from hub.storage.sqlite.watchlist import watchlist_for
+    from hub.watchlist.domain import plate_key
+
+    entry = PlateEntry(id="a" * 32, plate=PLATE, reason="stolen", owner="officer",
+                       case_ref="C-1", expires_at=clock() + timedelta(days=30))  # fmt: skip
+    watchlist_for(storage).add_plate(entry, plate_key(PLATE), "officer", clock())
+    store(storage, clock, PLATE)
+
+    found = requests.access(Subject(plate="粤C12345"), "admin")
+    assert found.counts() == {"alert": 1, "plate_entry": 1, "snapshot": 1}
+    erased = requests.erase(Subject(plate="粤C12345"), "admin")
+    assert erased.counts() == found.counts()
+    assert watchlist_for(storage).plates() == []
+    data = (storage.data_dir / DATABASE_FILE).read_bytes()
+    assert not any(needle in data for needle in plate_bytes(PLATE))

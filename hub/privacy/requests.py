@@ -65,18 +65,12 @@ class SubjectRequests:
         self.sources = list(sources)
         self.audit = audit
         self.database = database
-        self.salt = _salt(Path(data_dir) / SALT_FILE)
+        self.salt = site_salt(data_dir)
         self.clock = clock
 
     def subject_key(self, subject: Subject) -> str:
-        """A salted hash naming the subject in the audit log (same plate → same key, however
-        written; the salt stays on this hub, so the key cannot be looked up elsewhere)."""
-        if subject.plate:
-            material = b"plate:" + normalise(subject.plate).encode()
-        else:
-            material = b"face:" + subject.face.astype("<f4").tobytes()
-        digest = hmac.new(self.salt, material, hashlib.sha256).hexdigest()
-        return f"subject:{digest[:24]}"
+        """The salted key the audit log names ``subject`` by (see :func:`subject_key`)."""
+        return subject_key(self.salt, subject)
 
     def access(self, subject: Subject, who: str) -> RequestResult:
         """Everything stored about ``subject``; the look itself is audited."""
@@ -121,13 +115,30 @@ def _describe(result: RequestResult) -> str:
     return ", ".join(f"{kind}: {n}" for kind, n in counts.items()) or "nothing found"
 
 
-def _salt(path: Path) -> bytes:
-    """The site's salt, made on first use (32 random bytes, owner-only)."""
+def subject_key(salt: bytes, subject: Subject) -> str:
+    """A salted hash naming a subject in the audit log: the same plate gives the same key
+    however it is written; the salt stays on this hub, so the key cannot be looked up
+    elsewhere. Any part that must name a plate or a face in the audit log uses this, never
+    the plate itself: an erasure cannot take a row out of the audit chain."""
+    if subject.plate:
+        material = b"plate:" + normalise(subject.plate).encode()
+    else:
+        material = b"face:" + subject.face.astype("<f4").tobytes()
+    return "subject:" + hmac.new(salt, material, hashlib.sha256).hexdigest()[:24]
+
+
+def site_salt(data_dir: Path) -> bytes:
+    """The site's salt (``privacy.salt`` in the data folder), made on first use: 32 random
+    bytes, owner-only."""
+    path = Path(data_dir) / SALT_FILE
     try:
         return path.read_bytes()
     except FileNotFoundError:
         salt = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it just now
+            return path.read_bytes()
         with os.fdopen(fd, "wb") as f:
             f.write(salt)
             f.flush()
