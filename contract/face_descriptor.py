@@ -137,6 +137,12 @@ def face_crop(image_bgr: np.ndarray, box) -> np.ndarray:
     x1, y1, x2, y2 = (float(v) for v in list(box)[:4])
     side = CROP_SCALE * max(x2 - x1, y2 - y1, 1.0)
     k = INPUT_SIDE / side
+    if k < 0.5:
+        # A big face (a high-resolution enrolment photo): shrink by area averaging first, as
+        # bilinear sampling alone would skip pixels and alias fine detail.
+        pre = 2 * k
+        image_bgr = cv2.resize(image_bgr, None, fx=pre, fy=pre, interpolation=cv2.INTER_AREA)
+        x1, y1, x2, y2, k = x1 * pre, y1 * pre, x2 * pre, y2 * pre, k / pre
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     warp = np.float32([[k, 0, INPUT_SIDE / 2 - cx * k], [0, k, INPUT_SIDE / 2 - cy * k]])
     return cv2.warpAffine(

@@ -138,6 +138,17 @@ def test_disabled_face_recognition_builds_no_stage_and_no_model(enrolled):
         FaceWatch(camera(), FaceSettings(), holder(enrolled["man"]), FaceDescriber())
 
 
+@pytest.mark.mosquitto
+def test_a_gateway_of_a_site_without_face_recognition_has_no_face_model(tmp_path, mosquitto):
+    config, _ = site_config(tmp_path, faces=False)
+    agent = EdgeAgent(config, NODE, mosquitto.provision(NODE), tmp_path / "edge")
+    try:
+        assert agent.face_describer is None
+        assert all(p.processor.faces is None for p in agent.pipelines)
+    finally:
+        agent.stop()
+
+
 @pytest.mark.parametrize(
     "reason, cam, auth",
     [
@@ -227,12 +238,13 @@ def test_someone_else_on_the_list_does_not_match(frames, enrolled):
 # --- a non-match leaves nothing behind: outbox file and wire --------------------------------
 
 
-def site_config(tmp_path: Path):
+def site_config(tmp_path: Path, faces: bool = True):
     data = copy.deepcopy(yaml.safe_load((REPO / "config" / "site.example.yaml").read_text()))
     cam = data["gateways"][0]["cameras"][0]
     cam.update(source=str(carphone_path()), realtime=False, loop=False, signage_confirmed=True)
     data["gateways"][0]["cameras"] = [cam]
-    data["watchlists"] = {"faces": {"enabled": True}}
+    if faces:
+        data["watchlists"] = {"faces": {"enabled": True}}
     return parse_site_config(data, REPO / "config" / "site.example.yaml"), cam["name"]
 
 

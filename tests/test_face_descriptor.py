@@ -74,3 +74,12 @@ def test_similarity_is_a_clipped_cosine():
 def test_the_impostor_photos_have_a_face_each(describer):
     for name, photo in impostor_photos().items():
         assert describer.embed_photo(photo) is not None, name
+
+
+def test_a_large_photo_and_a_small_frame_of_the_same_face_agree(describer, frames):
+    """Enrolment photos are large, live faces small: the crop handles both scales alike."""
+    import cv2
+
+    small = describer.embed_photo(frames[0])  # face ~46 px wide
+    large = cv2.resize(frames[0], None, fx=8, fy=8, interpolation=cv2.INTER_CUBIC)
+    assert similarity(small, describer.embed_photo(large)) > 0.95  # face ~370 px wide
