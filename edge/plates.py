@@ -121,8 +121,10 @@ class PlateReader:
     def process(self, image: np.ndarray, tracked: Detections, ts: float) -> PlateResult:
         """Read plates of ``tracked`` (confirmed tracks) on ``image`` at event time ``ts``."""
         when = datetime.fromtimestamp(ts, UTC)
-        # A new timeline (a file looped) ends every track.
-        reads, hits = self._finish(math.inf if ts < self._last_ts else ts - LINGER_S, when)
+        restarted = ts < self._last_ts  # a new timeline (a file looped) ends every track
+        reads, hits = self._finish(math.inf if restarted else ts - LINGER_S, when)
+        if restarted:
+            self._last_ocr = -math.inf
         self._last_ts = ts
         vehicles = tracked[np.isin(tracked.label, list(VEHICLE_LABELS)) & (tracked.track_id >= 0)]
         live: list[_Track] = []

@@ -311,3 +311,12 @@ def test_the_agent_and_replay_run_the_stage_only_on_plate_cameras(ocr, street, t
     hits = [e for e in events if e["kind"] == PLATE_KIND]
     assert len(hits) == 1 and hits[0]["watchlist"]["entry_id"] == listed.id
     assert hits[0]["objects"][0]["plate"] == "粤C12345"
+
+
+def test_a_looped_file_starts_the_stage_afresh(ocr, street):
+    reader = PlateReader(camera(), PlateSettings(), holder(), ocr)
+    image, box = scene(street, "粤C·12345")
+    assert reader.process(image, track(box, 1), 100.0).reads == {1: "粤C12345"}
+    # Time goes back (the file restarted): the old track is over, the new one is read at once.
+    assert reader.process(image, track(box, 2), 0.0).reads == {2: "粤C12345"}
+    assert reader.runs == 2
