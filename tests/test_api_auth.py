@@ -57,6 +57,7 @@ def ids(hub: ApiHub) -> dict[str, str]:
         # Watchlist routes: ids nothing has, answered 404 (ADMIN_STATUS) past the session.
         "entry_id": "f" * 32,
         "auth_id": "f" * 32,
+        "event_id": "no-such-event",  # event security: answered 404 past the session
         "action": "access",  # privacy: a subject access request
     }
 
@@ -149,6 +150,23 @@ SAMPLE_REQUESTS = {
         "content": snapshot_jpeg(),
         "headers": {"content-type": "image/jpeg"},
     },
+    ("POST", "/api/site-events"): {
+        "json": {
+            "id": "probe-event",
+            "name": "Probe",
+            "starts_at": "2026-01-01T18:00:00Z",
+            "ends_at": "2026-01-01T23:00:00Z",
+            "rings": {
+                "core": {
+                    "polygon": [
+                        {"lat": 51.486, "lon": -0.1242},
+                        {"lat": 51.486, "lon": -0.1240},
+                        {"lat": 51.4859, "lon": -0.1241},
+                    ]
+                }
+            },
+        }
+    },
     ("POST", "/api/watchlist/faces"): {
         "params": {"authorisation": "f" * 32},
         "content": snapshot_jpeg(),
@@ -164,6 +182,10 @@ ADMIN_STATUS = {
     ("GET", "/api/cameras/{node}/{camera}/live"): 422,  # a live view needs ?incident=
     # Watchlist: face recognition is off on the example site; no such entry or candidate.
     ("POST", "/api/watchlist/faces"): 409,
+    # Event security: no such event.
+    ("GET", "/api/site-events/{event_id}"): 404,
+    ("GET", "/api/site-events/{event_id}/replay"): 404,
+    ("DELETE", "/api/site-events/{event_id}"): 404,
     ("POST", "/api/watchlist/authorisations/{auth_id}/end"): 404,
     ("DELETE", "/api/watchlist/entries/{entry_id}"): 404,
     ("GET", "/api/watchlist/faces/{entry_id}/photo"): 404,
