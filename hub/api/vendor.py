@@ -1,4 +1,4 @@
-"""Browser libraries from npm (Leaflet), served under ``/static/vendor/<name>/``.
+"""Browser libraries from npm (Leaflet, Chart.js), served under ``/static/vendor/<name>/``.
 
 ``make`` installs them with ``npm ci`` into ``node_modules/`` at the repository root (pinned
 in package-lock.json); nothing is copied into the repository. They are served inside the
@@ -20,6 +20,7 @@ NODE_MODULES = Path(os.environ.get("VILLAGEWATCH_NODE_MODULES", ROOT / "node_mod
 
 #: URL name under /static/vendor/ -> the package folder that is served (only that folder).
 VENDOR = {
+    "chartjs": "chart.js/dist",  # the statistics page's charts (chart.umd.min.js)
     "leaflet": "leaflet/dist",
     "leaflet-rotated": "leaflet-imageoverlay-rotated",
 }

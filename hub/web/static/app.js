@@ -30,13 +30,14 @@ import { Reports } from "./reports.js";
 import { Safety } from "./safety.js";
 import { Sharing } from "./sharing.js";
 import { Sound } from "./sound.js";
+import { Statistics } from "./statistics.js";
 import { Watchlist } from "./watchlist.js";
 
 const DESK_ROLES = ["officer", "supervisor", "admin"];
 const state = { me: null, site: null, view: "incidents" };
 
 const Views = {
-  names: ["incidents", "alerts", "patrol", "map", "reports", "site-events", "safety", "admin",
+  names: ["incidents", "alerts", "patrol", "map", "reports", "statistics", "site-events", "safety", "admin",
     "privacy", "sharing", "watchlist"],
   init() {
     for (const name of Views.names) {
@@ -53,6 +54,7 @@ const Views = {
     }
     if (name === "map") SiteMapView.show().catch(App.failed);
     if (name === "reports") Reports.load().catch(App.failed);
+    if (name === "statistics") Statistics.load().catch(App.failed);
     if (name === "site-events") EventDashboard.show().catch(App.failed);
     else EventDashboard.hide();
     if (name === "safety") Safety.load().catch(App.failed);
@@ -91,6 +93,7 @@ const App = {
     Admin.init();
     Privacy.init();
     Reports.init();
+    Statistics.init();
     EventDashboard.init();
     Patrol.init();
     Ticker.start();
@@ -176,6 +179,7 @@ const App = {
     Incidents.canAct = DESK_ROLES.includes(role);
     Sound.setDesk(DESK_ROLES.includes(role));
     $("tab-reports").hidden = !["supervisor", "admin"].includes(role);
+    $("tab-statistics").hidden = !DESK_ROLES.includes(role);
     $("tab-site-events").hidden = role === "patrol";
     $("tab-safety").hidden = !DESK_ROLES.includes(role);
     Safety.canReports = ["supervisor", "admin"].includes(role);
