@@ -15,10 +15,11 @@ const td = (text) => el("td", { text });
 const when = (iso) => (iso ? exactTime(iso, true) : "never");
 const day = (iso) => (iso ? new Date(iso).toISOString().slice(0, 10) : "");
 
-function checkboxes(name, values, label) {
-  return el("fieldset", { class: "checks" }, el("legend", { text: label }),
-    ...values.map((v) => el("label", {},
-      el("input", { type: "checkbox", name, value: v }), ` ${label === "Areas" ? areaName(v) : humanize(v)}`)));
+/** A list to pick several from (a native multiple select: keyboard and screen readers
+ * know it, and it keeps the form's one-line layout). */
+function picker(id, label, values, name) {
+  return el("label", { text: `${label} ` }, el("select", { id, multiple: true, required: true,
+    size: Math.min(values.length, 4) }, ...values.map((v) => el("option", { value: v, text: name(v) }))));
 }
 
 function skeleton(areas) {
@@ -51,8 +52,8 @@ function skeleton(areas) {
       el("label", { text: "Account " }, el("select", { id: "sharing-token-account", required: true })),
       el("label", { text: "Agreement " }, el("input", { id: "sharing-token-agreement", required: true,
         minlength: 3, maxlength: 200, placeholder: "e.g. DSA-2026-014" })),
-      checkboxes("dataset", DATASETS, "Datasets"),
-      checkboxes("area", areas, "Areas"),
+      picker("sharing-token-datasets", "Datasets", DATASETS, humanize),
+      picker("sharing-token-areas", "Areas", areas, areaName),
       el("label", { text: "Data from " }, el("input", { id: "sharing-token-from", type: "date", required: true })),
       el("label", { text: "Data until " }, el("input", { id: "sharing-token-until", type: "date", required: true, value: today })),
       el("label", { text: "Expires " }, el("input", { id: "sharing-token-expires", type: "date", required: true })),
@@ -131,14 +132,13 @@ export const Sharing = {
 
   async issue(e) {
     e.preventDefault();
-    const checked = (name) => [...$("sharing-token-form").querySelectorAll(`input[name=${name}]:checked`)]
-      .map((box) => box.value);
+    const chosen = (id) => [...$(id).selectedOptions].map((option) => option.value);
     const midnight = (id) => `${$(id).value}T00:00:00Z`;
     const body = {
       account_id: $("sharing-token-account").value,
       agreement: $("sharing-token-agreement").value.trim(),
-      datasets: checked("dataset"),
-      areas: checked("area"),
+      datasets: chosen("sharing-token-datasets"),
+      areas: chosen("sharing-token-areas"),
       data_from: midnight("sharing-token-from"),
       data_until: midnight("sharing-token-until"),
       expires_at: midnight("sharing-token-expires"),
