@@ -6,6 +6,7 @@ to the plate log only when the site logs plates."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 from hub_helpers import ApiHub, serve_api
-from test_watchlist_api import authorise, enrol, sealed_files
+from test_watchlist_api import JPEG_MAGIC, authorise, enrol, sealed_files
 from watchlist_kit import (
     astronaut_photo,
     carphone_frame,
@@ -103,6 +104,11 @@ def test_a_face_match_waits_for_two_different_officers_before_dispatch(hub, cloc
     assert a.get(f"{base}/crop").content == crop_jpeg()
     assert hub.storage.audit.entries(action="watchlist.view_crop", target=alert.id)
     assert len(sealed_files(hub)) == 2  # the enrolment photo and the crop
+    # ...and the plain JPEG is no longer an alert snapshot anyone may open unaudited.
+    assert hub.storage.alerts.snapshot_file(alert.id) is None
+    assert a.get(f"/api/alerts/{alert.id}/snapshot").status_code == 404
+    snapshots = hub.storage.data_dir / "snapshots"
+    assert all(JPEG_MAGIC not in p.read_bytes() for p in snapshots.rglob("*") if p.is_file())
     # Officer A confirms; A again, and the enroller, are refused; dispatch still refused.
     assert a.post(f"{base}/confirm").json()["confirmed_by"] == ["officer_a"]
     r = a.post(f"{base}/confirm")
@@ -145,6 +151,14 @@ def test_a_rejection_ends_a_candidate_and_counts_as_a_false_match(hub, clock):
     wl.step()
     assert wl.repo.candidates() == []
     assert len(sealed_files(hub)) == 0  # the entry expired with its authorisation too
+    # A sealed file whose row never committed is swept once an hour old.
+    stray = hub.storage.data_dir / wl.vault.seal("crops", crop_jpeg())
+    written = (clock() - timedelta(minutes=5)).timestamp()  # on the hub's (manual) clock
+    os.utime(stray, (written, written))
+    assert wl.step()["orphan_files"] == 0  # its row may still be committing
+    written = (clock() - timedelta(hours=2)).timestamp()
+    os.utime(stray, (written, written))
+    assert wl.step()["orphan_files"] == 1 and sealed_files(hub) == []
 
 
 def test_plate_hits_alarm_and_plate_reads_are_logged_only_when_the_site_says(tmp_path, clock):

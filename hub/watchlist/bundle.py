@@ -8,6 +8,7 @@ what expired and republishes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from contract.connection import NodeConnection
 from contract.siteconfig import SiteConfig
@@ -23,6 +24,9 @@ from hub.watchlist.publisher import WatchlistPublisher
 from hub.watchlist.service import WatchlistService
 from hub.watchlist.subjects import WatchlistSubjects
 from hub.watchlist.vault import PhotoVault
+
+#: A sealed file no row names is deleted once older than this (its row may be committing).
+ORPHAN_AGE = timedelta(hours=1)
 
 
 class Watchlist:
@@ -75,6 +79,9 @@ class Watchlist:
         done["crops"] = self.desk.claim_pending()
         done["plate_log"] = self.repo.purge_plate_log(self.clock())
         done["plate_hits"] = self.repo.purge_plate_hits()  # their alerts are gone
+        # Sealed files whose row never committed (a crash between the two), after an hour.
+        cutoff = (self.clock() - ORPHAN_AGE).timestamp()
+        done["orphan_files"] = self.vault.sweep(self.repo.named_files(), cutoff)
         return done
 
     def start(self) -> None:

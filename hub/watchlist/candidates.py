@@ -93,16 +93,26 @@ class CandidateDesk:
             self.audit(None, "watchlist.match", alert.id, f"face {hit.entry_id} {hit.score:.2f}")
 
     def claim_crop(self, alert_id: str) -> bool:
-        """Seal the candidate's crop (its alert's snapshot) into the vault, once."""
+        """Seal the candidate's crop (its alert's snapshot) into the vault, once, and delete
+        the plain JPEG from the alert snapshots: no one sees it there, unaudited, as an
+        ordinary alert photo. (A re-sent copy is deleted again.)"""
         found = self.repo.candidate(alert_id)
-        if found is None or found.crop is not None:
+        path = self.storage.alerts.snapshot_file(alert_id) if found else None
+        if found is None or path is None:
             return False
-        path = self.storage.alerts.snapshot_file(alert_id)
-        if path is None or not path.exists():
-            return False
-        sealed = self.vault.seal("crops", path.read_bytes())
-        self.repo.set_candidate(alert_id, crop=sealed)
-        return True
+        sealed = None
+        if found.crop is None:
+            sealed = self.vault.seal("crops", path.read_bytes())
+        try:
+            with self.repo.transaction():
+                if sealed is not None:
+                    self.repo.set_candidate(alert_id, crop=sealed)
+                self.repo.unlink_alert_snapshot(alert_id)
+        except Exception:
+            self.vault.delete(sealed)
+            raise
+        path.unlink(missing_ok=True)
+        return sealed is not None
 
     def claim_pending(self) -> int:
         """Crops that came before their alert (no SnapshotArrived event): the worker's step."""

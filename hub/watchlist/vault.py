@@ -83,6 +83,17 @@ class PhotoVault:
         """Every sealed file (tests, the orphan check)."""
         return sorted(self.folder.rglob("*.sealed")) if self.folder.exists() else []
 
+    def sweep(self, named: set[str], older_than: float) -> int:
+        """Delete sealed files no row names, last written before ``older_than`` (epoch
+        seconds): a file sealed just before a commit that never happened. Returns how many."""
+        gone = 0
+        for path in self.files():
+            name = str(path.relative_to(self.data_dir))
+            if name not in named and path.stat().st_mtime < older_than:
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone
+
     def _path(self, name: str) -> Path:
         path = (self.data_dir / name).resolve()
         if self.folder.resolve() not in path.parents:

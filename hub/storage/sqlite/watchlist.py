@@ -273,6 +273,22 @@ class SqliteWatchlistRepository(PlateTables):
                 [*fields.values(), alert_id],
             )
 
+    def unlink_alert_snapshot(self, alert_id: str) -> None:
+        """Forget a face-match alert's plain JPEG in the alerts table, once its crop is sealed
+        here: the crop is biometric data, kept encrypted under the authorisation's retention,
+        and must not stay readable as an ordinary alert snapshot (the one write to another
+        aggregate's table, on purpose)."""
+        with self.database.write() as db:
+            db.execute("UPDATE alerts SET snapshot_path = NULL WHERE id = ?", [alert_id])
+
+    def named_files(self) -> set[str]:
+        """Every sealed file a row names (the vault's orphan sweep keeps these)."""
+        rows = self.database.all(
+            "SELECT photo AS f FROM watchlist_faces"
+            " UNION ALL SELECT crop AS f FROM watchlist_candidates WHERE crop IS NOT NULL"
+        )
+        return {r["f"] for r in rows}
+
     def add_verdict(self, alert_id: str, username: str, verdict: str, at: datetime) -> None:
         with self.database.write() as db:
             db.execute(
