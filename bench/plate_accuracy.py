@@ -29,6 +29,20 @@ Figures, for ``min_confidence`` and ``fuzzy_min_score`` at their defaults:
   was the best match, the precision the share of matches that were the right entry;
 * **false matches**: the same reads looked up in the list *without* their own plate; any
   match there is a false alarm an officer would be sent to.
+
+Measured 2026-12-02, 150 plates, seed 1 (rapidocr 3.10.0, PP-OCRv6 small; defaults
+``min_confidence`` 0.80, ``fuzzy_min_score`` 0.75):
+
+=======  =========  ==========  ==========  ==========  =====
+plates   read rate  exact prec  match rate  match prec  false
+=======  =========  ==========  ==========  ==========  =====
+clean    100.0%     98.7%       100.0%      100.0%      0
+spoilt   98.0%      91.8%       98.0%       100.0%      0
+small    68.0%      74.5%       66.7%       100.0%      0
+=======  =========  ==========  ==========  ==========  =====
+
+Fuzzy matching is what turns a 92% exact read into a 98% match on spoilt plates; on small
+ones a quarter of confident reads are wrong yet none matched a wrong entry of 500.
 """
 
 from __future__ import annotations

@@ -23,6 +23,16 @@ Scenes:
     ``tests/plate_kit.py``), because the footage has no vehicle close enough to read. Each van
     is a new track: up to ``max_attempts`` (3) OCR runs each.
 
+Measured 2026-12-02 (48 s scenes, onnxruntime 1.32, rapidocr 3.10.0; the plate-stage / detector
+ratio is the figure to quote):
+
+=====  ========  ========  ======  ========  ========  ==========
+scene  detector  plates    ratio   OCR runs  ms/OCR    vans found
+=====  ========  ========  ======  ========  ========  ==========
+vtest  0.2350    0.0015    0.6%    2         35        -
+vans   0.2256    0.0126    5.6%    20        30        6/6
+=====  ========  ========  ======  ========  ========  ==========
+
 The machine is shared by other jobs and has 2 cores: absolute times are noisy, so compare the
 plate stage with the detector of the same run (the ratio column). One camera alone; never
 multiply this into a camera count (see bench/camera_cost.py for why).
