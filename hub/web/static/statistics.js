@@ -156,8 +156,11 @@ export const Statistics = {
     $("stats-form").addEventListener("submit", (e) => { e.preventDefault(); Statistics.load(); });
   },
 
+  ticket: 0,
+
   async load() {
     const view = $("statistics-view");
+    const ticket = ++Statistics.ticket; // a slower earlier answer must not paint over this one
     view.dataset.ready = "false";
     const params = { unit: $("stats-unit").value, date: $("stats-date").value || undefined };
     $("stats-error").textContent = "";
@@ -168,13 +171,14 @@ export const Statistics = {
         api.get(`/api/statistics/false-alarms${query(params)}`),
         loadCharts(),
       ]);
+      if (ticket !== Statistics.ticket) return;
       Statistics.summary(incidents);
       const figures = [...incidentFigures(incidents), responseFigure(times), ...rateFigures(rates)];
       $("stats-figures").replaceChildren(...figures.map((f) => f.box));
       for (const f of figures) draw(Chart, f);
       $("stats-charts-missing").hidden = Boolean(Chart);
     }, "Statistics unavailable: ");
-    view.dataset.ready = "true";
+    if (ticket === Statistics.ticket) view.dataset.ready = "true";
   },
 
   summary(stats) {
