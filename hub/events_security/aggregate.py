@@ -48,6 +48,7 @@ class CameraReading:
     online: bool = False  # its gateway is online
     calibrated: bool = False  # the camera has a ground calibration
     position: LatLon | None = None  # the camera's place on the map
+    reported: bool = True  # its gateway's stats name it (False: no figures at all yet)
 
 
 class FeedFigure(BaseModel):
@@ -86,6 +87,8 @@ def _feed_problem(
 ) -> str | None:
     if reading is None or not reading.online:
         return "gateway offline"
+    if not reading.reported:
+        return "no report from this camera yet"
     if not reading.connected:
         return "camera disconnected"
     if key not in reading.counts or reading.at is None:

@@ -151,6 +151,7 @@ class EventSecurity:
                 online=bool(node and node.state == "online"),
                 calibrated=camera.calibration is not None,
                 position=camera.position,
+                reported=stats is not None,
             )
         return readings
 
