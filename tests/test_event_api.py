@@ -62,3 +62,20 @@ def test_supervisors_create_and_delete_page_events_and_are_audited(api):
     assert sup.get("/api/site-events/market").status_code == 404
     actions = [e.action for e in hub.storage.audit.entries(20)]
     assert "event.create" in actions and "event.delete" in actions
+
+
+def test_a_ring_incident_escalates_like_any_other(api):
+    """Over the core's 40 for two samples opens a major incident; unacknowledged for the
+    major wait (60 s by default), the hub's escalation moves it to tier 1."""
+    hub, clock = api
+    events = hub.service.event_security
+    for north in (44, 45):
+        report(hub.storage, clock(), {"north": stats({"stage/core": north}, clock())})
+        opened = events.tick()
+        clock.advance(seconds=15)
+    (change,) = opened
+    assert change.incident.escalation_tier == 0
+    assert hub.service.escalation.tick() == []  # 15 s: not yet
+    clock.advance(seconds=60)
+    (escalated,) = hub.service.escalation.tick()
+    assert escalated.id == change.incident.id and escalated.escalation_tier == 1
