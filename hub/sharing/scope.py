@@ -26,13 +26,14 @@ class Department(StrEnum):
 
 
 class Dataset(StrEnum):
-    """The aggregates that may leave. Occupancy series and the safety index are not here
-    yet: they join when their modules exist (see docs/data-sharing.md)."""
+    """The aggregates that may leave. Occupancy series of events are not here (see
+    docs/data-sharing.md: an event's rings are not areas)."""
 
     INCIDENT_COUNTS = "incident_counts"  # security incidents per area, hour and kind
     ALERT_COUNTS = "alert_counts"  # camera and sensor alerts per area, hour and kind
     HOT_SPOTS = "hot_spots"  # per area and hour of the week, from published incident cells
     AREAS = "areas"  # the areas' outlines and middles from the site file (GeoJSON)
+    SAFETY_INDEX = "safety_index"  # per area (and site) per month, value only (hub.safety)
 
 
 #: The datasets made of hourly count cells (k-anonymity applies, period applies).

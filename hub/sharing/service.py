@@ -22,6 +22,7 @@ from contract.sharing_settings import SharingSettings
 from contract.siteconfig import Area
 from hub.clock import Clock
 from hub.sharing import formats
+from hub.sharing.index_dataset import IndexSource, index_rows, months_within
 from hub.sharing.kanon import Cell, last_closed_hour, suppress
 from hub.sharing.ratelimit import SlidingWindowLimiter
 from hub.sharing.scope import COUNT_DATASETS, Dataset, Department, Grant, GrantRequest, Refused
@@ -55,12 +56,14 @@ class SharingService:
         settings: SharingSettings,
         clock: Clock,
         timezone: str = "UTC",
+        index_source: IndexSource | None = None,
     ) -> None:
         self.repo = repo
         self.areas = {a.id: a for a in areas}
         self.settings = settings
         self.clock = clock
         self.timezone = timezone
+        self.index_source = index_source  # None: the safety index is not offered
         self.limiter = SlidingWindowLimiter()
 
     # -- the register (admin) ----------------------------------------------------------
@@ -193,6 +196,8 @@ class SharingService:
             if fmt not in ("geojson", "json"):
                 raise ValueError("areas come as geojson")
             return formats.areas_geojson([self.areas[a] for a in areas])
+        if dataset == Dataset.SAFETY_INDEX:
+            return self._index(period, areas, fmt)
         if dataset == Dataset.HOT_SPOTS:
             published = self.cells(Dataset.INCIDENT_COUNTS, period, areas)
             spots = formats.hot_spots(published, self.timezone)
@@ -210,6 +215,19 @@ class SharingService:
         if fmt == "json":
             return formats.cells_json(dataset.value, published, self.meta(period, areas))
         raise ValueError("counts come as json, csv or sensorthings")
+
+    def _index(self, period: Period, areas: list[str], fmt: str) -> object:
+        if self.index_source is None:
+            raise ValueError("this hub does not compute the safety index")
+        served = self.served(period)
+        months = months_within(served.start, served.end, self.timezone)
+        rows = index_rows(self.index_source, months, areas, set(self.areas), self.settings.k)
+        if fmt == "csv":
+            lines = ["month,area,index", *(f"{r['month']},{r['area']},{r['index']}" for r in rows)]
+            return "\n".join(lines) + "\n"
+        if fmt == "json":
+            return {"dataset": Dataset.SAFETY_INDEX.value, **self.meta(period, areas), "rows": rows}
+        raise ValueError("the safety index comes as json or csv")
 
     def meta(self, period: Period, areas: list[str]) -> dict:
         period = self.served(period)

@@ -23,8 +23,8 @@ from hub.api.auth import Principal, request_token
 from hub.api.context import ApiContext
 from hub.api.params import aware
 from hub.domain.users import Role
+from hub.safety.service import index_report
 from hub.sharing.scope import (
-    COUNT_DATASETS,
     AccountRequest,
     Dataset,
     Grant,
@@ -56,6 +56,7 @@ def sharing_service(ctx: ApiContext) -> SharingService:
             settings,
             ctx.clock,
             config.site.timezone if config else "UTC",
+            (lambda month: index_report(ctx.storage.incidents, config, month)) if config else None,
         )
     return ctx.services["sharing"]
 
@@ -209,7 +210,7 @@ def _read(ctx: ApiContext, service: SharingService, who: Caller, ask: Ask) -> Re
         except ValueError as exc:
             raise Refused(422, str(exc)) from None
         if grant is not None:
-            has_period = dataset in (*COUNT_DATASETS, Dataset.HOT_SPOTS)
+            has_period = dataset != Dataset.AREAS
             p_start, p_end = (period.start, period.end) if has_period else (None, None)
             check(grant, service.clock(), dataset, areas, p_start, p_end)
             service.admit(grant)
