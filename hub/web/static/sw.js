@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-11";
+const VERSION = "vw-shell-12";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -48,6 +48,9 @@ const SHELL = [
   "/static/safety_map.js",
   "/static/sharing.js",
   "/static/sound.js",
+  "/static/statistics.js",
+  // The chart library (npm, installed by make): the statistics page's charts.
+  "/static/vendor/chartjs/chart.umd.min.js",
   "/static/watchlist.js",
   "/static/sensors.html",
   "/static/sensors.js",
