@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from contract.live import LiveSettings
 from contract.place_settings import DispatchSettings
 from contract.protocol import Severity
+from contract.statistics_settings import StatisticsSettings
 from contract.verification import VerificationSettings
 
 #: Camera and sensor health alert kinds: they open maintenance incidents.
@@ -130,6 +131,7 @@ class HubSettings(_Section):
     live: LiveSettings = LiveSettings()  # live view of cameras (contract/live.py)
     #: camera-verified sensor alarms (contract/verification.py)
     verification: VerificationSettings = VerificationSettings()
+    statistics: StatisticsSettings = StatisticsSettings()  # contract/statistics_settings.py
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HubSettings:
