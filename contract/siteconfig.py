@@ -39,6 +39,7 @@ from contract.rule_settings import ZoneRule as ZoneRule
 from contract.safety_settings import SafetySettings, check_safety_areas
 from contract.sensor_kinds import DEFAULT_SENSOR_SEVERITY, SensorKind
 from contract.sensor_settings import SensorSettings, check_sensor_areas
+from contract.sharing_settings import SharingSettings
 from contract.watchlist_settings import WatchlistSettings
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -209,6 +210,7 @@ class SiteConfig(_Section):
     map: SiteMap | None = Field(None, description="the site plan officers see (no internet needed)")
     events: list[SiteEvent] = Field(default_factory=list)  # contract/event_settings.py
     safety: SafetySettings = SafetySettings()  # the safety index (contract/safety_settings.py)
+    sharing: SharingSettings = SharingSettings()  # departments' data (contract/sharing_settings.py)
     #: The file this config came from; relative paths are resolved against its folder.
     base_dir: Path = Field(Path("."), exclude=True)
 

@@ -48,8 +48,7 @@ def sharing_service(ctx: ApiContext) -> SharingService:
     storage, the site file and the clock, so the hub's composition does not change)."""
     if "sharing" not in ctx.services:
         config = ctx.config
-        hub_settings = getattr(config, "hub", None)
-        settings = getattr(hub_settings, "sharing", None) or SharingSettings()
+        settings = config.sharing if config else SharingSettings()
         ctx.services["sharing"] = SharingService(
             sharing_for(ctx.storage),
             list(config.areas) if config else [],
