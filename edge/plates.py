@@ -37,12 +37,11 @@ from contract.siteconfig import Camera
 from contract.watchlist import PLATE_KIND
 from contract.watchlist_settings import PlateSettings
 from edge.detections import Detections
+from edge.detectors import VEHICLE_LABELS
 from edge.plate_ocr import PlateOCR, TextRead
 from edge.rules.base import RuleHit
 from edge.watchlist import WatchlistHolder
 
-#: Detector labels that carry plates (COCO names, as both detectors give them).
-VEHICLE_LABELS = frozenset({"car", "truck", "bus", "motorcycle"})
 #: Seconds between two OCR runs on one track (the next frames look alike).
 RETRY_S = 0.5
 #: A track unseen this long (event time) is finished: its final read is logged, if logging.

@@ -320,3 +320,14 @@ def test_a_looped_file_starts_the_stage_afresh(ocr, street):
     # Time goes back (the file restarted): the old track is over, the new one is read at once.
     assert reader.process(image, track(box, 2), 0.0).reads == {2: "粤C12345"}
     assert reader.runs == 2
+
+
+def test_a_plate_camera_watching_only_people_still_runs_a_vehicle_detector():
+    from edge.detectors import choose_model
+
+    people = ZoneRule(name="door", polygon=[(0, 0), (1, 0), (1, 1), (0, 1)], objects=["person"])
+    auto = {"model": "auto"}
+    assert choose_model(camera(plates=False, zones=[people], detect=auto)) == "ssdlite"
+    assert choose_model(camera(zones=[people], detect=auto)) == "centernet"
+    with pytest.raises(ValueError, match="plate reading"):
+        choose_model(camera(zones=[people], detect={"model": "ssdlite"}))

@@ -38,14 +38,21 @@ __all__ = [
 ]
 
 
+#: What carries a number plate (COCO names): a camera with ``plates: true`` must see them.
+VEHICLE_LABELS = frozenset({"car", "truck", "bus", "motorcycle"})
+
+
 def wanted_labels(camera: object) -> set[str]:
-    """Every object label the camera's rules watch (zones, lines, loitering, crowd, ...)."""
+    """Every object label the camera's rules watch (zones, lines, loitering, crowd, ...),
+    and the vehicles when it reads plates (``plates: true``, edge/plates.py)."""
     labels: set[str] = set()
     for name in type(camera).model_fields:  # type: ignore[attr-defined]
         value = getattr(camera, name)
         if isinstance(value, list):
             for rule in value:
                 labels.update(getattr(rule, "objects", None) or ())
+    if getattr(camera, "plates", False):
+        labels |= VEHICLE_LABELS
     return labels
 
 
@@ -64,8 +71,8 @@ def choose_model(camera: object) -> str:
     if missing:
         name = getattr(camera, "name", "?")
         raise ValueError(
-            f"camera {name}: model {model} cannot detect {missing}, which its rules watch; "
-            "use model: centernet (or auto)"
+            f"camera {name}: model {model} cannot detect {missing}, which its rules (or its "
+            "plate reading) watch; use model: centernet (or auto)"
         )
     return model
 
