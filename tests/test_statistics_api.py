@@ -27,11 +27,18 @@ def at(start: datetime, hours: float) -> datetime:
     return start + timedelta(hours=hours)
 
 
-@pytest.fixture
-def hub(tmp_path):
+def berlin(min_events: int = 10):
+    """The example site, moved to Berlin, comparing on ``min_events`` events or more."""
     config = example_config()
     site = config.site.model_copy(update={"timezone": "Europe/Berlin"})
-    running = serve_api(tmp_path / "hub", config=config.model_copy(update={"site": site}))
+    statistics = config.hub.statistics.model_copy(update={"min_events_to_compare": min_events})
+    hub = config.hub.model_copy(update={"statistics": statistics})
+    return config.model_copy(update={"site": site, "hub": hub})
+
+
+@pytest.fixture
+def hub(tmp_path, request):
+    running = serve_api(tmp_path / "hub", config=berlin(getattr(request, "param", 10)))
     yield running
     running.close()
 
@@ -94,6 +101,16 @@ def test_counts_by_kind_area_hour_and_weekday_with_both_comparisons(hub, history
     assert stats["by_weekday"][0] == 12  # Mondays
     assert sum(stats["by_hour"]) == sum(stats["by_weekday"]) == 15
     assert stats["hour_of_week"][0][9] == 12
+
+
+@pytest.mark.parametrize("hub", [3], indirect=True)
+def test_the_site_file_sets_how_many_events_a_change_needs(hub, history) -> None:
+    stats = get(hub.client("officer"), "/api/statistics/incidents", date="2027-01-20")
+    assert stats["min_events_to_compare"] == 3
+    theft = next(row for row in stats["by_kind"] if row["key"] == "theft")
+    assert theft["previous_period"]["status"] == "compared"  # 3 + 1 events: enough now
+    assert theft["previous_period"]["change_pct"] == 200.0
+    assert theft["last_year"]["status"] == "none_before"
 
 
 def test_response_time_segments_and_too_few_to_compare(hub, history) -> None:

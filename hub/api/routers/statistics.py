@@ -39,10 +39,8 @@ LastParam = Annotated[date | None, Query(description="custom only: the last day,
 
 
 def settings(ctx: ApiContext) -> StatisticsSettings:
-    """``hub.statistics`` of the site file, or the defaults (no site file, or a hub whose
-    settings model has no such section yet)."""
-    hub = getattr(ctx.config, "hub", None)
-    return getattr(hub, "statistics", None) or StatisticsSettings()
+    """``hub.statistics`` of the site file, or the defaults (a hub without a site file)."""
+    return ctx.config.hub.statistics if ctx.config else StatisticsSettings()
 
 
 def site_zone(ctx: ApiContext) -> tuple[tzinfo, str]:
