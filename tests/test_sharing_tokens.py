@@ -152,3 +152,35 @@ def test_an_admin_previews_every_area_and_other_roles_are_refused(hub):
     assert r.headers["content-type"].startswith("application/geo+json")
     for role in ("viewer", "officer", "supervisor"):
         assert hub.client(role).get("/api/sharing/register").status_code == 403
+
+
+def test_formats_over_http_and_a_malformed_request_is_refused_and_audited(hub):
+    hour = NOW - timedelta(hours=2)
+    rows = [alert_row(hour + timedelta(minutes=m), "plaza", "intrusion") for m in range(7)]
+    insert(hub.storage.alerts.database, "alerts", rows)
+    token, _ = issue(hub, rate_per_min=100, datasets=["alert_counts", "areas", "hot_spots"])
+    span = {"start": (NOW - timedelta(days=1)).isoformat(), "end": NOW.isoformat()}
+
+    csv_answer = get(hub, token, dataset="alert_counts", format="csv", **span)
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    assert csv_answer.text.splitlines() == [
+        "hour_start_utc,area,kind,count",
+        f"{hour.isoformat()},plaza,intrusion,7",
+    ]
+    sta = get(hub, token, dataset="alert_counts", format="sensorthings", **span).json()
+    [stream] = sta["value"]
+    assert stream["observationType"].endswith("OM_CountObservation")
+    assert stream["Thing"]["@iot.id"] == "plaza"
+    [obs] = stream["Observations"]
+    assert obs["result"] == 7 and obs["phenomenonTime"].startswith(hour.isoformat() + "/")
+    spots = get(hub, token, dataset="hot_spots", format="geojson", **span).json()
+    assert spots["type"] == "FeatureCollection"  # incidents: none, so no hot spot
+    assert spots["features"] == []
+
+    half_hour = {"start": (NOW - timedelta(minutes=90)).isoformat(), "end": NOW.isoformat()}
+    bad = get(hub, token, dataset="alert_counts", **half_hour)
+    assert bad.status_code == 422 and "on the hour" in bad.json()["detail"]
+    assert get(hub, token, dataset="faces").status_code == 422
+    assert get(hub, token, dataset="alert_counts", format="xml").status_code == 422
+    refused = [e.detail for e in hub.storage.audit.entries(action="share.refused")]
+    assert sum(d.startswith("422") for d in refused) == 3
