@@ -126,3 +126,24 @@ def test_the_hub_writes_last_months_report_on_schedule(hub_dir, tmp_path):
         assert [r.month for r in shelf.list()] == ["2026-11"]
     finally:
         storage.close()
+
+
+def test_any_repository_gives_the_same_facts_page_by_page(hub_dir, monkeypatch):
+    """The lean SQL read and the repository's pages (what a non-SQLite repository gets)
+    agree, row for row; pages of 2 so the cursor is followed."""
+    from hub.safety import facts
+    from hub.storage.sqlite import open_sqlite_storage
+
+    storage = open_sqlite_storage(hub_dir)
+
+    class PagesOnly:  # no .database: read through find()'s pages
+        find = storage.incidents.find
+
+    monkeypatch.setattr(facts, "PAGE", 2)
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    try:
+        lean = facts.read_facts(storage.incidents, start, end)
+        assert len(lean) == 7
+        assert facts.read_facts(PagesOnly(), start, end) == lean
+    finally:
+        storage.close()

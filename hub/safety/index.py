@@ -169,7 +169,7 @@ def start_month(facts: Iterable[Fact], settings: SafetySettings, zone: str, last
 
 
 def place_index(
-    facts: Sequence[Fact],
+    facts: Sequence[tuple[Month, Fact]],
     months: Sequence[Month],
     place: tuple[str | None, str],
     exposure: tuple[int, int],
@@ -177,10 +177,10 @@ def place_index(
     zone: str,
 ) -> PlaceIndex:
     """The index of one place over ``months`` (oldest first; the last is the one reported).
-    ``facts`` are the place's own; ``exposure`` is (households, areas assumed)."""
+    ``facts`` are the place's own, each with its month (site time; worked out once by the
+    caller for every place); ``exposure`` is (households, areas assumed)."""
     by_month: dict[Month, list[Fact]] = {m: [] for m in months}
-    for fact in facts:
-        month = Month.containing(fact.opened_at, zone)
+    for month, fact in facts:
         if month in by_month:
             by_month[month].append(fact)
     raw = [(m, raw_components(by_month[m], *exposure, settings)) for m in months]
