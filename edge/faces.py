@@ -157,6 +157,11 @@ class FaceBlurrer:
     def _load(self):
         return self._net.load()
 
+    @property
+    def _session(self):
+        """The network's onnxruntime session, None until loaded (tests check start loads it)."""
+        return self._net._session
+
     def _detect(self, image: np.ndarray, scale: float) -> np.ndarray:
         """[N, 5] faces (x1, y1, x2, y2, score) in ``image`` pixels, seen at ``scale``."""
         return self._net.detect(image, scale, self.threshold)
