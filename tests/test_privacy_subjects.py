@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from hub_helpers import make_alert, snapshot_jpeg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contract.protocol import DetectedObject
 from hub.privacy.audit_chain import verify_chain
@@ -140,3 +142,20 @@ def test_erasure_reaches_every_source_the_watchlist_too(storage, clock, requests
     assert watchlist_for(storage).plates() == []
     data = (storage.data_dir / DATABASE_FILE).read_bytes()
     assert not any(needle in data for needle in plate_bytes(PLATE))
+
+
+PLATE_CHARS = "0123456789ABCDGILOQSZ粤京"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(PLATE_CHARS, min_size=4, max_size=9), st.text(PLATE_CHARS, min_size=4, max_size=9),
+       st.sampled_from([0.5, 0.75, 0.9]))  # fmt: skip
+def test_the_scan_s_cheap_bound_never_skips_a_match(read, asked, min_score):
+    """The alerts source skips the edit distance when a bound says the plates cannot match;
+    the bound must never be wrong."""
+    from contract.plates import plate_score
+    from hub.privacy.alert_source import AlertSubjectSource
+
+    source = AlertSubjectSource(None, Path("."), min_score)
+    if plate_score(read, asked) >= min_score:
+        assert source._could_match(read, asked)

@@ -19,15 +19,23 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
-from contract.plates import plate_score
+from contract.plates import CONFUSIONS, END_GAP_COST, looks_like_plate, normalise, plate_score
 from hub.privacy.subjects import Subject, SubjectRecord
 from hub.storage.sqlite.database import SqliteDatabase, from_iso, marks
 
 #: Alerts scanned per read; the lock is let go between pages so ingest is not held up.
 PAGE = 2000
 _WORD = re.compile(r"[^\s,;:()\[\]{}\"']+")
+_PLATE_FIELD = re.compile(r'"plate":\s*"')
+_CLASS = {ch: group[0] for group in CONFUSIONS for ch in group}
+
+
+def _classes(plate: str) -> Counter:
+    """The plate's characters by confusion class (0, O, D and Q all count as one)."""
+    return Counter(_CLASS.get(ch, ch) for ch in plate)
 
 
 class AlertSubjectSource:
@@ -75,9 +83,11 @@ class AlertSubjectSource:
         return records
 
     def _matches(self, subject: Subject):
-        """``(row, plate as read)`` for each alert with a plate matching the subject's."""
+        """``(row, plate as read)`` for each alert with a plate matching the subject's.
+        Each distinct text is scored once (a plate seen in a hundred alerts is one match)."""
         if not subject.plate:
             return
+        scores: dict[str, bool] = {}
         after = 0
         while True:
             rows = self.database.all(
@@ -89,18 +99,37 @@ class AlertSubjectSource:
                 return
             after = rows[-1]["rowid"]
             for row in rows:
-                read = self._plate_in(row, subject.plate)
+                read = self._plate_in(row, subject.plate, scores)
                 if read is not None:
                     yield row, read
 
-    def _plate_in(self, row: dict, plate: str) -> str | None:
-        """The plate text in the alert that matches ``plate``, or None."""
-        candidates = [o.get("plate") for o in json.loads(row["objects"] or "[]")]
-        candidates += _WORD.findall(row["message"] or "")
+    def _plate_in(self, row: dict, plate: str, scores: dict[str, bool]) -> str | None:
+        """The plate text in the alert that matches ``plate``, or None. Words of the message
+        count only when shaped like a plate (the hub writes plates whole into messages)."""
+        objects = row["objects"]
+        has_plate = _PLATE_FIELD.search(objects)  # most alerts are people: no JSON to parse
+        candidates = [o.get("plate") for o in json.loads(objects)] if has_plate else []
+        candidates += [w for w in _WORD.findall(row["message"] or "") if looks_like_plate(w)]
         for text in candidates:
-            if text and plate_score(text, plate) >= self.min_score:
+            if not text:
+                continue
+            if text not in scores:
+                scores[text] = self._could_match(text, plate) and (
+                    plate_score(text, plate) >= self.min_score
+                )
+            if scores[text]:
                 return text
         return None
+
+    def _could_match(self, text: str, plate: str) -> bool:
+        """A cheap bound before :func:`plate_score`'s edit distance: a character with no
+        counterpart of its confusion class in the other plate costs at least an end gap, so
+        when those alone cost more than the score allows, the plates cannot match. (A scan
+        over every stored plate is mostly other cars: this skips nearly all of them.)"""
+        a, b = _classes(normalise(text)), _classes(normalise(plate))
+        unmatched = max(sum((a - b).values()), sum((b - a).values()))
+        longest = max(sum(a.values()), sum(b.values()), 1)
+        return END_GAP_COST * unmatched <= (1 - self.min_score) * longest
 
     def _unlink(self, rel: str) -> None:
         path = (self.data_dir / rel).resolve()
