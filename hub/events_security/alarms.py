@@ -11,6 +11,7 @@ key (one open incident per event ring) keeps that from duplicating an open incid
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from contract.event_settings import SiteEvent
@@ -47,22 +48,28 @@ class RingAlarms:
 
     def __init__(self) -> None:
         self._states: dict[tuple[str, str], _RingState] = {}
+        self._lock = threading.Lock()  # the sampler steps, the API forgets a deleted event
 
     def step(self, event: SiteEvent, figures: list[RingFigure]) -> list[tuple[RingFigure, str]]:
         """The rings that fire now, each with the reason."""
-        fired = []
-        for figure in figures:
-            state = self._states.setdefault((event.id, figure.ring), _RingState())
-            reason = over_reason(figure)
-            state.over = state.over + 1 if reason else 0
-            if not state.armed and _below_rearm(figure, event.rearm_below):
-                state.armed = True
-            if reason and state.armed and state.over >= event.over_samples:
-                state.armed = False
-                fired.append((figure, reason))
+        with self._lock:
+            fired = [(f, reason) for f in figures if (reason := self._fires(event, f))]
         return fired
+
+    def _fires(self, event: SiteEvent, figure: RingFigure) -> str | None:
+        """Step one ring's state; the reason if it fires on this sample."""
+        state = self._states.setdefault((event.id, figure.ring), _RingState())
+        reason = over_reason(figure)
+        state.over = state.over + 1 if reason else 0
+        if not state.armed and _below_rearm(figure, event.rearm_below):
+            state.armed = True
+        if reason and state.armed and state.over >= event.over_samples:
+            state.armed = False
+            return reason
+        return None
 
     def forget(self, event_id: str) -> None:
         """Drop an event's state (it ended or was deleted)."""
-        for key in [k for k in self._states if k[0] == event_id]:
-            del self._states[key]
+        with self._lock:
+            for key in [k for k in self._states if k[0] == event_id]:
+                del self._states[key]
