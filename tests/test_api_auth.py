@@ -59,6 +59,7 @@ def ids(hub: ApiHub) -> dict[str, str]:
         "auth_id": "f" * 32,
         "event_id": "no-such-event",  # event security: answered 404 past the session
         "action": "access",  # privacy: a subject access request
+        "grant_id": "no-such-token",  # sharing: answered 404 past the session
     }
 
 
@@ -173,6 +174,19 @@ SAMPLE_REQUESTS = {
         "headers": {"content-type": "image/jpeg"},
     },
     ("POST", "/api/watchlist/candidates/{alert_id}/dispatch"): {"json": {"unit_id": SAMPLE_UNIT}},
+    ("POST", "/api/sharing/accounts"): {"json": {"name": "Probe brigade", "department": "fire"}},
+    ("POST", "/api/sharing/tokens"): {
+        "json": {
+            "account_id": "no-such-account",
+            "agreement": "DSA-probe",
+            "datasets": ["areas"],
+            "areas": ["plaza"],
+            "data_from": "2026-01-01T00:00:00Z",
+            "data_until": "2026-02-01T00:00:00Z",
+            "expires_at": "2099-01-01T00:00:00Z",
+        }
+    },
+    ("GET", "/api/share/v1/data"): {"params": {"dataset": "areas", "format": "geojson"}},
 }
 
 #: Routes whose answer to an admin is, by design, not a 2xx: it still proves the session
@@ -193,6 +207,9 @@ ADMIN_STATUS = {
     ("POST", "/api/watchlist/candidates/{alert_id}/confirm"): 404,
     ("POST", "/api/watchlist/candidates/{alert_id}/reject"): 404,
     ("POST", "/api/watchlist/candidates/{alert_id}/dispatch"): 404,
+    # Sharing: a token for no account is refused; no such token to revoke.
+    ("POST", "/api/sharing/tokens"): 422,
+    ("POST", "/api/sharing/tokens/{grant_id}/revoke"): 404,
 }
 
 
