@@ -4,17 +4,21 @@
     .venv/bin/python bench/plate_accuracy.py -n 60 --seed 7
 
 **The plates are rendered, not photographed.** We looked for real plate photos shipped inside
-an installable package (the ALPR/OCR wheels ``fast-plate-ocr`` 1.1.0, ``hyperlpr3`` 0.1.3 and
-``hyperlpr2`` 2.0.0 on PyPI hold none; ``platedet``/``platerec`` carry an AGPL or no licence)
-and found none we could use. So each plate is drawn with a real CJK font (Debian
-``fonts-wqy-microhei``) on a plate-coloured board -- mainland blue (``粤B·3K7Q9``), mainland
-new-energy green (6 characters after the letter) and a white Latin-script plate (``AB12 CDE``)
--- then spoilt (:class:`tests.plate_kit.Degrade`: a yaw-like perspective up to +-20 deg,
-Gaussian blur sigma up to 1.6 px, horizontal motion blur up to 7 px, sensor noise up to 12
-grey levels, JPEG quality 40-90) and pasted on the real van of OpenCV's ``vtest.avi``
-(upscaled 4x), whose lower part the stage crops and reads exactly as live
-(:func:`edge.plates.plate_area`, :meth:`edge.plate_ocr.PlateOCR.read_plate`). Rendered plates
-are kinder than real ones (no dirt, bolts, frames, glare, or night IR), so read these figures
+an installable package. The ALPR/OCR wheels ``fast-plate-ocr`` 1.1.0, ``hyperlpr3`` 0.1.3 and
+``hyperlpr2`` 2.0.0 on PyPI hold none, and ``platedet``/``platerec`` carry an AGPL licence or
+none. The one real photo we found is OpenCV's ``licenseplate_motion.jpg`` (Debian
+``opencv-doc``), and its plate is smeared past reading: ``tests/test_edge_plates.py`` uses it
+to check that the stage reads *nothing* there (it does: no text found).
+
+So each plate is drawn with a real CJK font (Debian ``fonts-wqy-microhei``) on a
+plate-coloured board -- mainland blue (``粤B·3K7Q9``), mainland new-energy green (6 characters
+after the letter) and a white Latin-script plate (``AB12 CDE``) -- then spoilt
+(:class:`tests.plate_kit.Degrade`: a yaw-like perspective up to +-20 deg, Gaussian blur sigma
+up to 1.6 px, horizontal motion blur up to 7 px, sensor noise up to 12 grey levels, JPEG
+quality 40-90) and pasted on the real van of OpenCV's ``vtest.avi`` (upscaled 4x), whose
+lower part the stage crops and reads exactly as live (:func:`edge.plates.plate_area`,
+:meth:`edge.plate_ocr.PlateOCR.read_plate`). Rendered plates are kinder than real ones (no
+dirt, bolts, frames, glare, or night IR), so read these figures
 as an upper bound for plates this size (40 px high), not as field accuracy.
 
 Baseline in the same run: the same plates **clean** (no degradation), beside the spoilt ones,

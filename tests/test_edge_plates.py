@@ -331,3 +331,19 @@ def test_a_plate_camera_watching_only_people_still_runs_a_vehicle_detector():
     assert choose_model(camera(zones=[people], detect=auto)) == "centernet"
     with pytest.raises(ValueError, match="plate reading"):
         choose_model(camera(zones=[people], detect={"model": "ssdlite"}))
+
+
+def test_a_real_car_whose_plate_is_smeared_gives_no_read(ocr):
+    """A real photo (tests/data/plates/licenseplate_motion.SOURCE.md): the detector finds the
+    car, the stage tries its plate, and reads nothing rather than a made-up plate."""
+    image = cv2.imread(str(Path(__file__).parent / "data" / "plates" / "licenseplate_motion.jpg"))
+    h, w = image.shape[:2]
+    found = make_detector(camera().detect, "centernet").detect(image, [(0, 0, w, h)])
+    cars = found[found.label == "car"]
+    car = cars[np.array([int(np.argmax(cars.score))])].with_track_ids([1])
+    assert float(car.score[0]) >= 0.5
+    reader = PlateReader(
+        camera(), PlateSettings(min_confidence=0.0), holder(entry("粤C·12345")), ocr
+    )
+    result = reader.process(image, car, 0.0)
+    assert reader.runs == 1 and result.reads == {} and result.hits == []
