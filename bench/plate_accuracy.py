@@ -18,8 +18,8 @@ up to 1.6 px, horizontal motion blur up to 7 px, sensor noise up to 12 grey leve
 quality 40-90) and pasted on the real van of OpenCV's ``vtest.avi`` (upscaled 4x), whose
 lower part the stage crops and reads exactly as live (:func:`edge.plates.plate_area`,
 :meth:`edge.plate_ocr.PlateOCR.read_plate`). Rendered plates are kinder than real ones (no
-dirt, bolts, frames, glare, or night IR), so read these figures
-as an upper bound for plates this size (40 px high), not as field accuracy.
+dirt, bolts, frames, glare, or night IR), so read these figures as an upper bound for plates
+this size (40 px high), not as field accuracy.
 
 Baseline in the same run: the same plates **clean** (no degradation), beside the spoilt ones,
 and the spoilt ones again at 24 px high (a car further away; ``small``).
