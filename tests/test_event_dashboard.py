@@ -126,3 +126,46 @@ def test_the_event_dashboard_shows_rings_trend_cameras_incident_and_replay(
         expect(control).to_have_attribute("data-occupancy", str(40 + 30))
         assert problems == []
     assert clock() == NOW + timedelta(seconds=45)
+
+
+def test_a_supervisor_draws_a_new_event_on_the_plan(browser, event_hub) -> None:
+    hub, _ = event_hub
+    with open_page(browser, DESK) as (page, problems):
+        sign_in(page, hub.url, "sup", add_user(hub, "sup", Role.SUPERVISOR), problems)
+        page.click("#tab-site-events")
+        expect(page.locator("#site-event-select option")).to_have_count(1)
+        page.click("#site-event-new summary")
+        expect(page.locator("#new-event-map img.plan-image")).to_have_count(1)
+        # Every crowd ring of every camera is offered: north and south have the stage rule's
+        # control and core, east its diversion and control.
+        expect(page.locator("#new-event-feeds input")).to_have_count(6)
+        page.fill("#new-event-id", "market")
+        page.fill("#new-event-name", "Night market")
+        page.fill("#new-event-start", "2026-12-02T20:30")  # the browser's zone: UTC here
+        page.fill("#new-event-end", "2026-12-02T23:30")
+        page.fill("#new-event-limit-core", "25")
+        map_ = page.locator("#new-event-map")
+        box = map_.bounding_box()
+        cx, cy = box["width"] / 2, box["height"] / 2
+        for dx, dy in [(-40, -30), (40, -30), (40, 30), (-40, 30)]:
+            map_.click(position={"x": cx + dx, "y": cy + dy})
+        expect(map_).to_have_attribute("data-corners", "0,0,4")
+        expect(page.locator("#new-event-map path.new-ring-core")).to_have_count(1)
+        for camera in ("north", "south"):
+            page.locator("#new-event-feeds label", has_text=f"{camera} · stage/core").locator(
+                "input"
+            ).check()
+        page.check("#new-event-overlap")
+        page.click("#site-event-new-form button[type=submit]")
+        expect(page.locator("#site-event-select")).to_have_value("market")
+        core = page.locator('#site-event-rings .event-ring[data-ring="core"]')
+        expect(core.locator(".event-feeds li")).to_have_count(2)
+        expect(core.locator(".event-occupancy")).to_contain_text("0 of 25 people")
+        assert problems == []
+    market = hub.event_security.get("market")
+    assert market.source == "page" and market.active
+    assert [(f.camera, f.ring, f.overlap) for f in market.event.feeds] == [
+        ("north", "core", "core"),
+        ("south", "core", "core"),
+    ]
+    assert len(market.event.rings.core.polygon) == 4 and market.event.rings.core.limit == 25

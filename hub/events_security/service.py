@@ -49,6 +49,15 @@ class TrendPoint(BaseModel):
     per_m2: float | None
 
 
+class FeedChoice(BaseModel):
+    """A camera ring that can feed an event ring (for the page's new-event form)."""
+
+    camera: str
+    crowd: str
+    ring: str
+    calibrated: bool
+
+
 class EventInfo(BaseModel):
     """An event and where it comes from (``site`` file, or the ``page``: deletable)."""
 
@@ -116,6 +125,18 @@ class EventSecurity:
 
     def get(self, event_id: str) -> EventInfo | None:
         return next((i for i in self.events() if i.event.id == event_id), None)
+
+    def feed_choices(self) -> list[FeedChoice]:
+        """Every crowd ring of every camera, outermost first per rule."""
+        return [
+            FeedChoice(
+                camera=name, crowd=rule.name, ring=ring, calibrated=camera.calibration is not None
+            )
+            for name, camera in self._cameras.items()
+            for rule in camera.crowd
+            for ring, given in rule.rings()
+            if given is not None
+        ]
 
     def create(self, event: SiteEvent, actor: str) -> bool:
         """Store a supervisor's event; False if the id is taken (by the site file too).

@@ -5,7 +5,8 @@
 the last 30 minutes, the cameras feeding it and their health, the open crowd incidents of the
 event's area); ``GET /api/site-events/{id}/replay`` gives the stored series with its heat
 (default: the event's window). Viewers read; supervisors create and delete page events
-(``POST``, ``DELETE``), audited. "site-events", not "events": ``/api/events`` is the live
+(``POST``, ``DELETE``), audited; ``GET /api/site-event-feeds`` lists the camera rings
+their form can choose from. "site-events", not "events": ``/api/events`` is the live
 feed (:mod:`hub.api.routers.events`).
 """
 
@@ -22,7 +23,13 @@ from hub.api.auth import Principal
 from hub.api.context import ApiContext
 from hub.api.params import aware
 from hub.domain.users import Role
-from hub.events_security.service import EventDashboard, EventInfo, EventReplay, EventSecurity
+from hub.events_security.service import (
+    EventDashboard,
+    EventInfo,
+    EventReplay,
+    EventSecurity,
+    FeedChoice,
+)
 
 #: A replay reads at most this long a window (an event is hours; a week is generous).
 MAX_REPLAY = timedelta(days=7)
@@ -53,6 +60,11 @@ def build(ctx: ApiContext) -> APIRouter:
         """Every event, newest first, with its source (``site`` file or ``page``) and
         whether it is on now."""
         return service().events()
+
+    @router.get("/api/site-event-feeds", response_model=list[FeedChoice])
+    def feeds(who: viewer) -> list[FeedChoice]:
+        """The cameras' crowd rings an event ring can be fed by (the new-event form)."""
+        return service().feed_choices()
 
     @router.get("/api/site-events/{event_id}", response_model=EventDashboard)
     def dashboard(event_id: EventId, who: viewer) -> EventDashboard:

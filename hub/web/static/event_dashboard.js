@@ -13,6 +13,7 @@
 
 import { api, showRefusal } from "./api.js";
 import { $, areaName, el, exactTime, humanize } from "./dom.js";
+import { EventEditor } from "./event_editor.js";
 import { planMap } from "./plan_map.js";
 
 const REFRESH_MS = 15000; // the hub samples every 15 s
@@ -105,10 +106,16 @@ export const EventDashboard = {
     $("site-event-select").addEventListener("change", () => EventDashboard.load());
     $("site-event-mode").addEventListener("change", () => EventDashboard.load());
     $("site-event-slider").addEventListener("input", () => EventDashboard.showMoment());
+    EventEditor.init(async (id) => {
+      await EventDashboard.show();
+      $("site-event-select").value = id;
+      await EventDashboard.load();
+    });
   },
 
   /** When the view opens: the list, then the chosen event. */
   async show() {
+    $("site-event-new").hidden = !["supervisor", "admin"].includes(document.body.dataset.role);
     EventDashboard.events = await api.get("/api/site-events");
     const select = $("site-event-select");
     const before = select.value;

@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-12";
+const VERSION = "vw-shell-13";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
@@ -44,6 +44,7 @@ const SHELL = [
   "/static/reports.js",
   "/static/report_map.js",
   "/static/event_dashboard.js",
+  "/static/event_editor.js",
   "/static/safety.js",
   "/static/safety_map.js",
   "/static/sharing.js",
