@@ -57,6 +57,8 @@ RETRY_S = 0.5
 MAX_EMBEDDINGS = 10
 #: Looks (face searches) per second of event time on one camera, whatever the crowd.
 MAX_LOOKS_PER_S = 4.0
+#: A track unseen this long (event time) is forgotten, with the entries it matched.
+FORGET_S = 60.0
 #: Alert ``zone`` of the stage's hits.
 RULE_NAME = "faces"
 #: The part of a person box searched for the face: from a little above its top to this
@@ -129,7 +131,7 @@ class FaceWatch:
         if ts < self._last_ts:  # a new timeline (a file looped): every track is new
             self._tracks.clear()
         self._last_ts = ts
-        self._forget(people)
+        self._forget(ts)
         if not len(people):
             self.stats["not_run_no_people"] += 1
             return []
@@ -152,9 +154,10 @@ class FaceWatch:
             return False
         return ts - self._last_look >= 1.0 / MAX_LOOKS_PER_S
 
-    def _forget(self, people: Detections) -> None:
-        live = {int(t) for t in people.track_id}
-        for tid in [t for t in self._tracks if t not in live]:
+    def _forget(self, ts: float) -> None:
+        """Drop tracks unseen for :data:`FORGET_S` (not at once: a track the tracker misses
+        for a run and then finds again must not raise its match a second time)."""
+        for tid in [t for t, track in self._tracks.items() if track.seen < ts - FORGET_S]:
             del self._tracks[tid]
 
     def _look(self, image, person, track: _Track, allowed, vectors, when) -> list[RuleHit]:

@@ -227,6 +227,15 @@ def test_the_carphone_man_becomes_one_watchlist_face_alert_with_crop_and_nothing
     assert again is not None and similarity(again, enrolled["man"]) >= ON.match_threshold
 
 
+def test_one_alert_per_track_and_entry_even_when_the_tracker_loses_it_for_a_while(frames, enrolled):
+    stage = FaceWatch(camera(), ON, holder(enrolled["man"]), FaceDescriber())
+    assert len(stage.process(frames[1], man(1), 0.0)) == 1
+    for i in range(1, 4):  # three detector runs without him
+        assert stage.process(frames[1 + i], Detections.empty(), i * 0.5) == []
+    assert stage.process(frames[5], man(1), 2.0) == []  # the same track again: no new alert
+    assert len(stage.process(frames[6], man(2), 2.5)) == 1  # a new track is a new sighting
+
+
 def test_someone_else_on_the_list_does_not_match(frames, enrolled):
     describer = FaceDescriber()
     stage = FaceWatch(camera(), ON, holder(enrolled["astronaut"]), describer)
