@@ -10,10 +10,11 @@ time, so a car park full of cars costs no more than one car at a time.
 It keeps the **best read per track**: the most confident plate-shaped text
 (:func:`contract.plates.looks_like_plate`) at or above ``min_confidence``. Each new best read is
 matched against the gateway's watchlist (:meth:`edge.watchlist.WatchlistHolder.plates`, which
-leaves out expired entries) with :func:`contract.plates.best_match`; a match gives one hit of
-kind ``watchlist_plate`` per (track, entry), severity major, carrying a
-:class:`~contract.protocol.WatchlistHit`. Every alert whose objects include a vehicle track
-carries that track's best read in ``DetectedObject.plate`` (:attr:`PlateResult.reads`).
+leaves out expired entries) with :func:`contract.plates.best_match`, and so is every live
+track's best read when a new list arrives; a match gives one hit of kind ``watchlist_plate``
+per (track, entry), severity major, carrying a :class:`~contract.protocol.WatchlistHit`.
+Every alert whose objects include a vehicle track carries that track's best read in
+``DetectedObject.plate`` (:attr:`PlateResult.reads`).
 
 A read that matches nothing is kept nowhere but in this stage's memory of live tracks (and in
 the objects of alerts raised meanwhile): it is forgotten with the track and never logged.
@@ -114,6 +115,7 @@ class PlateReader:
         self._tracks: dict[int, _Track] = {}
         self._last_ocr = -math.inf
         self._last_ts = -math.inf
+        self._list_issued = watchlist.issued_at
         #: OCR runs so far (for benches and stats).
         self.runs = 0
 
@@ -132,6 +134,9 @@ class PlateReader:
             track = self._tracks.setdefault(int(row.track_id[0]), _Track(ts, row))
             track.seen, track.row = ts, row
             live.append(track)
+        if self.watchlist.issued_at != self._list_issued:  # a new list: match reads again
+            self._list_issued = self.watchlist.issued_at
+            hits += [h for t in self._tracks.values() if t.best for h in self._match(t, when)]
         # The rate cap lets few runs through: unread tracks first, then the least tried.
         for track in sorted(live, key=lambda t: (t.best is not None, t.attempts)):
             read = self._try_read(image, track, ts)
@@ -163,6 +168,13 @@ class PlateReader:
         if track.best is not None and read.confidence <= track.best.confidence:
             return []
         track.best = read
+        return self._match(track, when)
+
+    def _match(self, track: _Track, when: datetime) -> list[RuleHit]:
+        """The track's best read against the list: a hit for an entry not yet alerted."""
+        read = track.best
+        if read is None:
+            return []
         found = best_match(read.text, self.watchlist.plates(), self.settings.fuzzy_min_score)
         if found is None:
             return []

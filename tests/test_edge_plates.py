@@ -347,3 +347,15 @@ def test_a_real_car_whose_plate_is_smeared_gives_no_read(ocr):
     )
     result = reader.process(image, car, 0.0)
     assert reader.runs == 1 and result.reads == {} and result.hits == []
+
+
+def test_a_list_arriving_while_the_vehicle_is_in_view_is_matched_at_once(ocr, street):
+    lists = holder()
+    reader = PlateReader(camera(), PlateSettings(max_attempts=1), lists, ocr)
+    image, box = scene(street, "粤C·12345")
+    assert reader.process(image, track(box), 0.0).hits == []
+    listed = entry("粤C·12345")
+    later = NOW + timedelta(minutes=1)
+    lists.set(WatchlistUpdate(site=SITE, node=NODE, issued_at=later, plates=[listed]))
+    (hit,) = reader.process(image, track(box), 1.0).hits  # no new OCR run: the kept read
+    assert hit.watchlist.entry_id == listed.id and reader.runs == 1
