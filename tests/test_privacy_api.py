@@ -107,3 +107,37 @@ def test_looking_at_the_incident_queue_is_audited(hub):
     hub.client("officer").get("/api/incidents/queue").raise_for_status()
     looked = hub.storage.audit.entries(action="incidents.queue")
     assert looked and looked[0].username == "officer"
+
+
+def test_a_face_photo_finds_and_erases_an_enrolled_face(hub):
+    """The photo is embedded by the real face model (onnxruntime) and dropped; the enrolled
+    entry it matches is found, then erased: its embedding is gone from the database file."""
+    import importlib.util
+    from datetime import timedelta
+
+    from contract.face_descriptor import FaceDescriber
+    from contract.watchlist import FaceEntry, encode_embedding
+    from hub.storage.sqlite import DATABASE_FILE
+    from hub.storage.sqlite.watchlist import watchlist_for
+
+    spec = importlib.util.find_spec("skimage")  # located, not imported (it breaks on numpy 2)
+    photo = cv2.imread(str(Path(next(iter(spec.submodule_search_locations))) / "data"
+                           / "astronaut.png"))  # fmt: skip
+    vector = FaceDescriber().load().embed_photo(photo)
+    assert vector is not None
+    embedding = encode_embedding(vector)
+    entry = FaceEntry(id="b" * 32, authorisation="c" * 32, embedding=embedding,
+                      expires_at=datetime.now(UTC) + timedelta(days=30))  # fmt: skip
+    watchlist_for(hub.storage).add_face(entry, "officer", datetime.now(UTC), "")
+
+    admin = hub.client("admin")
+    jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+    sent = {"content": jpeg, "headers": {"Content-Type": "image/jpeg"}}
+    found = admin.post("/api/privacy/subjects/face/access", **sent).json()
+    assert found["counts"] == {"face_entry": 1}
+    erased = admin.post("/api/privacy/subjects/face/erase", **sent).json()
+    assert erased["counts"] == {"face_entry": 1} and erased["compacted"]
+    assert watchlist_for(hub.storage).faces() == []
+    assert embedding[:64].encode() not in (hub.storage.data_dir / DATABASE_FILE).read_bytes()
+    tombstone = hub.storage.audit.entries(action="subject.erase")[0]
+    assert tombstone.detail == "face_entry: 1" and tombstone.target == found["subject_key"]
