@@ -184,3 +184,31 @@ def test_formats_over_http_and_a_malformed_request_is_refused_and_audited(hub):
     assert get(hub, token, dataset="alert_counts", format="xml").status_code == 422
     refused = [e.detail for e in hub.storage.audit.entries(action="share.refused")]
     assert sum(d.startswith("422") for d in refused) == 3
+
+
+def test_a_token_must_name_whole_utc_hours_with_a_zone_inside_the_calendar(hub):
+    admin = hub.client("admin")
+    account = admin.post("/api/sharing/accounts", json={"name": "Traffic", "department": "traffic"})
+    base = {
+        "account_id": account.json()["id"],
+        "agreement": "DSA-2026-020",
+        "datasets": ["alert_counts"],
+        "areas": ["plaza"],
+        "data_from": "2026-11-01T00:00:00+00:00",
+        "data_until": "2026-12-01T00:00:00+00:00",
+        "expires_at": (NOW + timedelta(days=30)).isoformat(),
+    }
+    wrong = {
+        "no zone": {"data_from": "2026-11-01T00:00:00"},
+        "half past in UTC": {"data_from": "2026-11-01T00:00:00+05:30"},
+        "before 2000": {"data_from": "1999-12-31T23:00:00+00:00"},
+        "unknown area": {"areas": ["moon"]},
+        "too long": {"expires_at": (NOW + timedelta(days=400)).isoformat()},
+        "too fast": {"rate_per_min": 601},
+    }
+    for what, change in wrong.items():
+        r = admin.post("/api/sharing/tokens", json=base | change)
+        assert r.status_code == 422, (what, r.text)
+    r = admin.post("/api/sharing/tokens", json=base | {"data_from": "2026-11-01T08:00:00+08:00"})
+    assert r.status_code == 201, r.text
+    assert r.json()["grant"]["data_from"] == "2026-11-01T00:00:00Z"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contract.protocol import ID_PATTERN
 
@@ -61,9 +61,9 @@ class GrantRequest(BaseModel):
     )
     datasets: list[Dataset] = Field(min_length=1)
     areas: list[str] = Field(min_length=1, description="area ids of the site file")
-    data_from: datetime = Field(description="the earliest data the token may read")
-    data_until: datetime = Field(description="the latest data (exclusive) it may read")
-    expires_at: datetime = Field(description="after this the token reads nothing")
+    data_from: AwareDatetime = Field(description="the earliest data the token may read")
+    data_until: AwareDatetime = Field(description="the latest data (exclusive) it may read")
+    expires_at: AwareDatetime = Field(description="after this the token reads nothing")
     rate_per_min: int | None = Field(None, ge=1, le=6000)
 
 

@@ -16,7 +16,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from contract.sharing_settings import SharingSettings
 from contract.siteconfig import Area
@@ -30,6 +30,13 @@ from hub.storage.sqlite.sharing import SqliteSharingRepository
 
 TOKEN_PREFIX = "vws_"
 DEFAULT_PERIOD = timedelta(days=7)
+#: The hub holds nothing outside these; times near the calendar's ends would overflow.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_calendar(*moments: datetime) -> bool:
+    return all(EARLIEST <= m <= LATEST for m in moments)
 
 
 def token_hash(token: str) -> str:
@@ -84,6 +91,15 @@ class SharingService:
         """A new token for ``request`` (ValueError says what is wrong with it). The token
         is returned once; only its hash is stored."""
         now = self.clock()
+        if not _in_calendar(request.data_from, request.data_until, request.expires_at):
+            raise ValueError(f"times must lie within {EARLIEST.year}..{LATEST.year - 1}")
+        # In UTC: cells are UTC clock hours, so "on the hour" is checked in UTC too.
+        request = request.model_copy(
+            update={
+                name: getattr(request, name).astimezone(UTC)
+                for name in ("data_from", "data_until", "expires_at")
+            }
+        )
         self._validate(request, now)
         grant = Grant(
             id=uuid.uuid4().hex[:16],
@@ -162,6 +178,8 @@ class SharingService:
     def period(self, grant: Grant | None, start: datetime | None, end: datetime | None) -> Period:
         """[start, end) to serve: defaults inside the grant, whole hours, closed hours only.
         ValueError for a period that cannot be served (a 422)."""
+        if not _in_calendar(*(m for m in (start, end) if m is not None)):
+            raise ValueError(f"times must lie within {EARLIEST.year}..{LATEST.year - 1}")
         latest = last_closed_hour(self.clock())
         end = end or min(latest, grant.data_until if grant else latest)
         if start is None:
