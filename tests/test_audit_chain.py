@@ -165,3 +165,25 @@ def test_verify_needs_a_hub_folder(tmp_path, capsys):
     assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 2
     assert main(["audit", "verify"]) == 2
     assert "--data-dir" in capsys.readouterr().err
+
+
+def test_verify_finds_the_data_folder_from_the_site_file(tmp_path, clock, capsys):
+    """``--config``: the hub's folder as the site file names it (relative to the file), in a
+    folder whose name would break a naive SQLite URI."""
+    folder = tmp_path / "site #1?"
+    folder.mkdir()
+    config = folder / "site.yaml"
+    config.write_text(
+        "site: {id: riverside, name: Riverside}\nareas: [{id: a, name: A}]\n"
+        "hub: {data_dir: var/hub}\n"
+    )
+    storage = open_sqlite_storage(folder / "var" / "hub")
+    try:
+        fill(storage, clock, 2)
+    finally:
+        storage.close()
+    assert main(["audit", "verify", "--config", str(config)]) == 0
+    assert "chain intact: 2 rows" in capsys.readouterr().out
+
+    config.write_text("site: {id: riverside}\n")  # a bad site file: file, field, fix; exit 2
+    assert main(["audit", "verify", "--config", str(config)]) == 2

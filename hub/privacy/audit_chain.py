@@ -48,7 +48,8 @@ class ChainReport:
 
 def verify_chain(database: Path) -> ChainReport:
     """Walk the audit chain of the hub database file ``database``."""
-    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    # As a URI (percent-encoded: a folder named "a?b" or "#1" stays a path), read-only.
+    conn = sqlite3.connect(Path(database).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
     try:
         conn.execute("BEGIN")  # one snapshot for the anchor and every row
         columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
