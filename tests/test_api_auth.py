@@ -60,6 +60,7 @@ def ids(hub: ApiHub) -> dict[str, str]:
         "event_id": "no-such-event",  # event security: answered 404 past the session
         "action": "access",  # privacy: a subject access request
         "grant_id": "no-such-token",  # sharing: answered 404 past the session
+        "month": "2026-11",  # safety: no monthly report written yet, answered 404
     }
 
 
@@ -210,6 +211,7 @@ ADMIN_STATUS = {
     # Sharing: a token for no account is refused; no such token to revoke.
     ("POST", "/api/sharing/tokens"): 422,
     ("POST", "/api/sharing/tokens/{grant_id}/revoke"): 404,
+    ("GET", "/api/safety/reports/{month}"): 404,
 }
 
 
