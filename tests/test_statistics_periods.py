@@ -130,8 +130,8 @@ def test_new_years_eve_in_shanghai_is_already_january(store) -> None:
     insert(database, [incident(utc(2026, 12, 31, 16, 30))])  # 00:30 on 1 January, local
     january = period_of(Unit.MONTH, date(2027, 1, 1)).instants(SHANGHAI)
     december = period_of(Unit.MONTH, date(2026, 12, 1)).instants(SHANGHAI)
-    assert stats.counts_by("kind", *january, "security") == {"intrusion": 1}
-    assert stats.counts_by("kind", *december, "security") == {}
+    assert stats.counts(*january, "security") == {("intrusion", "plaza"): 1}
+    assert stats.counts(*december, "security") == {}
     grid = stats.hour_of_week(SHANGHAI, *january, None)
     assert grid[4][0] == 1  # Friday, hour 0
 

@@ -57,11 +57,26 @@ class FalseAlarmStatistics(BaseModel):
     by_sensor: list[SourceRate] = Field(description="sensor nodes, worst first")
 
 
-def rates(rows: list[tuple], columns: tuple[str, ...], min_events: int) -> list[SourceRate]:
-    """Rows of ``(*columns, class, incidents)`` as one rate per source."""
-    tallies: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for *key, classed, count in rows:
-        tallies[tuple(key)][classed] += count
+Tally = dict[tuple, dict[str, int]]
+
+
+def tally_sources(rows: list[tuple]) -> tuple[Tally, Tally]:
+    """Rows of :meth:`StatisticsStore.incident_sources` counted per rule ``(node, camera,
+    zone, kind)`` and per node ``(node, camera)``: incidents per class, each incident once
+    per source however many of its rules raised it."""
+    rules: Tally = defaultdict(lambda: defaultdict(int))
+    nodes: Tally = defaultdict(lambda: defaultdict(int))
+    seen: set[tuple] = set()
+    for incident_id, classed, node, camera, zone, kind in rows:
+        rules[node, camera, zone, kind][classed] += 1  # rows are distinct per rule
+        if (incident_id, node, camera) not in seen:
+            seen.add((incident_id, node, camera))
+            nodes[node, camera][classed] += 1
+    return rules, nodes
+
+
+def rates(tallies: Tally, columns: tuple[str, ...], min_events: int) -> list[SourceRate]:
+    """One rate per source of ``tallies`` (keys named by ``columns``), worst first."""
     found = []
     for key, tally in tallies.items():
         false = tally["false_alarm"] + tally["cancelled"]
@@ -89,15 +104,16 @@ def false_alarm_statistics(
     store: StatisticsStore, periods: Periods, *, min_events: int = 10
 ) -> FalseAlarmStatistics:
     """False-alarm rates of incidents opened in ``periods.current``."""
-    start, end = periods.current.start, periods.current.end
-    camera = ("node", "camera")
-    sources = store.outcomes_by(camera, start, end)
-    rule = ("node", "camera", "zone", "kind")
-    rules = [r for r in store.outcomes_by(rule, start, end) if r[1] is not None]
+    rows = store.incident_sources(periods.current.start, periods.current.end)
+    rules, nodes = tally_sources(rows)
+    cameras = {key: tally for key, tally in nodes.items() if key[1] is not None}
+    sensors = {key: tally for key, tally in nodes.items() if key[1] is None}
+    camera_rules = {key: tally for key, tally in rules.items() if key[1] is not None}
+    node = ("node", "camera")
     return FalseAlarmStatistics(
         periods=periods,
         min_events_to_compare=min_events,
-        by_camera=rates([r for r in sources if r[1] is not None], camera, min_events),
-        by_rule=rates(rules, rule, min_events),
-        by_sensor=rates([r for r in sources if r[1] is None], camera, min_events),
+        by_camera=rates(cameras, node, min_events),
+        by_rule=rates(camera_rules, ("node", "camera", "zone", "kind"), min_events),
+        by_sensor=rates(sensors, node, min_events),
     )

@@ -117,7 +117,7 @@ class StatisticsStore:
     """Statistics read straight from the hub's SQLite file (see the module's docstring)."""
 
     def __init__(self, database: SqliteDatabase, *, indexed: bool = True) -> None:
-        """``indexed=False`` neither creates nor names the two indexes: the same queries on
+        """``indexed=False`` neither creates nor names the statistics indexes: the same queries on
         the storage's own indexes only (bench/stats_queries.py's baseline)."""
         if indexed:
             database.migrate(migrations)
@@ -137,19 +137,16 @@ class StatisticsStore:
         finally:
             conn.close()
 
-    def counts_by(
-        self, column: str, start: datetime, end: datetime, category: str | None
-    ) -> dict[str, int]:
-        """Incidents opened in ``[start, end)`` per ``kind`` or ``area`` (None: ``(none)``)."""
-        if column not in ("kind", "area"):
-            raise ValueError(column)
+    def counts(self, start: datetime, end: datetime, category: str | None) -> dict[tuple, int]:
+        """Incidents opened in ``[start, end)`` per ``(kind, area)`` (no area: ``(none)``):
+        one pass over the period serves both the by-kind and the by-area figures."""
         sql = (
-            f"SELECT COALESCE({column}, '(none)'), COUNT(*) FROM incidents"
-            f"{self._by('incidents_statistics')} WHERE {_PERIOD} GROUP BY 1"
+            "SELECT kind, COALESCE(area, '(none)'), COUNT(*) FROM incidents"
+            f"{self._by('incidents_statistics')} WHERE {_PERIOD} GROUP BY 1, 2"
         )
         with self._reader() as conn:
-            rows = conn.execute(sql, [iso(start), iso(end), category, category]).fetchall()
-        return dict(rows)
+            rows = conn.execute(sql, [iso(start), iso(end), category, category])
+            return {(kind, area): count for kind, area, count in rows}
 
     def hour_of_week(
         self, zone: tzinfo, start: datetime, end: datetime, category: str | None
@@ -171,20 +168,15 @@ class StatisticsStore:
                     grid[(sunday0 + 6) % 7][hour] += count
         return grid
 
-    def outcomes_by(self, columns: tuple[str, ...], start: datetime, end: datetime) -> list[tuple]:
-        """For security incidents opened in ``[start, end)``: one row per ``columns`` of
-        their alerts (``node``, ``camera``, ``zone``, ``kind``) and the incident's class
-        (:data:`CLASS_SQL`), ending with how many distinct incidents such alerts joined (an
-        incident raised by ten alerts of one camera counts once for that camera)."""
-        if not columns or not set(columns) <= {"node", "camera", "zone", "kind"}:
-            raise ValueError(columns)
-        names = ", ".join(f"a.{c}" for c in columns)
+    def incident_sources(self, start: datetime, end: datetime) -> list[tuple]:
+        """For security incidents opened in ``[start, end)``: one row per incident and
+        alert source, ``(incident id, class, node, camera, zone, kind)`` — an incident
+        raised by ten alerts of one rule is one row (:data:`CLASS_SQL` for the class)."""
         sql = (
-            f"SELECT {names}, {CLASS_SQL} AS class, COUNT(DISTINCT i.id)"
+            f"SELECT DISTINCT i.id, {CLASS_SQL}, a.node, a.camera, a.zone, a.kind"
             f" FROM incidents AS i{self._by('incidents_statistics')}"
             f" JOIN alerts AS a{self._by('alerts_statistics')} ON a.incident_id = i.id"
             " WHERE i.opened_at >= ? AND i.opened_at < ? AND i.category = 'security'"
-            f" GROUP BY {names}, class"
         )
         with self._reader() as conn:
             return conn.execute(sql, [iso(start), iso(end)]).fetchall()

@@ -97,15 +97,28 @@ def _counted(
     )
 
 
-def _compared(column: str, store: StatisticsStore, periods: Periods, category, least):
-    now, before, year = (
-        store.counts_by(column, p.start, p.end, category)
+def _compared(
+    store: StatisticsStore, periods: Periods, category: str | None, least: int
+) -> tuple[list[Counted], list[Counted], Counted]:
+    """By kind, by area and the total, each against both other periods."""
+    found = [
+        store.counts(p.start, p.end, category)
         for p in (periods.current, periods.previous_period, periods.last_year)
-    )
-    keys = sorted(set(now) | set(before) | set(year), key=lambda k: (-now.get(k, 0), k))
-    rows = [_counted(k, now, before, year, least) for k in keys]
-    totals = [{"all": sum(counts.values())} for counts in (now, before, year)]
-    return rows, _counted("all", *totals, least)
+    ]
+
+    def rows(side: int) -> list[Counted]:
+        sums = []
+        for counts in found:
+            summed: dict[str, int] = {}
+            for key, count in counts.items():
+                summed[key[side]] = summed.get(key[side], 0) + count
+            sums.append(summed)
+        now = sums[0]
+        keys = sorted(set().union(*sums), key=lambda k: (-now.get(k, 0), k))
+        return [_counted(k, *sums, least) for k in keys]
+
+    totals = [{"all": sum(counts.values())} for counts in found]
+    return rows(0), rows(1), _counted("all", *totals, least)
 
 
 def incident_statistics(
@@ -119,8 +132,7 @@ def incident_statistics(
 ) -> IncidentStatistics:
     """Counts of incidents opened in ``period`` (local days of ``zone``); see the module."""
     periods = three_periods(period, zone, zone_name)
-    by_kind, total = _compared("kind", store, periods, category, min_events)
-    by_area, _ = _compared("area", store, periods, category, min_events)
+    by_kind, by_area, total = _compared(store, periods, category, min_events)
     grid = store.hour_of_week(zone, periods.current.start, periods.current.end, category)
     return IncidentStatistics(
         periods=periods,
