@@ -1,19 +1,19 @@
-"""The watchlist view in real Chromium, with three people at three browsers: a face match
-comes in as a candidate; officer A confirms it and cannot confirm again; the supervisor who
-enrolled the person cannot confirm it; officer B confirms it, it becomes an incident, and
-only then can a unit be dispatched (the hub refused it before)."""
+"""The watchlist view in real Chromium, with three people at three browsers: a supervisor
+authorises and enrols a person on the page; a face match comes in as a candidate; officer A
+confirms it and cannot confirm again; the supervisor who enrolled the person cannot confirm
+it; officer B confirms it, it becomes an incident, and only then can a unit be dispatched
+(the hub refused it before)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hub_helpers import ApiHub, serve_api
 from officer_kit import DESK, PHONE, browser, open_page, sign_in  # noqa: F401 (fixture)
 from playwright.sync_api import Page, expect
-from test_watchlist_api import authorise, enrol
 from test_watchlist_candidates import UNIT, send
 from watchlist_kit import carphone_photo, crop_jpeg, face_alert, watchlist_config
 
@@ -55,36 +55,66 @@ def open_watchlist(page: Page, hub: ApiHub, user: str, problems: list[str]) -> N
     expect(page.locator("#watchlist-view")).to_be_visible()
 
 
+def local(moment: datetime) -> str:
+    """A datetime-local input's value (the browser runs in UTC here, like the hub)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def supervisor_enrols(s: Page, hub: ApiHub) -> str:
+    """Through the page: an authorisation for the plaza camera, then the carphone man
+    enrolled under it. Returns the entry id."""
+    now = hub.clock()
+    s.fill("#wl-auth-basis", "Criminal Procedure Law art. 28, court order 12/2026")
+    s.fill("#wl-auth-case", "RV-2026-0142")
+    s.fill("#wl-auth-approver", "superintendent-li")
+    s.check('.wl-auth-camera[value="gw-plaza/plaza"]')
+    s.fill("#wl-auth-start", local(now - timedelta(hours=1)))
+    s.fill("#wl-auth-end", local(now + timedelta(days=2)))
+    s.fill("#wl-auth-expires", local(now + timedelta(days=3)))
+    s.click('#wl-auth-form button[type="submit"]')
+    expect(s.locator("li.wl-auth")).to_contain_text("Case RV-2026-0142")
+    expect(s.locator("#wl-enrol-auth option")).to_have_count(1)
+    photo = {"name": "man.jpg", "mimeType": "image/jpeg", "buffer": carphone_photo()}
+    s.set_input_files("#wl-enrol-photo", files=[photo])
+    s.click('#wl-enrol-form button[type="submit"]')
+    expect(s.locator("li.wl-face")).to_have_count(1)
+    [face] = hub.service.watchlist.repo.faces()
+    assert face.enrolled_by == "supervisor"
+    return face.entry.id
+
+
 def test_two_officers_verify_a_face_match_before_dispatch(browser, hub):  # noqa: F811
-    auth_id = authorise(hub, hub.clock)
-    entry_id = enrol(hub, auth_id, carphone_photo()).json()["id"]  # by "supervisor"
-    alert = face_alert(entry_id, auth_id)
-    send(hub, alert, crop_jpeg())
-    base = f"/api/watchlist/candidates/{alert.id}"
-    item = f'li.wl-candidate[data-alert-id="{alert.id}"]'
-
-    with open_page(browser, DESK) as (a, problems_a):
-        open_watchlist(a, hub, "officer_a", problems_a)
-        card = a.locator(item)
-        expect(card.locator(".wl-state")).to_have_text("0 of 2 confirmations")
-        expect(card).to_contain_text("Score 0.81")
-        expect(card).to_contain_text("case RV-2026-0142")
-        crop = card.locator("img.wl-crop")
-        expect(crop).to_be_visible()
-        a.wait_for_function(
-            "img => img.complete && img.naturalWidth > 0", arg=crop.element_handle()
-        )
-        expect(card.locator(".wl-dispatch")).to_be_disabled()
-        assert post_status(a, f"{base}/dispatch", {"unit_id": UNIT}) == 409
-        card.locator(".wl-confirm").click()
-        expect(card.locator(".wl-state")).to_have_text("1 of 2 confirmations (officer_a)")
-        expect(card.locator(".wl-confirm")).to_be_disabled()
-        expect(card).to_contain_text("a different officer must confirm")
-        assert post_status(a, f"{base}/confirm") == 409
-        assert post_status(a, f"{base}/dispatch", {"unit_id": UNIT}) == 409
-
     with open_page(browser, DESK) as (s, problems_s):
         open_watchlist(s, hub, "supervisor", problems_s)
+        entry_id = supervisor_enrols(s, hub)
+        [auth] = hub.service.watchlist.repo.authorisations()
+        alert = face_alert(entry_id, auth.authorisation.id)
+        send(hub, alert, crop_jpeg())
+        base = f"/api/watchlist/candidates/{alert.id}"
+        item = f'li.wl-candidate[data-alert-id="{alert.id}"]'
+
+        with open_page(browser, DESK) as (a, problems_a):
+            open_watchlist(a, hub, "officer_a", problems_a)
+            expect(a.locator("#wl-auth-form")).to_be_hidden()  # officers do not authorise
+            card = a.locator(item)
+            expect(card.locator(".wl-state")).to_have_text("0 of 2 confirmations")
+            expect(card).to_contain_text("Score 0.81")
+            expect(card).to_contain_text("case RV-2026-0142")
+            crop = card.locator("img.wl-crop")
+            expect(crop).to_be_visible()
+            loaded = "img => img.complete && img.naturalWidth > 0"
+            a.wait_for_function(loaded, arg=crop.element_handle())
+            expect(card.locator(".wl-dispatch")).to_be_disabled()
+            assert post_status(a, f"{base}/dispatch", {"unit_id": UNIT}) == 409
+            card.locator(".wl-confirm").click()
+            expect(card.locator(".wl-state")).to_have_text("1 of 2 confirmations (officer_a)")
+            expect(card.locator(".wl-confirm")).to_be_disabled()
+            expect(card).to_contain_text("a different officer must confirm")
+            assert post_status(a, f"{base}/confirm") == 409
+            assert post_status(a, f"{base}/dispatch", {"unit_id": UNIT}) == 409
+
+        # The enroller sees the candidate but may not confirm it.
+        s.click("#wl-refresh")
         card = s.locator(item)
         expect(card).to_contain_text("You enrolled this person")
         expect(card.locator(".wl-confirm")).to_be_disabled()
@@ -113,3 +143,4 @@ def test_two_officers_verify_a_face_match_before_dispatch(browser, hub):  # noqa
     for problems in (problems_a, problems_s, problems_b):
         assert [p for p in problems if "status of 40" not in p] == []
     assert hub.storage.audit.entries(action="watchlist.view_photo", target=entry_id)
+    assert hub.storage.audit.entries(action="watchlist.authorise")

@@ -89,12 +89,21 @@ class FaceOut(BaseModel):
     false_matches: int
 
 
+class CameraOut(BaseModel):
+    """A camera an authorisation may name (``node/camera``)."""
+
+    ref: str
+    area: str
+    signage_confirmed: bool
+
+
 class Entries(BaseModel):
     plates: list[PlateOut]
     faces: list[FaceOut]
     authorisations: list[AuthorisationOut]
     faces_enabled: bool
     plate_logging: bool
+    cameras: list[CameraOut]
 
 
 class CandidateOut(BaseModel):
@@ -194,6 +203,9 @@ def build(ctx: ApiContext) -> APIRouter:
                                              ended_why=a.ended_why) for a in auths],
             faces_enabled=service.config.watchlists.faces.enabled,
             plate_logging=service.config.watchlists.plates.logging is not None,
+            cameras=[CameraOut(ref=f"{g.node}/{c.name}", area=c.area,
+                               signage_confirmed=c.signage_confirmed)
+                     for g in service.config.gateways for c in g.cameras],
         )  # fmt: skip
 
     @router.post("/api/watchlist/authorisations", response_model=Authorisation, status_code=201)

@@ -51,10 +51,35 @@ export const Watchlist = {
       el("h3", { text: "Faces" }),
       el("p", { id: "wl-faces-off", class: "muted", hidden: true,
         text: "Face recognition is off for this site." }),
+      el("form", { id: "wl-enrol-form", class: "filters", hidden: true,
+        onsubmit: Watchlist.enrol },
+        field("Under authorisation", el("select", { id: "wl-enrol-auth", required: true })),
+        field("Photo", el("input", { id: "wl-enrol-photo", type: "file", required: true,
+          accept: "image/jpeg,image/png" })),
+        el("button", { type: "submit", class: "btn btn-primary", text: "Enrol" })),
       el("ul", { id: "wl-faces", class: "wl-list" }),
       el("h3", { text: "Authorisations" }),
+      Watchlist.authForm(field),
       el("ul", { id: "wl-auths", class: "wl-list" }),
     );
+  },
+
+  /** Supervisors: a new authorisation (legal basis, case, approving officer, scope, window,
+   * expiry, how long verified match crops are kept). */
+  authForm(field) {
+    const input = (id, props = {}) => el("input", { id, required: true, ...props });
+    return el("form", { id: "wl-auth-form", class: "filters", hidden: true,
+      onsubmit: Watchlist.authorise },
+      field("Legal basis", input("wl-auth-basis", { maxlength: 200 })),
+      field("Case number", input("wl-auth-case", { maxlength: 64 })),
+      field("Approved by", input("wl-auth-approver", { maxlength: 32 })),
+      el("fieldset", { id: "wl-auth-cameras" }, el("legend", { text: "Cameras in scope" })),
+      field("From", input("wl-auth-start", { type: "datetime-local" })),
+      field("To", input("wl-auth-end", { type: "datetime-local" })),
+      field("Expires", input("wl-auth-expires", { type: "datetime-local" })),
+      field("Keep verified crops (days)", input("wl-auth-retention",
+        { type: "number", min: 1, max: 3650, value: 30 })),
+      el("button", { type: "submit", class: "btn btn-primary", text: "Authorise" }));
   },
 
   async load() {
@@ -74,6 +99,49 @@ export const Watchlist = {
       $("wl-faces-off").hidden = entries.faces_enabled;
       $("wl-faces").replaceChildren(...entries.faces.map(Watchlist.face));
       $("wl-auths").replaceChildren(...entries.authorisations.map(Watchlist.auth));
+      Watchlist.fillForms(entries);
+    });
+  },
+
+  fillForms(entries) {
+    const sup = Watchlist.supervisor;
+    $("wl-auth-form").hidden = !sup;
+    $("wl-enrol-form").hidden = !sup || !entries.faces_enabled;
+    const live = entries.authorisations.filter((r) => !r.ended_at);
+    $("wl-enrol-auth").replaceChildren(...live.map((r) => el("option", {
+      value: r.authorisation.id, text: `Case ${r.authorisation.case_number}` })));
+    const box = $("wl-auth-cameras");
+    if (box.querySelector("input")) return; // built once: keep what is being ticked
+    for (const c of entries.cameras) {
+      const label = c.signage_confirmed ? c.ref : `${c.ref} (no sign confirmed)`;
+      box.append(el("label", {}, el("input", { type: "checkbox", value: c.ref,
+        class: "wl-auth-camera" }), ` ${label}`));
+    }
+  },
+
+  authorise(ev) {
+    ev.preventDefault();
+    const when = (id) => new Date($(id).value).toISOString();
+    const cameras = [...document.querySelectorAll(".wl-auth-camera:checked")].map((c) => c.value);
+    Watchlist.act(() => api.post("/api/watchlist/authorisations", {
+      legal_basis: $("wl-auth-basis").value.trim(),
+      case_number: $("wl-auth-case").value.trim(),
+      approved_by: $("wl-auth-approver").value.trim(),
+      cameras,
+      starts_at: when("wl-auth-start"),
+      ends_at: when("wl-auth-end"),
+      expires_at: when("wl-auth-expires"),
+      retention_days: Number($("wl-auth-retention").value),
+    }));
+  },
+
+  enrol(ev) {
+    ev.preventDefault();
+    const file = $("wl-enrol-photo").files[0];
+    const auth = encodeURIComponent($("wl-enrol-auth").value);
+    Watchlist.act(async () => {
+      await api.upload(`/api/watchlist/faces?authorisation=${auth}`, file);
+      $("wl-enrol-photo").value = "";
     });
   },
 
