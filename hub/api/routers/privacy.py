@@ -81,18 +81,7 @@ def build(ctx: ApiContext) -> APIRouter:
         return privacy_summary(ctx.config, lifetimes, _authorisations(ctx), ctx.clock())
 
     def run(action: Action, subject: Subject, who: str) -> Response:
-        if action == "erase":
-            result = requests.erase(subject, who)
-        else:
-            result = requests.access(subject, who)
-        answer = _answer(action, result)
-        if action != "export":
-            return Response(answer.model_dump_json(), media_type="application/json")
-        requests.record_export(result, who)
-        body = json.dumps(answer.model_dump(), ensure_ascii=False, indent=2)
-        name = f"{result.subject_key.replace(':', '-')}.json"
-        download = {"Content-Disposition": f'attachment; filename="{name}"'}
-        return Response(body, media_type="application/json", headers=download)
+        return _run(requests, action, subject, who)
 
     @router.get("/api/privacy", response_model=PrivacySummary)
     def page(who: admin) -> PrivacySummary:
@@ -126,6 +115,20 @@ def build(ctx: ApiContext) -> APIRouter:
         return await run_in_threadpool(run, action, Subject(face=vector), who.username)
 
     return router
+
+
+def _run(requests: SubjectRequests, action: Action, subject: Subject, who: str) -> Response:
+    """One request; an export is the same answer as a JSON file to save (audited as such)."""
+    handle = requests.erase if action == "erase" else requests.access
+    result = handle(subject, who)
+    answer = _answer(action, result)
+    if action != "export":
+        return Response(answer.model_dump_json(), media_type="application/json")
+    requests.record_export(result, who)
+    body = json.dumps(answer.model_dump(), ensure_ascii=False, indent=2)
+    name = f"{result.subject_key.replace(':', '-')}.json"
+    download = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, media_type="application/json", headers=download)
 
 
 class _FaceEmbedder:
