@@ -232,9 +232,9 @@ class EventSecurity:
                 at=s.at, occupancy=s.occupancy, upper=s.upper, per_m2=s.per_m2
             )
             frame.heat += [
-                (f.lat, f.lon, f.count or 0)
+                (f["lat"], f["lon"], f["count"] or 0)
                 for f in s.feeds
-                if f.counted and f.lat is not None and f.lon is not None
+                if f["counted"] and f["lat"] is not None and f["lon"] is not None
             ]
         frames = list(moments.values())
         if len(frames) > REPLAY_POINTS:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlite_utils.migrations import Migrations
 
 from contract.event_settings import SiteEvent
-from hub.events_security.aggregate import FeedFigure, RingFigure
+from hub.events_security.aggregate import RingFigure
 from hub.storage.repositories import Storage
 from hub.storage.sqlite.database import SqliteDatabase, iso
 
@@ -59,7 +59,9 @@ class Sample:
     upper: int
     per_m2: float | None
     complete: bool
-    feeds: list[FeedFigure]
+    #: :class:`FeedFigure` dumps as stored: a 6-hour replay reads ~10,000 of them, and
+    #: building models of rows this hub wrote from validated figures cost 20x the query.
+    feeds: list[dict]
 
 
 class EventStore:
@@ -130,7 +132,7 @@ class EventStore:
                 upper=r["upper"],
                 per_m2=r["per_m2"],
                 complete=bool(r["complete"]),
-                feeds=[FeedFigure.model_validate(f) for f in json.loads(r["feeds"])],
+                feeds=json.loads(r["feeds"]),
             )
             for r in rows
         ]
