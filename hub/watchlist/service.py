@@ -17,6 +17,7 @@ goes to the audit log; every change is then published to the gateways (``on_chan
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -124,7 +125,9 @@ class WatchlistService:
         if unknown := [a for a in auth.areas if a not in areas]:
             raise Refused(400, f"no camera in area: {', '.join(unknown)}")
 
-    def end_authorisation(self, auth_id: str, by: str | None, why: str = "ended") -> int:
+    def end_authorisation(
+        self, auth_id: str, by: str | None, why: str = "ended", publish: bool = True
+    ) -> int:
         """End an authorisation now and delete its face entries (photos included); returns
         how many entries went."""
         if self.repo.authorisation(auth_id) is None:
@@ -137,7 +140,8 @@ class WatchlistService:
             self.vault.delete(photo)
         action = "watchlist.expire" if why == "expired" else "watchlist.end"
         self.audit(by, action, auth_id, f"{len(photos)} face entries deleted")
-        self._changed()
+        if publish:
+            self._changed()
         return len(photos)
 
     # --- entries --------------------------------------------------------------------------
@@ -204,13 +208,16 @@ class WatchlistService:
             raise Refused(422, "no face found in the photo")
         return embedding
 
-    def remove_entry(self, entry_id: str, by: str | None, why: str = "removed") -> None:
+    def remove_entry(
+        self, entry_id: str, by: str | None, why: str = "removed", publish: bool = True
+    ) -> None:
         if not self.repo.entry_exists(entry_id):
             raise Refused(404, "no such entry")
         self.vault.delete(self.repo.delete_entry(entry_id))
         action = "watchlist.expire" if why == "expired" else "watchlist.remove"
         self.audit(by, action, entry_id, why)
-        self._changed()
+        if publish:
+            self._changed()
 
     def photo(self, entry_id: str, by: str) -> bytes:
         """An enrolment photo, decrypted for a supervisor: audited."""
@@ -228,17 +235,16 @@ class WatchlistService:
         expiry go with their photos. Publishes once if anything changed."""
         now = self.clock()
         done = {"authorisations": 0, "entries": 0}
-        callbacks, self.on_change = self.on_change, []  # one publish at the end
-        try:
-            for row in self.repo.authorisations(live_only=True):
-                if not live(row.authorisation, now):
-                    self.end_authorisation(row.authorisation.id, None, "expired")
+        # Refused: a supervisor ended or removed it meanwhile. One publish at the end.
+        for row in self.repo.authorisations(live_only=True):
+            if not live(row.authorisation, now):
+                with contextlib.suppress(Refused):
+                    self.end_authorisation(row.authorisation.id, None, "expired", publish=False)
                     done["authorisations"] += 1
-            for entry_id in self.repo.expired_entries(now):
-                self.remove_entry(entry_id, None, "expired")
+        for entry_id in self.repo.expired_entries(now):
+            with contextlib.suppress(Refused):
+                self.remove_entry(entry_id, None, "expired", publish=False)
                 done["entries"] += 1
-        finally:
-            self.on_change = callbacks
         if any(done.values()):
             self._changed()
         return done
