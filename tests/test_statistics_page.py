@@ -87,6 +87,7 @@ def test_statistics_page_draws_every_chart_with_its_table(browser, hub) -> None:
         )
         assert drawn == 8, "every figure drew its chart"
         expect(page.locator("#stats-charts-missing")).to_be_hidden()
+        expect(page.locator("#stats-alerts-purged")).to_be_hidden()  # alerts kept since 2026
 
         # The tables say what the charts show: 24 hours, 7 days, the kinds of January.
         hours = page.locator('[data-figure="incidents-by-hour"] tbody tr')

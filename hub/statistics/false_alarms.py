@@ -21,11 +21,16 @@ with fewer decided incidents than ``min_events_to_compare`` gets no rate (``too_
 false alarms out of two says little about a rule. Only security incidents count (a camera's
 own faults open maintenance incidents, which are not alarms about the scene). Sources are
 listed worst first, so the rule to tune is at the top.
+
+Alerts are purged after ``hub.retention`` days while incidents stay: for a period older than
+the oldest alert kept, the incidents are there but not which source raised them. The answer
+says since when alerts are kept (``alerts_kept_since``) and the page warns.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -52,6 +57,10 @@ class SourceRate(BaseModel):
 class FalseAlarmStatistics(BaseModel):
     periods: Periods
     min_events_to_compare: int
+    alerts_kept_since: datetime | None = Field(
+        description="the oldest alert still kept (hub.retention purges older ones): incidents"
+        " opened before it have lost their sources and are missing from these rates"
+    )
     by_camera: list[SourceRate] = Field(description="worst rate first")
     by_rule: list[SourceRate] = Field(description="camera rules (zone, kind), worst first")
     by_sensor: list[SourceRate] = Field(description="sensor nodes, worst first")
@@ -113,6 +122,7 @@ def false_alarm_statistics(
     return FalseAlarmStatistics(
         periods=periods,
         min_events_to_compare=min_events,
+        alerts_kept_since=store.oldest_alert(),
         by_camera=rates(cameras, node, min_events),
         by_rule=rates(camera_rules, ("node", "camera", "zone", "kind"), min_events),
         by_sensor=rates(sensors, node, min_events),

@@ -181,6 +181,12 @@ class StatisticsStore:
         with self._reader() as conn:
             return conn.execute(sql, [iso(start), iso(end)]).fetchall()
 
+    def oldest_alert(self) -> datetime | None:
+        """When the oldest alert still kept was received (retention purges older ones)."""
+        with self._reader() as conn:
+            row = conn.execute("SELECT MIN(received_at) FROM alerts").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def milestone_days(self, start: datetime, end: datetime, category: str | None) -> np.ndarray:
         """Incidents opened in ``[start, end)``: one row each of ``resolved`` (1.0 or 0.0)
         and the Julian day of each of :data:`MILESTONE_COLUMNS` (NaN: not reached). Numbers,

@@ -177,6 +177,12 @@ export const Statistics = {
       $("stats-figures").replaceChildren(...figures.map((f) => f.box));
       for (const f of figures) draw(Chart, f);
       $("stats-charts-missing").hidden = Boolean(Chart);
+      const kept = rates.alerts_kept_since;
+      const partial = kept && new Date(kept) > new Date(rates.periods.current.start);
+      $("stats-alerts-purged").hidden = !partial;
+      $("stats-alerts-purged").textContent = partial
+        ? `Alerts are kept since ${kept.slice(0, 10)} (older ones are purged): incidents opened ` +
+          "before that are missing from the false-alarm rates." : "";
     }, "Statistics unavailable: ");
     if (ticket === Statistics.ticket) view.dataset.ready = "true";
   },
