@@ -213,7 +213,10 @@ class EventSecurity:
             trend.setdefault(s.ring, []).append(
                 TrendPoint(at=s.at, occupancy=s.occupancy, upper=s.upper, per_m2=s.per_m2)
             )
-        query = IncidentQuery(state=OPEN_STATES, area=event.area, kind="crowd", limit=50)
+        # Every open incident of the event's area (a fight near the stage matters as much as
+        # the crowd); an event without an area: the crowd incidents, wherever they are.
+        kind = None if event.area else "crowd"
+        query = IncidentQuery(state=OPEN_STATES, area=event.area, kind=kind, limit=50)
         found, _ = self.storage.incidents.find(query)
         return EventDashboard(
             info=info,

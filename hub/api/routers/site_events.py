@@ -2,7 +2,7 @@
 
 ``GET /api/site-events`` lists the events (from the site file and made on the page);
 ``GET /api/site-events/{id}`` is the dashboard (each ring's occupancy against its limit now,
-the last 30 minutes, the cameras feeding it and their health, the open crowd incidents of the
+the last 30 minutes, the cameras feeding it and their health, the open incidents of the
 event's area); ``GET /api/site-events/{id}/replay`` gives the stored series with its heat
 (default: the event's window). Viewers read; supervisors create and delete page events
 (``POST``, ``DELETE``), audited; ``GET /api/site-event-feeds`` lists the camera rings
