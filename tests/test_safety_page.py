@@ -61,6 +61,12 @@ def test_a_supervisor_reads_the_index_its_parts_hot_spots_and_reports(hub, brows
         expect(page.locator("#hotspot-rows tr").first).to_contain_text("Friday 12:00")
         expect(page.locator("#safety-hotspot-map")).to_have_attribute("data-hotspots", "2")
         expect(page.locator("#safety-hotspot-map .hotspot")).to_have_count(2)
+        week = page.locator('#hotspot-grids details[data-area="north-gate"]')
+        week.locator("summary").click()
+        friday_noon = week.locator("tbody tr").nth(4).locator("td").nth(12)
+        expect(friday_noon).to_have_text("5")
+        expect(friday_noon).to_have_class("heat-4")
+        expect(week.locator("td.heat-0")).to_have_count(7 * 24 - 1)
 
         expect(page.locator("#safety-schedule")).to_contain_text("day 1 at 6:00")
         link = page.locator("#safety-reports a")

@@ -57,11 +57,31 @@ function skeleton() {
       el("thead", {}, el("tr", {}, ...["Area", "When", "Incidents", "Weight"]
         .map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", { id: "hotspot-rows" }))),
+    el("div", { id: "hotspot-grids" }),
     el("section", { id: "safety-reports-section", hidden: true },
       el("h3", { text: "Monthly reports" }),
       el("p", { id: "safety-schedule", class: "muted" }),
       el("ul", { id: "safety-reports" })),
   ];
+}
+
+const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/** One area's week (the hub's AreaHeat.grid: weight by [weekday][hour], site time) as a
+ * table: a row per day, a column per hour, each cell's weight as text and its shade as a
+ * class (heat-0 … heat-4 of the area's busiest hour), so it reads without colour too. */
+function grid(area) {
+  const most = Math.max(...area.grid.flat());
+  const shade = (w) => (w > 0 ? `heat-${Math.max(1, Math.ceil((4 * w) / most))}` : "heat-0");
+  const head = el("tr", {}, el("th", { scope: "col", text: "Day" }),
+    ...Array.from({ length: 24 }, (_, h) => el("th", { scope: "col", text: String(h) })));
+  const rows = area.grid.map((hours, d) => el("tr", {}, el("th", { scope: "row", text: DAYS[d] }),
+    ...hours.map((w) => el("td", { class: shade(w), text: w > 0 ? num(w, w % 1 ? 1 : 0) : "" }))));
+  return el("details", { class: "hotspot-week", dataset: { area: area.area } },
+    el("summary", { text: `${area.name}: week by hour (${area.incidents} incidents)` }),
+    el("div", { class: "table-scroll" }, el("table", { class: "report heat-grid" },
+      el("caption", { text: "Weighted incidents by day and hour starting (site time)" }),
+      el("thead", {}, head), el("tbody", {}, ...rows))));
 }
 
 export const Safety = {
@@ -137,6 +157,7 @@ export const Safety = {
     $("hotspot-rows").replaceChildren(...found.hotspots.map((h) => el("tr", {},
       el("th", { scope: "row", text: h.name }),
       ...cells(when(h), String(h.incidents), num(h.weighted)))));
+    $("hotspot-grids").replaceChildren(...found.areas.filter((a) => a.weighted > 0).map(grid));
     return HotspotMap.render(found, $("safety-hotspot-map"), $("hotspots-status"));
   },
 
