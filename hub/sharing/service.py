@@ -204,7 +204,7 @@ class SharingService:
         period = self.served(period)
         if period.start >= period.end:
             return []
-        raw = self.repo.hourly_counts(dataset, period.start, period.end, areas)
+        raw = self.repo.hourly_counts(dataset, period.start, period.end, areas, self.settings.k)
         return suppress(raw, self.settings.k)
 
     def read(self, dataset: Dataset, period: Period, areas: list[str], fmt: str) -> object:

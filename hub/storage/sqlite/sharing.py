@@ -10,13 +10,14 @@ the shared datasets are built from (migration set ``villagewatch-hub-sharing``).
 :meth:`SqliteSharingRepository.hourly_counts` reads the incident and alert tables (owned by
 their repositories) *read-only*, with one GROUP BY over the indexes they already have on
 ``opened_at`` and ``(area, received_at)``: the counts are computed in SQLite, so no row
-with a position, a plate or a snapshot path is ever loaded into the sharing code.
+with a position, a plate or a snapshot path is ever loaded into the sharing code, and
+cells below k are dropped there too (``HAVING``).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlite_utils.migrations import Migrations
 
@@ -74,14 +75,22 @@ _COUNT_SQL = {
         "SELECT {hour} AS hour, area, kind, count(*) AS n FROM incidents"
         " WHERE opened_at >= ? AND opened_at < ? AND category = '{security}'"
         " AND coalesce(outcome, '') != '{duplicate}' AND area IN ({areas})"
-        " GROUP BY 1, 2, 3"
+        " GROUP BY 1, 2, 3 HAVING count(*) >= ?"
     ),
     Dataset.ALERT_COUNTS: (
         "SELECT {hour} AS hour, area, kind, count(*) AS n FROM alerts"
-        " WHERE ts >= ? AND ts < ? AND area IN ({areas}) GROUP BY 1, 2, 3"
+        " WHERE received_at >= ? AND received_at < ? AND ts >= ? AND ts < ?"
+        " AND area IN ({areas}) GROUP BY 1, 2, 3 HAVING count(*) >= ?"
     ),
 }
 _TIME_COLUMN = {Dataset.INCIDENT_COUNTS: "opened_at", Dataset.ALERT_COUNTS: "ts"}
+#: Alerts are counted in the hour they *happened* (``ts``), but found through the index on
+#: (area, received_at): only alerts received from an hour before the period (gateway clocks
+#: ahead) to a week after it (alerts a gateway buffered while offline) are looked at. An
+#: alert delivered more than a week late is not counted; the scan stays the period's rows,
+#: not the whole table (bench/sharing_export.py).
+ALERT_EARLY = timedelta(hours=1)
+ALERT_LATE = timedelta(days=7)
 
 
 class SqliteSharingRepository:
@@ -149,10 +158,12 @@ class SqliteSharingRepository:
     # -- counts ------------------------------------------------------------------------
 
     def hourly_counts(
-        self, dataset: Dataset, start: datetime, end: datetime, areas: list[str]
+        self, dataset: Dataset, start: datetime, end: datetime, areas: list[str], at_least: int
     ) -> list[Cell]:
-        """Raw counts per (hour, area, kind) in [start, end) for ``areas``: *before*
-        suppression, for :func:`hub.sharing.kanon.suppress` only."""
+        """Counts per (hour, area, kind) in [start, end) for ``areas``, only those of at
+        least ``at_least`` (k): small cells are dropped inside SQLite (``HAVING``), so they
+        never reach Python, and there are far fewer rows to build. The caller still runs
+        :func:`hub.sharing.kanon.suppress` over them: the rule lives there."""
         if not areas:
             return []
         sql = _COUNT_SQL[dataset].format(
@@ -161,7 +172,10 @@ class SqliteSharingRepository:
             duplicate=Outcome.DUPLICATE.value,
             areas=marks(areas),
         )
-        rows = self.database.all(sql, [iso(start), iso(end), *areas])
+        window = [iso(start), iso(end)]
+        if dataset == Dataset.ALERT_COUNTS:
+            window = [iso(start - ALERT_EARLY), iso(end + ALERT_LATE), *window]
+        rows = self.database.all(sql, [*window, *areas, at_least])
         return [Cell(datetime.fromisoformat(r["hour"]), r["area"], r["kind"], r["n"]) for r in rows]
 
 
