@@ -78,7 +78,7 @@ function grid(area) {
   const rows = area.grid.map((hours, d) => el("tr", {}, el("th", { scope: "row", text: DAYS[d] }),
     ...hours.map((w) => el("td", { class: shade(w), text: w > 0 ? num(w, w % 1 ? 1 : 0) : "" }))));
   return el("details", { class: "hotspot-week", dataset: { area: area.area } },
-    el("summary", { text: `${area.name}: week by hour (${area.incidents} incidents)` }),
+    el("summary", { text: `${area.name}: week by hour (${area.incidents} incident${area.incidents === 1 ? "" : "s"})` }),
     el("div", { class: "table-scroll" }, el("table", { class: "report heat-grid" },
       el("caption", { text: "Weighted incidents by day and hour starting (site time)" }),
       el("thead", {}, head), el("tbody", {}, ...rows))));
