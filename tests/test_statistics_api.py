@@ -187,6 +187,7 @@ def test_false_alarm_rates_per_camera_rule_and_sensor(hub) -> None:
     assert (yard["zone"], yard["kind"], yard["rate_pct"]) == ("yard", "intrusion", 66.7)
     assert (yard["duplicate"], yard["open"], yard["incidents"]) == (1, 1, 14)
     assert (street["zone"], street["status"], street["rate_pct"]) == ("street", "too_few", None)
+    assert stats["counted"] == {"cameras": 1, "rules": 2, "sensors": 1}
     assert stats["alerts_kept_since"].startswith("2026-12-01T00:00:00")  # the oldest alert
     (door,) = stats["by_sensor"]
     assert (door["node"], door["camera"], door["rate_pct"], door["real"]) == (

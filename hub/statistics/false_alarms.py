@@ -38,6 +38,10 @@ from pydantic import BaseModel, Field
 from hub.statistics.queries import StatisticsStore
 from hub.statistics.report import Periods
 
+#: Each list holds at most this many sources, the worst: a maintainer tunes from the top,
+#: and a site with thousands of rules should not send them all to a phone.
+LIMIT = 200
+
 
 class SourceRate(BaseModel):
     node: str
@@ -60,6 +64,10 @@ class FalseAlarmStatistics(BaseModel):
     alerts_kept_since: datetime | None = Field(
         description="the oldest alert still kept (hub.retention purges older ones): incidents"
         " opened before it have lost their sources and are missing from these rates"
+    )
+    counted: dict[str, int] = Field(
+        description="cameras, rules and sensors with incidents; each list has the worst"
+        f" {LIMIT} at most"
     )
     by_camera: list[SourceRate] = Field(description="worst rate first")
     by_rule: list[SourceRate] = Field(description="camera rules (zone, kind), worst first")
@@ -84,35 +92,39 @@ def tally_sources(rows: list[tuple]) -> tuple[Tally, Tally]:
     return rules, nodes
 
 
-def rates(tallies: Tally, columns: tuple[str, ...], min_events: int) -> list[SourceRate]:
-    """One rate per source of ``tallies`` (keys named by ``columns``), worst first."""
-    found = []
+def rates(
+    tallies: Tally, columns: tuple[str, ...], min_events: int, limit: int
+) -> list[SourceRate]:
+    """The ``limit`` worst sources of ``tallies`` (keys named by ``columns``), worst first:
+    rated ones by rate, then those with too few decided incidents; more incidents first."""
+    ranked = []
     for key, tally in tallies.items():
         false = tally["false_alarm"] + tally["cancelled"]
         decided = false + tally["real"]
-        rated = decided >= min_events and decided > 0
-        found.append(
-            SourceRate(
-                **dict(zip(columns, key, strict=True)),
-                incidents=sum(tally.values()),
-                false_alarm=tally["false_alarm"],
-                cancelled=tally["cancelled"],
-                real=tally["real"],
-                duplicate=tally["duplicate"],
-                open=tally["open"],
-                rate_pct=round(false / decided * 100, 1) if rated else None,
-                status="rated" if rated else "too_few",
-            )
+        rate = round(false / decided * 100, 1) if decided >= min_events and decided else None
+        ranked.append((-1.0 if rate is None else -rate, -sum(tally.values()), key, rate, tally))
+    ranked.sort(key=lambda r: r[:2])
+    return [
+        SourceRate(
+            **dict(zip(columns, key, strict=True)),
+            incidents=sum(tally.values()),
+            false_alarm=tally["false_alarm"],
+            cancelled=tally["cancelled"],
+            real=tally["real"],
+            duplicate=tally["duplicate"],
+            open=tally["open"],
+            rate_pct=rate,
+            status="too_few" if rate is None else "rated",
         )
-    worst = -1.0  # unrated after every rated one
-    found.sort(key=lambda r: (-(r.rate_pct if r.rate_pct is not None else worst), -r.incidents))
-    return found
+        for *_, key, rate, tally in ranked[:limit]
+    ]
 
 
 def false_alarm_statistics(
-    store: StatisticsStore, periods: Periods, *, min_events: int = 10
+    store: StatisticsStore, periods: Periods, *, min_events: int = 10, limit: int = LIMIT
 ) -> FalseAlarmStatistics:
-    """False-alarm rates of incidents opened in ``periods.current``."""
+    """False-alarm rates of incidents opened in ``periods.current``: the ``limit`` worst
+    sources of each kind."""
     rows = store.incident_sources(periods.current.start, periods.current.end)
     rules, nodes = tally_sources(rows)
     cameras = {key: tally for key, tally in nodes.items() if key[1] is not None}
@@ -123,7 +135,8 @@ def false_alarm_statistics(
         periods=periods,
         min_events_to_compare=min_events,
         alerts_kept_since=store.oldest_alert(),
-        by_camera=rates(cameras, node, min_events),
-        by_rule=rates(camera_rules, ("node", "camera", "zone", "kind"), min_events),
-        by_sensor=rates(sensors, node, min_events),
+        counted={"cameras": len(cameras), "rules": len(camera_rules), "sensors": len(sensors)},
+        by_camera=rates(cameras, node, min_events, limit),
+        by_rule=rates(camera_rules, ("node", "camera", "zone", "kind"), min_events, limit),
+        by_sensor=rates(sensors, node, min_events, limit),
     )

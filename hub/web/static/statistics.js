@@ -142,11 +142,14 @@ function rateFigures(stats) {
     return bars(rated.map(name), [{ label: "false alarm %", data: rated.map((r) => r.rate_pct) }],
       { horizontal: true, height: 60 + 22 * rated.length });
   };
+  const counted = stats.counted || {};
+  const of = (list, total) => (total > list.length ? ` (the worst ${list.length} of ${total})` : "");
   return [
-    ["false-alarms-by-rule", "False alarms per camera rule (worst first)", stats.by_rule],
-    ["false-alarms-by-camera", "False alarms per camera", stats.by_camera],
-    ["false-alarms-by-sensor", "False alarms per sensor", stats.by_sensor],
-  ].map(([id, title, list]) => figure(id, title, columns, rowsOf(list), chartOf(list)));
+    ["false-alarms-by-rule", "False alarms per camera rule, worst first", stats.by_rule, counted.rules],
+    ["false-alarms-by-camera", "False alarms per camera", stats.by_camera, counted.cameras],
+    ["false-alarms-by-sensor", "False alarms per sensor", stats.by_sensor, counted.sensors],
+  ].map(([id, title, list, total]) =>
+    figure(id, title + of(list, total), columns, rowsOf(list), chartOf(list)));
 }
 
 export const Statistics = {
