@@ -17,6 +17,7 @@ import pytest
 from hub_helpers import ApiHub, serve_api
 from test_watchlist_api import JPEG_MAGIC, authorise, enrol, sealed_files
 from watchlist_kit import (
+    GATE,
     astronaut_photo,
     carphone_frame,
     carphone_photo,
@@ -129,6 +130,22 @@ def test_a_face_match_waits_for_two_different_officers_before_dispatch(hub, cloc
     assert b.post(f"{base}/confirm").status_code == 409  # verified already
     actions = [e.action for e in hub.storage.audit.entries(target=alert.id)]
     assert actions.count("watchlist.verify") == 2 and "watchlist.dispatch" in actions
+
+
+def test_a_match_outside_its_authorisation_is_never_actionable_and_not_kept(hub, clock):
+    auth_id, entry_id = enrolled(hub, clock)  # the plaza camera only
+    stray = face_alert(entry_id, auth_id, node=GATE, camera="gate", area="gate")
+    assert send(hub, stray, crop_jpeg()).outcome == "stored"
+    assert hub.storage.alerts.get(stray.id).incident_id is None
+    a = hub.client("officer_a")
+    [listed] = a.get("/api/watchlist/candidates").json()
+    assert listed["state"] == "out_of_scope"
+    r = a.post(f"/api/watchlist/candidates/{stray.id}/confirm")
+    assert r.status_code == 409 and "outside" in r.json()["detail"]
+    assert hub.storage.audit.entries(action="watchlist.match", target=stray.id)
+    assert hub.service.watchlist.step()["candidates"] == 1
+    assert hub.service.watchlist.repo.candidates() == []
+    assert len(sealed_files(hub)) == 1  # only the enrolment photo
 
 
 def test_a_rejection_ends_a_candidate_and_counts_as_a_false_match(hub, clock):

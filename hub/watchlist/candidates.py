@@ -80,17 +80,25 @@ class CandidateDesk:
         face = self.repo.face(hit.entry_id)
         auth = self.repo.authorisation(hit.authorisation) if hit.authorisation else None
         keep = timedelta(days=auth.authorisation.retention_days) if auth else DEFAULT_RETENTION
+        # A match the hub's records do not authorise (no such authorisation or entry, ended,
+        # outside its window or scope: a gateway with a stale or forged list) is never
+        # actionable, and its crop goes at the next expiry step.
+        state = "pending"
+        if not _authorised(alert, face is not None, auth):
+            state, keep = "out_of_scope", timedelta(0)
         added = self.repo.add_candidate(
             CandidateRow(
                 alert_id=alert.id, entry_id=hit.entry_id, authorisation=hit.authorisation,
                 enrolled_by=face.enrolled_by if face else "", score=hit.score,
                 node=alert.node, camera=alert.camera, area=alert.area,
                 received_at=alert.received_at, keep_until=alert.received_at + keep,
-                state="pending", crop=None, incident_id=None,
+                state=state, crop=None, incident_id=None,
             )
         )  # fmt: skip
         if added:
-            self.audit(None, "watchlist.match", alert.id, f"face {hit.entry_id} {hit.score:.2f}")
+            note = "" if state == "pending" else ", outside its authorisation: not actionable"
+            detail = f"face {hit.entry_id} {hit.score:.2f}{note}"
+            self.audit(None, "watchlist.match", alert.id, detail)
 
     def claim_crop(self, alert_id: str) -> bool:
         """Seal the candidate's crop (its alert's snapshot) into the vault, once, and delete
@@ -172,6 +180,8 @@ class CandidateDesk:
 
     def _pending(self, alert_id: str, username: str, rejecting: bool = False) -> CandidateView:
         current = self.view(alert_id)
+        if current.candidate.state == "out_of_scope":
+            raise Refused(409, "this match is outside any authorisation in force: not actionable")
         if current.candidate.state != "pending":
             raise Refused(409, f"this candidate is {current.candidate.state} already")
         if not rejecting and username == current.candidate.enrolled_by:
@@ -219,3 +229,11 @@ class CandidateDesk:
             raise Refused(404, "the crop has not arrived yet")
         self.audit(username, "watchlist.view_crop", alert_id, None)
         return self.vault.open(current.candidate.crop)
+
+
+def _authorised(alert: AlertRecord, entry_known: bool, auth) -> bool:
+    """The match is of a known entry, under an authorisation that is not ended and allows
+    this camera at the time the gateway saw it (its window and scope on the hub's records)."""
+    if not entry_known or auth is None or auth.ended_at is not None:
+        return False
+    return auth.authorisation.allows(alert.ts, alert.node, alert.camera or "", alert.area)

@@ -241,10 +241,11 @@ class SqliteWatchlistRepository(PlateTables):
             cur = db.execute(
                 "INSERT OR IGNORE INTO watchlist_candidates (alert_id, entry_id, authorisation,"
                 " enrolled_by, score, node, camera, area, received_at, keep_until, state)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     row.alert_id, row.entry_id, row.authorisation, row.enrolled_by, row.score,
                     row.node, row.camera, row.area, iso(row.received_at), iso(row.keep_until),
+                    row.state,
                 ],
             )  # fmt: skip
             return cur.rowcount > 0

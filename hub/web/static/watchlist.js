@@ -162,6 +162,7 @@ export const Watchlist = {
     if (c.confirmed_by.length) status += ` (${c.confirmed_by.join(", ")})`;
     if (c.state === "verified") status = `Verified by ${c.confirmed_by.join(" and ")}`;
     if (c.state === "rejected") status = `Rejected by ${c.rejected_by.join(", ")}`;
+    if (c.state === "out_of_scope") status = "Outside any authorisation in force: not actionable";
     const pending = c.state === "pending";
     const unit = el("select", { class: "wl-unit", "aria-label": "Unit to send",
       disabled: !c.dispatchable });
