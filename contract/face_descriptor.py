@@ -33,7 +33,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from contract.centerface import CenterFace, models_dir, onnx_session
+from contract.centerface import CenterFace, onnx_session
+from contract.files import models_dir
 from contract.watchlist import EMBEDDING_DIM
 
 MODEL_FILE = "faceres.onnx"

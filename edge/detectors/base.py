@@ -10,7 +10,6 @@ weaker rows down to that score: the tracker uses them only to continue tracks it
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from contract.detect_settings import DetectSettings
+from contract.files import models_dir
 from edge.detections import Detections
 from edge.detectors.sessions import Session, SessionPool, open_session
 
@@ -27,12 +27,6 @@ MODEL_FILES = {
     "centernet": "centernet_mobilenetv3_coco.onnx",
     "ssdlite": "ssdlite_mobilenetv2_person.onnx",
 }
-
-
-def models_dir() -> Path:
-    """Where model files live: ``$VILLAGEWATCH_MODELS`` or the repository's ``models/``."""
-    env = os.environ.get("VILLAGEWATCH_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
 
 
 def model_path(name: str = "centernet", precision: str = "fp32") -> Path:
