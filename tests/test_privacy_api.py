@@ -141,3 +141,31 @@ def test_a_face_photo_finds_and_erases_an_enrolled_face(hub):
     assert embedding[:64].encode() not in (hub.storage.data_dir / DATABASE_FILE).read_bytes()
     tombstone = hub.storage.audit.entries(action="subject.erase")[0]
     assert tombstone.detail == "face_entry: 1" and tombstone.target == found["subject_key"]
+
+
+def test_erasure_redacts_the_plate_from_the_incident_it_opened(hub):
+    """The real flow: ingest files the alert under an incident titled with its message, an
+    officer notes the plate; the erasure deletes the alert and redacts the plate from the
+    incident's title and note (the case record stays). The file then holds the plate
+    nowhere (the database is rebuilt, the WAL emptied)."""
+    from hub.storage.sqlite import DATABASE_FILE
+
+    car = DetectedObject(label="car", score=0.9, box=(1, 2, 90, 80), track_id=4, plate=PLATE)
+    alert = make_alert(objects=[car], message=f"listed vehicle {PLATE}: stolen (case C-1)")
+    hub.ingest(alert)
+    incident_id = hub.storage.alerts.get(alert.id).incident_id
+    officer = hub.client("officer")
+    note = {"text": "driver left in 粤C12345, heading north"}
+    officer.post(f"/api/incidents/{incident_id}/notes", json=note).raise_for_status()
+
+    admin = hub.client("admin")
+    found = admin.post("/api/privacy/subjects/access", json={"plate": "粤C12345"}).json()
+    assert found["counts"] == {"alert": 1, "incident_notes": 1, "incidents": 1}
+    erased = admin.post("/api/privacy/subjects/erase", json={"plate": "粤C12345"}).json()
+    assert erased["counts"] == found["counts"]
+
+    detail = officer.get(f"/api/incidents/{incident_id}").json()
+    assert detail["incident"]["title"] == "listed vehicle [erased]: stolen (case C-1)"
+    assert [n["text"] for n in detail["notes"]] == ["driver left in [erased], heading north"]
+    data = (hub.storage.data_dir / DATABASE_FILE).read_bytes()
+    assert b"12345" not in data

@@ -13,6 +13,7 @@ from pathlib import Path
 from contract.siteconfig import SiteConfig
 from hub.privacy.alert_source import AlertSubjectSource
 from hub.privacy.subjects import SubjectSource
+from hub.privacy.text_source import TextSubjectSource
 from hub.storage.repositories import Storage
 from hub.watchlist.subjects import watchlist_subject_source
 
@@ -25,5 +26,6 @@ def subject_sources(
     database = storage.alerts.database  # the SQLite file every repository shares
     return [
         AlertSubjectSource(database, data_dir, min_score),
+        TextSubjectSource(database, min_score),  # incident and notification text: redacted
         watchlist_subject_source(storage, data_dir, config),  # entries, crops, plate log
     ]
