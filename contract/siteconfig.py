@@ -261,6 +261,10 @@ class SiteConfig(_Section):
         for i, s in enumerate(self.sensors):
             if s.position:
                 points.append((f"sensors[{i}].position", s.position))
+        for i, e in enumerate(self.events):  # rings drawn off the plan: a lat/lon mix-up
+            for name, ring in e.rings.present():
+                where = f"events[{i}].rings.{name}.polygon"
+                points += [(f"{where}[{j}]", p) for j, p in enumerate(ring.polygon)]
         return points
 
     def resolve(self, path: str) -> Path:

@@ -70,7 +70,7 @@ def two_views_config(source: Path) -> SiteConfig:
             "area": "plaza",
             "stale_after_s": 3600,  # an unpaced clip's frame times run ahead of the wall
             "rings": {
-                "diversion": {"polygon": box(lat, lon, 0.0005)},
+                "diversion": {"polygon": box(lat, lon, 0.0004)},
                 "control": {"polygon": box(lat, lon, 0.0003)},
                 "core": {"polygon": box(lat, lon, 0.0001)},
             },

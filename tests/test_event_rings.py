@@ -184,3 +184,11 @@ def test_a_supervisor_event_is_stored_and_sampled(hub):
     assert events.dashboard(market).trend["core"][0].occupancy == 7
     assert events.delete("market") is True
     assert events.get("market") is None
+
+
+def test_a_ring_off_the_site_plan_is_refused():
+    swapped = site_config().events[0].model_dump(mode="json")
+    core = swapped["rings"]["core"]["polygon"]
+    core[0] = {"lat": core[0]["lon"] + 51, "lon": core[0]["lat"] - 51}  # far off the plan
+    with pytest.raises(ConfigError, match=r"events\[0\]\.rings\.core\.polygon\[0\]: not on"):
+        site_config([swapped])
