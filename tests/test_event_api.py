@@ -57,6 +57,13 @@ def test_supervisors_create_and_delete_page_events_and_are_audited(api):
     bad = market | {"id": "bad", "feeds": [{"camera": "east", "crowd": "east", "ring": "core"}]}
     r = sup.post("/api/site-events", json=bad)
     assert r.status_code == 422 and "has no 'core' ring" in r.json()["detail"]
+    off = market | {
+        "id": "off",
+        "feeds": [],
+        "rings": {"core": {"polygon": [{"lat": 0, "lon": 0}] * 3}},
+    }
+    r = sup.post("/api/site-events", json=off)
+    assert r.status_code == 422 and "not on the site plan" in r.json()["detail"]
     assert sup.delete("/api/site-events/fireworks").status_code == 409  # edit the file
     assert sup.delete("/api/site-events/market").status_code == 204
     assert sup.get("/api/site-events/market").status_code == 404

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from contract.event_settings import SiteEvent, check_event_feeds
+from contract.place_settings import check_placements
 from contract.siteconfig import SiteConfig
 from hub.clock import Clock
 from hub.domain.incidents import OPEN_STATES, Category, Incident
@@ -146,6 +147,13 @@ class EventSecurity:
             for name, camera in self._cameras.items()
         }
         check_event_feeds([event], crowd_rings, {a.id for a in self.config.areas})
+        if self.config.map is not None:  # the same check as the site file's rings
+            corners = [
+                (f"rings.{name}.polygon[{j}]", p)
+                for name, ring in event.rings.present()
+                for j, p in enumerate(ring.polygon)
+            ]
+            check_placements(self.config.map, self.config.resolve(self.config.map.image), corners)
         if any(e.id == event.id for e in self.config.events):
             return False
         return self.store.create(event, actor, self.clock())
