@@ -11,11 +11,20 @@ from typing import Protocol
 
 import numpy as np
 
-from contract.plates import normalise
+from contract.plates import PLATE_READ_KIND, normalise
 
-#: An alert a gateway sends for every plate read when the site logs plates
-#: (``watchlists.plates.logging``); kept in the plate log, never filed as an incident.
-PLATE_READ_KIND = "plate_read"
+#: PLATE_READ_KIND (contract/plates.py): the alert a gateway sends for every plate read when
+#: the site logs plates (``watchlists.plates.logging``); kept in the plate log, never filed
+#: as an incident.
+__all__ = [
+    "PLATE_READ_KIND",
+    "FaceDescriber",
+    "Refused",
+    "load_face_describer",
+    "new_id",
+    "plate_key",
+    "similarity",
+]
 
 
 class Refused(Exception):
