@@ -44,6 +44,7 @@ def test_only_admins_see_privacy_or_make_requests(hub):
         client = hub.client(role)
         assert client.get("/api/privacy").status_code == 403
         assert client.get("/api/privacy/notice").status_code == 403
+        assert client.get("/api/privacy/audit-chain").status_code == 403
         assert client.post("/api/privacy/subjects/access", json={"plate": PLATE}).status_code == 403
 
 
@@ -86,6 +87,8 @@ def test_access_export_and_erasure_by_plate(hub):
     assert admin.get(f"/api/alerts/{mine}").status_code == 404
     assert admin.get(f"/api/alerts/{other}").status_code == 200
 
+    chain = admin.get("/api/privacy/audit-chain").json()
+    assert chain["intact"] and chain["message"].startswith("chain intact:")
     trail = {e.action: e for e in hub.storage.audit.entries(limit=50)}
     for action in ("subject.access", "subject.export", "subject.erase"):
         assert trail[action].target == found["subject_key"] and trail[action].username == "admin"

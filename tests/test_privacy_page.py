@@ -68,6 +68,11 @@ def test_an_admin_reads_the_privacy_page_and_erases_a_plate(hub, browser: Browse
         page.click("#subject-erase")
         expect(page.locator("#subject-summary")).to_contain_text("Erased: alert: 1, snapshot: 1")
         assert hub.storage.alerts.get(mine) is None
+
+        # The tombstone is in the chain, and the chain holds.
+        page.click("#audit-verify")
+        expect(page.locator("#audit-chain")).to_contain_text("chain intact:")
+        expect(page.locator("#audit-chain")).to_have_attribute("data-intact", "true")
         assert problems == []
 
 

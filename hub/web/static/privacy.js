@@ -15,6 +15,17 @@ export const Privacy = {
     });
     $("subject-export").addEventListener("click", () => Privacy.request("export"));
     $("subject-erase").addEventListener("click", () => Privacy.request("erase"));
+    $("audit-verify").addEventListener("click", Privacy.verify);
+  },
+
+  /** The whole chain walked on the hub (as ``villagewatch audit verify``); its verdict. */
+  async verify() {
+    $("audit-chain").textContent = "verifying\u2026";
+    await showRefusal($("privacy-error"), async () => {
+      const out = await api.get("/api/privacy/audit-chain");
+      $("audit-chain").textContent = out.message;
+      $("audit-chain").dataset.intact = String(out.intact);
+    });
   },
 
   async load() {
