@@ -213,6 +213,9 @@ def test_roles_audit_and_bad_periods(hub, history) -> None:
         {"unit": "month", "last": "2027-01-10"},  # a last day without custom
         {"unit": "custom", "date": "2027-01-10", "last": "2027-01-01"},
         {"unit": "year", "date": "2000-06-01"},
+        {"unit": "year", "date": "9999-06-01"},  # its end would be in the year 10000
+        {"unit": "custom", "date": "9999-12-30", "last": "9999-12-31"},
+        {"unit": "week", "date": "0001-01-01"},
     ):
         r = officer.get("/api/statistics/incidents", params=params)
         assert r.status_code == 422, (params, r.text)

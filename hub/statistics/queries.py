@@ -1,4 +1,4 @@
-"""The statistics page's SQL, its two indexes, and the time-zone spans it groups by.
+"""The statistics page's SQL, its indexes, and the time-zone spans it groups by.
 
 **Reads on their own connection.** The hub shares one SQLite connection under one lock
 (:class:`~hub.storage.sqlite.database.SqliteDatabase`); a year's statistics holding that lock

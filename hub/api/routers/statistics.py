@@ -58,7 +58,7 @@ def chosen_period(ctx: ApiContext, unit: Unit, day: date | None, last: date | No
         period = custom(day, last) if unit is Unit.CUSTOM else period_of(unit, day)
         if period.first.year < FIRST_YEAR or period.end.year > LAST_YEAR:
             raise ValueError(f"periods lie within {FIRST_YEAR}..{LAST_YEAR}")
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: past the year 9999
         raise HTTPException(422, str(exc)) from None
     return period
 
