@@ -42,6 +42,8 @@ def test_viewers_read_the_dashboard_and_replay(api):
     assert viewer.get("/api/site-events/nope").status_code == 404
     too_long = {"start": "2026-12-01T00:00:00Z", "end": "2026-12-20T00:00:00Z"}
     assert viewer.get("/api/site-events/fireworks/replay", params=too_long).status_code == 422
+    edge = {"start": "9999-12-31T00:00:00Z", "end": "9999-12-31T23:00:00Z"}  # no overflow
+    assert viewer.get("/api/site-events/fireworks/replay", params=edge).status_code == 422
 
 
 def test_supervisors_create_and_delete_page_events_and_are_audited(api):

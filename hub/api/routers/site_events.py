@@ -12,7 +12,7 @@ feed (:mod:`hub.api.routers.events`).
 
 # No "from __future__ import annotations": FastAPI must see the real Annotated types of
 # the dependencies, which are local to build().
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
@@ -33,6 +33,9 @@ from hub.events_security.service import (
 
 #: A replay reads at most this long a window (an event is hours; a week is generous).
 MAX_REPLAY = timedelta(days=7)
+#: The hub holds nothing outside these years.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 EventId = Annotated[str, Path(pattern=ID_PATTERN, max_length=40)]
 
@@ -82,7 +85,8 @@ def build(ctx: ApiContext) -> APIRouter:
         info = info_of(event_id)
         start = aware(start) or info.event.starts_at
         end = aware(end) or info.event.ends_at
-        if not start < end <= start + MAX_REPLAY:
+        # Compared before any arithmetic: a time near the calendar's ends would overflow.
+        if not (EARLIEST <= start < end <= LATEST and end - start <= MAX_REPLAY):
             raise HTTPException(422, f"start must be before end, at most {MAX_REPLAY.days} days")
         return service().replay(info, start, end)
 
