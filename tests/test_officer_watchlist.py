@@ -14,8 +14,7 @@ import pytest
 from hub_helpers import ApiHub, serve_api
 from officer_kit import DESK, PHONE, browser, open_page, sign_in  # noqa: F401 (fixture)
 from playwright.sync_api import Page, expect
-from test_watchlist_candidates import UNIT, send
-from watchlist_kit import carphone_photo, crop_jpeg, face_alert, watchlist_config
+from watchlist_kit import UNIT, carphone_photo, crop_jpeg, face_alert, send, watchlist_config
 
 from hub.clock import ManualClock
 from hub.domain.units import Availability, Unit, UnitKind

@@ -18,17 +18,19 @@ import pytest
 from hub_helpers import ApiHub, serve_api
 from watchlist_kit import (
     GATE,
+    JPEG_MAGIC,
     as_json,
     authorisation,
+    authorise,
     carphone_photo,
+    enrol,
+    sealed_files,
     watchlist_config,
 )
 
 from contract.watchlist import MAX_WATCHLIST_BYTES, PlateEntry, decode_update
 from hub.clock import ManualClock
 from hub.domain.users import Role
-
-JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 @pytest.fixture
@@ -43,27 +45,6 @@ def hub(tmp_path: Path, clock: ManualClock) -> Iterator[ApiHub]:
         api.passwords[name] = api.accounts.create_user(name, Role.OFFICER)
     yield api
     api.close()
-
-
-def enrol(hub: ApiHub, auth_id: str, photo: bytes, who: str = "supervisor", **params):
-    return hub.client(who).post(
-        "/api/watchlist/faces",
-        params={"authorisation": auth_id, **params},
-        content=photo,
-        headers={"content-type": "image/jpeg"},
-    )
-
-
-def authorise(hub: ApiHub, clock: ManualClock, **fields) -> str:
-    r = hub.client("supervisor").post(
-        "/api/watchlist/authorisations", json=as_json(authorisation(clock(), **fields))
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-def sealed_files(hub: ApiHub) -> list[Path]:
-    return sorted((hub.storage.data_dir / "watchlist").rglob("*.sealed"))
 
 
 def test_a_face_entry_needs_a_live_authorisation_a_supervisor_and_a_face(hub, clock):

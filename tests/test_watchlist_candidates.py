@@ -15,20 +15,24 @@ import cv2
 import numpy as np
 import pytest
 from hub_helpers import ApiHub, serve_api
-from test_watchlist_api import JPEG_MAGIC, authorise, enrol, sealed_files
 from watchlist_kit import (
     GATE,
+    JPEG_MAGIC,
+    UNIT,
     astronaut_photo,
+    authorise,
     carphone_frame,
     carphone_photo,
     crop_jpeg,
+    enrol,
     face_alert,
     plate_alert,
     plate_read,
+    sealed_files,
+    send,
     watchlist_config,
 )
 
-from contract.protocol import Alert, alert_topic, encode, snapshot_topic
 from hub.clock import ManualClock
 from hub.domain.units import Availability, Unit, UnitKind
 from hub.domain.users import Role
@@ -36,8 +40,6 @@ from hub.events import AlertStored
 from hub.privacy.sources import subject_sources
 from hub.privacy.subjects import Subject
 from hub.watchlist.domain import load_face_describer
-
-UNIT = "d" * 32
 
 
 @pytest.fixture
@@ -62,17 +64,6 @@ def hub(tmp_path: Path, clock: ManualClock) -> Iterator[ApiHub]:
     api = open_hub(tmp_path, clock)
     yield api
     api.close()
-
-
-def send(hub: ApiHub, alert: Alert, crop: bytes | None = None):
-    """Hand an alert (and its crop) to the hub as if they came over MQTT."""
-    root = hub.service.connection.topic_root
-    ingestor = hub.service.ingestor
-    result = ingestor.handle(alert_topic(root, alert.site, alert.node), encode(alert))
-    if crop is not None:
-        topic = snapshot_topic(root, alert.site, alert.node, alert.id)
-        assert ingestor.handle(topic, crop).outcome == "snapshot_linked"
-    return result
 
 
 def enrolled(hub: ApiHub, clock: ManualClock) -> tuple[str, str]:

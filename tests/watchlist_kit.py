@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 from hub_helpers import example_config, make_alert, snapshot_jpeg
 
 from bench.face_accuracy import carphone_frames, impostor_photos
-from contract.protocol import Alert, Severity, WatchlistHit
+from contract.protocol import Alert, Severity, WatchlistHit, alert_topic, encode, snapshot_topic
 from contract.siteconfig import SiteConfig
 from contract.watchlist import FACE_KIND, PLATE_KIND
 from contract.watchlist_settings import FaceSettings, PlateLogging, PlateSettings
@@ -117,6 +118,46 @@ def plate_read(plate: str, seq: int = 0) -> Alert:
 def crop_jpeg() -> bytes:
     """The crop a gateway sends with a face match (a real JPEG)."""
     return carphone_photo(40)
+
+
+#: What a JPEG file starts with: a sealed file must never.
+JPEG_MAGIC = b"\xff\xd8\xff"
+#: The unit the dispatch tests send.
+UNIT = "d" * 32
+
+
+def authorise(hub, clock, **fields) -> str:
+    """POST an authorisation as the supervisor (in force now, the plaza camera); its id."""
+    r = hub.client("supervisor").post(
+        "/api/watchlist/authorisations", json=as_json(authorisation(clock(), **fields))
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def enrol(hub, auth_id: str, photo: bytes, who: str = "supervisor", **params):
+    """POST a face photo under ``auth_id`` as ``who``; the response."""
+    return hub.client(who).post(
+        "/api/watchlist/faces",
+        params={"authorisation": auth_id, **params},
+        content=photo,
+        headers={"content-type": "image/jpeg"},
+    )
+
+
+def sealed_files(hub) -> list[Path]:
+    return sorted((hub.storage.data_dir / "watchlist").rglob("*.sealed"))
+
+
+def send(hub, alert: Alert, crop: bytes | None = None):
+    """Hand an alert (and its crop) to the hub's ingestor as if they came over MQTT."""
+    root = hub.service.connection.topic_root
+    ingestor = hub.service.ingestor
+    result = ingestor.handle(alert_topic(root, alert.site, alert.node), encode(alert))
+    if crop is not None:
+        topic = snapshot_topic(root, alert.site, alert.node, alert.id)
+        assert ingestor.handle(topic, crop).outcome == "snapshot_linked"
+    return result
 
 
 __all__ = ["snapshot_jpeg"]
