@@ -38,7 +38,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contract.place_settings import LatLon
-from contract.protocol import ID_PATTERN, Severity
+from contract.protocol import ID_PATTERN, MAX_YEAR, MIN_YEAR, Severity
 
 RingName = Literal["diversion", "control", "core"]
 #: Outermost first, the order of :meth:`contract.rule_settings.CrowdRule.rings`.
@@ -125,6 +125,9 @@ class SiteEvent(_Section):
     def _consistent(self) -> SiteEvent:
         if not self.starts_at < self.ends_at:
             raise ValueError("starts_at must be before ends_at")
+        if self.starts_at.year < MIN_YEAR or self.ends_at.year > MAX_YEAR:
+            # The series' keep date is computed from ends_at: it must stay in the calendar.
+            raise ValueError(f"an event lies within the years {MIN_YEAR}..{MAX_YEAR}")
         given = {n for n, _ in self.rings.present()}
         seen: set[tuple[str, str, str]] = set()
         for i, f in enumerate(self.feeds):

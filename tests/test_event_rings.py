@@ -192,3 +192,11 @@ def test_a_ring_off_the_site_plan_is_refused():
     core[0] = {"lat": core[0]["lon"] + 51, "lon": core[0]["lat"] - 51}  # far off the plan
     with pytest.raises(ConfigError, match=r"events\[0\]\.rings\.core\.polygon\[0\]: not on"):
         site_config([swapped])
+
+
+def test_an_event_stays_within_the_calendar():
+    """Its series is kept until ends_at + keep_days: a year-9999 end would overflow that."""
+    late = site_config().events[0].model_dump(mode="json")
+    late |= {"starts_at": "9999-12-30T00:00:00Z", "ends_at": "9999-12-31T00:00:00Z"}
+    with pytest.raises(ValueError, match=r"within the years 1970\.\.2199"):
+        SiteEvent.model_validate(late)
