@@ -179,6 +179,9 @@ def test_plate_hits_alarm_and_plate_reads_are_logged_only_when_the_site_says(tmp
         hit = plate_alert(entry["id"], "粤C12345")
         assert send(hub, hit).outcome == "stored"
         assert hub.storage.alerts.get(hit.id).incident_id is not None  # an alarm
+        # The audit rows name entry ids, never the plate (they outlive an erasure).
+        details = [e.detail or "" for e in hub.storage.audit.entries(limit=1000)]
+        assert details and not [d for d in details if "12345" in d]
         hits = hub.client("officer").get("/api/watchlist/plate-hits").json()
         assert [(h["alert_id"], h["reason"], h["case_ref"]) for h in hits] == [
             (hit.id, "stolen van", "RV-7")

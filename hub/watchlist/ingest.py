@@ -92,4 +92,6 @@ class WatchlistCorrelator:
             hit = alert.watchlist
             row = PlateHitRow(alert.id, hit.entry_id, hit.plate, hit.score, alert.received_at)
             self.repo.add_plate_hit(row)
-            self.audit(None, "watchlist.match", alert.id, f"plate {hit.entry_id} {hit.plate}")
+            # The entry id, never the plate read (audit rows outlive an erasure).
+            detail = f"plate entry {hit.entry_id} {hit.score:.2f}"
+            self.audit(None, "watchlist.match", alert.id, detail)

@@ -157,7 +157,8 @@ class WatchlistService:
         with self.repo.transaction():
             self.repo.add_plate(entry, plate_key(entry.plate), by, self.clock())
             self._build()  # too large: raises, and the insert is rolled back
-        self.audit(by, "watchlist.enrol", entry.id, f"plate {entry.plate} ({entry.case_ref})")
+        # The entry id only, never the plate: an erasure cannot take an audit row back.
+        self.audit(by, "watchlist.enrol", entry.id, f"plate entry, case {entry.case_ref}")
         self._changed()
         return entry
 
