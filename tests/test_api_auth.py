@@ -197,6 +197,8 @@ ADMIN_STATUS = {
     ("GET", "/api/cameras/{node}/{camera}/live"): 422,  # a live view needs ?incident=
     # Watchlist: face recognition is off on the example site; no such entry or candidate.
     ("POST", "/api/watchlist/faces"): 409,
+    # Privacy: the sample frame shows people far off, no face the model can describe.
+    ("POST", "/api/privacy/subjects/face/{action}"): 422,
     # Event security: no such event.
     ("GET", "/api/site-events/{event_id}"): 404,
     ("GET", "/api/site-events/{event_id}/replay"): 404,
