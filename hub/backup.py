@@ -54,7 +54,7 @@ from hub.storage.sqlite.users import SqliteAuditLog
 log = logging.getLogger(__name__)
 
 #: Files beside the database that a backup carries, besides FILE_FOLDERS.
-KEY_FILES = ("vapid.pem",)
+KEY_FILES = ("vapid.pem", "privacy.salt")  # privacy.salt: subject keys in the audit log
 MANIFEST = "manifest.json"
 
 __all__ = ["BackupError", "BackupSummary", "DataDirBusy", "backup", "restore"]
