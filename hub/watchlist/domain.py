@@ -11,6 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
+from contract.face_descriptor import FaceDescriber as Model
+from contract.face_descriptor import similarity
 from contract.plates import PLATE_READ_KIND, normalise
 
 #: PLATE_READ_KIND (contract/plates.py): the alert a gateway sends for every plate read when
@@ -55,21 +57,7 @@ class FaceDescriber(Protocol):
 
 
 def load_face_describer() -> FaceDescriber:
-    """The offline face model (contract/face_descriptor.py), loaded once on first use."""
-    from contract.face_descriptor import FaceDescriber as Model  # type: ignore[import-not-found]
-
+    """The offline face model (contract/face_descriptor.py), loaded on first use."""
     model = Model()
     model.load()
     return model
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two embeddings (the descriptor's ``similarity`` when present)."""
-    try:
-        from contract.face_descriptor import similarity as model_similarity  # type: ignore
-    except ImportError:
-        a = np.asarray(a, dtype=np.float32).ravel()
-        b = np.asarray(b, dtype=np.float32).ravel()
-        denom = float(np.linalg.norm(a) * np.linalg.norm(b)) or 1.0
-        return float(np.dot(a, b) / denom)
-    return float(model_similarity(a, b))
