@@ -99,6 +99,11 @@ def test_a_face_match_waits_for_two_different_officers_before_dispatch(hub, cloc
     # ...and the plain JPEG is no longer an alert snapshot anyone may open unaudited.
     assert hub.storage.alerts.snapshot_file(alert.id) is None
     assert a.get(f"/api/alerts/{alert.id}/snapshot").status_code == 404
+    # Nor is the candidate an alert for every viewer: not listed, not shown, not searchable.
+    viewer = hub.client("viewer")
+    assert alert.id not in [x["id"] for x in viewer.get("/api/alerts").json()["items"]]
+    assert viewer.get("/api/alerts", params={"kind": alert.kind}).json()["items"] == []
+    assert viewer.get(f"/api/alerts/{alert.id}").status_code == 404
     snapshots = hub.storage.data_dir / "snapshots"
     assert all(JPEG_MAGIC not in p.read_bytes() for p in snapshots.rglob("*") if p.is_file())
     # Officer A confirms; A again, and the enroller, are refused; dispatch still refused.

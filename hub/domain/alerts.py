@@ -49,6 +49,7 @@ class AlertQuery:
     node: str | None = None
     status: tuple[str, ...] | None = None  # the state of the alert's incident
     text: str | None = None  # in the message, kind, zone, area or node
+    hidden_kinds: tuple[str, ...] = ()  # never listed (face-match candidates)
     since: datetime | None = None  # received after
     before: datetime | None = None  # received before
     cursor: str | None = None

@@ -9,19 +9,30 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import FileResponse
 
 from contract.protocol import ID_PATTERN, KIND_PATTERN, Severity
+from contract.watchlist import FACE_KIND
 from hub.api.auth import Principal
 from hub.api.context import ApiContext
 from hub.api.params import HexId, aware
 from hub.api.views import AlertView, Page, alert_view
-from hub.domain.alerts import AlertQuery
+from hub.domain.alerts import AlertQuery, AlertRecord
 from hub.domain.incidents import IncidentState
 from hub.domain.users import Role
+
+#: A face match is a candidate for two officers on the watchlist page (audited there), not an
+#: alert for every viewer: its record, crop and even its existence stay off these lists.
+HIDDEN_KINDS = (FACE_KIND,)
 
 
 def build(ctx: ApiContext) -> APIRouter:
     router = APIRouter(tags=["alerts"])
     viewer = Annotated[Principal, Depends(ctx.services["auth"].require(Role.VIEWER))]
     alerts = ctx.storage.alerts
+
+    def visible(alert_id: str) -> AlertRecord:
+        record = alerts.get(alert_id)
+        if record is None or record.kind in HIDDEN_KINDS:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+        return record
 
     @router.get("/api/alerts", response_model=Page[AlertView])
     def list_alerts(
@@ -42,6 +53,7 @@ def build(ctx: ApiContext) -> APIRouter:
     ) -> Page[AlertView]:
         """Alerts, newest *received* first (a node's wrong clock cannot reorder them)."""
         query = AlertQuery(
+            hidden_kinds=HIDDEN_KINDS,
             severity=tuple(severity) if severity else None,
             kind=kind,
             area=area,
@@ -62,9 +74,7 @@ def build(ctx: ApiContext) -> APIRouter:
 
     @router.get("/api/alerts/{alert_id}", response_model=AlertView)
     def get_alert(who: viewer, alert_id: HexId) -> AlertView:
-        record = alerts.get(alert_id)
-        if record is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+        record = visible(alert_id)
         ctx.audit(who.username, "alert.view", alert_id)
         return alert_view(record)
 
@@ -75,6 +85,7 @@ def build(ctx: ApiContext) -> APIRouter:
     )
     def snapshot(who: viewer, alert_id: HexId) -> FileResponse:
         """The alert's JPEG (404 until it has arrived). Every view is audited."""
+        visible(alert_id)
         path = alerts.snapshot_file(alert_id)
         if path is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no snapshot for this alert")

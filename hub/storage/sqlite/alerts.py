@@ -179,6 +179,8 @@ class SqliteAlertRepository:
         for column in ("kind", "area", "node"):
             if getattr(query, column):
                 add(f"{column} = ?", getattr(query, column))
+        if query.hidden_kinds:
+            add(f"kind NOT IN ({marks(query.hidden_kinds)})", *query.hidden_kinds)
         if query.status:
             # EXISTS, not IN (...): SQLite then walks alerts newest first and stops at the
             # page; IN gathered and sorted every matching alert (873 ms on 1M alerts).
