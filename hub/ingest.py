@@ -29,7 +29,6 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
@@ -53,6 +52,7 @@ from hub.events import (
     SnapshotArrived,
 )
 from hub.ingest_messages import BatchOutcome, Decoded, IngestResult, decode_message
+from hub.ingest_ports import AlertSink, Correlator, HeartbeatSink
 from hub.storage.failures import StorageFailure, as_storage_failure, is_storage_failure
 from hub.storage.repositories import Storage
 
@@ -63,42 +63,6 @@ log = logging.getLogger(__name__)
 CLOCK_SKEW_LIMIT = timedelta(days=1)
 #: Alerts a batch's log line names in full (the rest are counted).
 LOGGED_ALERTS = 5
-
-
-class Correlator(Protocol):
-    """Files new alerts under incidents (:class:`hub.incidents.service.IncidentService`)."""
-
-    def correlate(self, alert: AlertRecord) -> tuple[Incident, str] | None:
-        """The incident this just-stored alert belongs to and what changed, with the stored
-        alert linked to it (inside the caller's transaction), or None when it belongs to
-        none."""
-
-    def correlate_many(self, alerts: Sequence[AlertRecord]) -> list[tuple[Incident, str] | None]:
-        """:meth:`correlate` for a batch's alerts *before* they are stored, in order (each
-        incident the batch touches as it stands after the whole batch); the caller stores
-        each alert with its incident's id, so nothing is linked here."""
-
-
-class HeartbeatSink(Protocol):
-    """Keeps sensor heartbeats (:class:`hub.sensors.health.SensorHealth`)."""
-
-    def record(self, heartbeat: Heartbeat, received_at: datetime) -> list[HubEvent]:
-        """Keep one heartbeat inside the caller's transaction; returns the events to publish
-        after the commit (a health incident opened or resolved)."""
-
-
-class AlertSink(Protocol):
-    """Alerts that are not ordinary alarms (:class:`hub.watchlist.ingest.WatchlistSink`).
-
-    ``kinds`` are kept by the sink instead of the alerts table (:meth:`take`, inside the
-    batch's transaction; a :class:`ProtocolError` it raises quarantines the alert with that
-    reason). ``quiet`` kinds are stored as alerts but not announced (no ``alert`` event, so
-    no chime): face-match candidates, which wait for two officers."""
-
-    kinds: frozenset[str]
-    quiet: frozenset[str]
-
-    def take(self, alert: Alert, received_at: datetime) -> None: ...
 
 
 class Ingestor:
