@@ -129,7 +129,8 @@ def play(frames, fps: float, model: str, faces: TimedFaces | None) -> float:
         name="cam", source="x", area="a", signage_confirmed=True,
         detect=DetectSettings(model=model, fps=5.0),
     )  # fmt: skip
-    processor = FrameProcessor(camera, make_detector(camera.detect, model), faces=faces)
+    stages = [faces] if faces else []
+    processor = FrameProcessor(camera, make_detector(camera.detect, model), stages=stages)
     c0 = time.process_time()
     for i, image in enumerate(frames):
         processor.process(Frame(i, i / fps, image.copy(), restarted=i == 0))

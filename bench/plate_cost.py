@@ -157,7 +157,7 @@ def run(scene: str, images: list[np.ndarray], ocr: PlateOCR) -> tuple[Clock, Clo
     reader = TimedPlateReader(camera, PlateSettings(), holder, ocr)
     reader.clock = plate_clock
     detector = TimedDetector(make_detector(camera.detect, "centernet"), det_clock)
-    processor = FrameProcessor(camera, detector, plates=reader)
+    processor = FrameProcessor(camera, detector, stages=[reader])
     found = 0
     for i, image in enumerate(images):
         result = processor.process(Frame(i, 1e6 + i / FPS, image.copy(), restarted=i == 0))

@@ -183,8 +183,7 @@ class EdgeAgent:
                     main_source=main,
                     quiet_cells=self.data_dir / "quiet_cells" / f"{camera.name}.npz",
                     pre_event=self.pre_event[camera.name],
-                    plates=plates,
-                    faces=faces,
+                    stages=[stage for stage in (plates, faces) if stage is not None],
                 )
             )
 

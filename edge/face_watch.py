@@ -49,6 +49,7 @@ from contract.watchlist import FACE_KIND
 from contract.watchlist_settings import FaceSettings
 from edge.detections import Detections
 from edge.rules.base import RuleHit
+from edge.track_stages import NOTHING, StageResult
 from edge.watchlist import WatchlistHolder
 
 #: Seconds between two looks at one person (the next frames show the same face).
@@ -117,16 +118,16 @@ class FaceWatch:
         #: Why the stage did or did not run, frame by frame; faces seen, compared, matched.
         self.stats: Counter[str] = Counter()
 
-    def process(self, image: np.ndarray, tracked: Detections, ts: float) -> list[RuleHit]:
+    def process(self, image: np.ndarray, tracked: Detections, ts: float) -> StageResult:
         """Look for listed faces among ``tracked`` (confirmed tracks) on ``image`` at ``ts``."""
         if not self.camera.signage_confirmed:
             self.stats["not_run_no_signage"] += 1
-            return []
+            return NOTHING
         allowed = self.watchlist.faces_for(self.camera.name, self.camera.area)
         if not allowed:
             self.stats["not_run_no_authorisation"] += 1
             self._tracks.clear()
-            return []
+            return NOTHING
         people = tracked[(tracked.label == "person") & (tracked.track_id >= 0)]
         if ts < self._last_ts:  # a new timeline (a file looped): every track is new
             self._tracks.clear()
@@ -134,7 +135,7 @@ class FaceWatch:
         self._forget(ts)
         if not len(people):
             self.stats["not_run_no_people"] += 1
-            return []
+            return NOTHING
         self.stats["runs"] += 1
         vectors = np.stack([face.vector() for face, _ in allowed])
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -147,7 +148,7 @@ class FaceWatch:
             if not self._due(track, ts):
                 continue
             hits += self._look(image, people.xyxy[i], track, allowed, vectors, when)
-        return hits
+        return StageResult(hits)
 
     def _due(self, track: _Track, ts: float) -> bool:
         if track.embedded >= MAX_EMBEDDINGS or ts - track.last_try < RETRY_S:

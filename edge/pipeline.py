@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from contract.protocol import (
@@ -48,17 +48,16 @@ from edge.camera_health import CameraHealth, HealthEvent
 from edge.camera_stats import PipelineStats
 from edge.capture import Frame, FrameSource, SourceError
 from edge.detectors import Detector
-from edge.face_watch import FaceWatch
 from edge.faces import FaceBlurrer
 from edge.health_alerts import build_health_alert, health_snapshot, wants_snapshot
 from edge.live import LiveStreamer
 from edge.main_stream import MainStream
 from edge.outbox import Outbox
-from edge.plates import PlateReader
 from edge.pre_event import PreEventBuffer
 from edge.processor import FrameProcessor, ProcessedFrame, build_alert
 from edge.rules import RuleHit
 from edge.snapshot import make_snapshot, match_snapshot
+from edge.track_stages import TrackStage
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +119,7 @@ class CameraPipeline:
         main_source: str | None = None,
         quiet_cells: Path | None = None,
         pre_event: PreEventBuffer | None = None,
-        plates: PlateReader | None = None,
-        faces: FaceWatch | None = None,
+        stages: Sequence[TrackStage] = (),
     ) -> None:
         """``blurrer``: the gateway's one :class:`FaceBlurrer` (thread-safe), shared by its
         cameras; by default this camera makes its own (the model loads on the first alert).
@@ -131,11 +129,11 @@ class CameraPipeline:
         ``quiet_cells``: the file keeping this camera's learned barren cells across restarts
         (:mod:`edge.quiet_cells`), saved every ``QUIET_CELLS_SAVE_S`` and on stop.
         ``pre_event``: the camera's rolling buffer for video verification, the last stage
-        (:mod:`edge.pre_event`). ``plates``: the camera's plate stage (``plates: true``).
-        ``faces``: its face stage (only where the site enables face recognition)."""
+        (:mod:`edge.pre_event`). ``stages``: the camera's stages after tracking (its plate
+        reader, its face watch: :mod:`edge.track_stages`)."""
         self.camera = camera
         self.source = FrameSource.for_camera(camera, source)
-        self.processor = FrameProcessor(camera, detector, timezone, plates=plates, faces=faces)
+        self.processor = FrameProcessor(camera, detector, timezone, stages=stages)
         self.health = CameraHealth(camera.health)
         self.outbox = outbox
         self.site, self.node, self.topic_root = site, node, topic_root

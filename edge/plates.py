@@ -41,6 +41,7 @@ from edge.detections import Detections
 from edge.detectors import VEHICLE_LABELS
 from edge.plate_ocr import PlateOCR, TextRead
 from edge.rules.base import RuleHit
+from edge.track_stages import StageResult
 from edge.watchlist import WatchlistHolder
 
 #: Seconds between two OCR runs on one track (the next frames look alike).
@@ -63,14 +64,6 @@ class _Track:
     last_try: float = -math.inf
     best: TextRead | None = None
     matched: set[str] = field(default_factory=set)
-
-
-@dataclass(frozen=True)
-class PlateResult:
-    """What the stage made of one frame: its hits, and the best read of each live track."""
-
-    hits: list[RuleHit] = field(default_factory=list)
-    reads: dict[int, str] = field(default_factory=dict)
 
 
 def plate_area(image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -119,7 +112,7 @@ class PlateReader:
         #: OCR runs so far (for benches and stats).
         self.runs = 0
 
-    def process(self, image: np.ndarray, tracked: Detections, ts: float) -> PlateResult:
+    def process(self, image: np.ndarray, tracked: Detections, ts: float) -> StageResult:
         """Read plates of ``tracked`` (confirmed tracks) on ``image`` at event time ``ts``."""
         when = datetime.fromtimestamp(ts, UTC)
         restarted = ts < self._last_ts  # a new timeline (a file looped) ends every track
@@ -143,7 +136,7 @@ class PlateReader:
             if read is not None:
                 hits += self._better(track, read, when)
         reads.update({tid: t.best.text for tid, t in self._tracks.items() if t.best is not None})
-        return PlateResult(hits, reads)
+        return StageResult(hits, reads)
 
     def _try_read(self, image: np.ndarray, track: _Track, ts: float) -> TextRead | None:
         s = self.settings

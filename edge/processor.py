@@ -1,5 +1,5 @@
 """``FrameProcessor``: one camera's stages, frame by frame —
-privacy mask → motion → detect → filter → track → plates → faces → rules.
+privacy mask → motion → detect → filter → track → rules and track stages (plates, faces).
 
 Both the live :class:`edge.pipeline.CameraPipeline` and :func:`edge.replay.replay` drive this
 same class, so what a replay shows is what the gateway would have done. It holds no thread
@@ -20,17 +20,17 @@ the tracker (:class:`edge.tracker.CameraTracker`, fed weak detections too so hal
 people keep their track). Rules only see confirmed tracks whose median score over their
 life reaches their label's ``threshold``.
 
-On cameras with ``plates: true`` the plate stage (:class:`edge.plates.PlateReader`) reads the
-plates of those confirmed vehicle tracks; its watchlist hits join the rules' hits, and each
-track's best read is in :attr:`ProcessedFrame.plates` for the alerts' objects.
-
-Where the site enables face recognition, the face stage (:class:`edge.face_watch.FaceWatch`)
-looks at confirmed people, but only on a camera with confirmed signage and a lawful
-authorisation in force for it; its hits (watchlist face candidates) join the others.
+The same confirmed tracks go through the camera's *track stages* (:mod:`edge.track_stages`):
+on cameras with ``plates: true`` the plate reader (:class:`edge.plates.PlateReader`), whose
+best read per vehicle track is in :attr:`ProcessedFrame.plates` for the alerts' objects; and
+where the site enables face recognition, the face watch (:class:`edge.face_watch.FaceWatch`),
+which runs only on a camera with confirmed signage and a lawful authorisation in force. Their
+hits (watchlist matches) join the rules' hits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -43,18 +43,16 @@ from edge.capture import Frame
 from edge.detect_schedule import DetectSchedule
 from edge.detections import Detections
 from edge.detectors import Detector, ObjectFilters
-from edge.face_watch import FaceWatch
 from edge.motion import MotionGate, MotionResult, detection_regions
-from edge.plates import PlateReader, PlateResult
 from edge.privacy import PrivacyMask
 from edge.rules import Rule, RuleHit, build_rules
+from edge.track_stages import TrackStage
 from edge.tracker import CameraTracker
 
 #: Tracks not refreshed by any detector run for this long are forgotten (the scene was
 #: static meanwhile; whoever moves next is treated as new).
 TRACK_EXPIRY_S = 60.0
 _MAX_ALERT_OBJECTS = 64
-_NO_PLATES = PlateResult()
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,11 +86,9 @@ class FrameProcessor:
         gate_motion: bool = True,
         cap_fps: bool = True,
         tracker: CameraTracker | None = None,
-        plates: PlateReader | None = None,
-        faces: FaceWatch | None = None,
+        stages: Sequence[TrackStage] = (),
     ) -> None:
-        """``plates``: the camera's plate stage, if it reads plates (``Camera.plates``).
-        ``faces``: its face stage, if the site enables face recognition at all."""
+        """``stages``: the camera's stages after tracking (plates, faces), run in order."""
         self.camera = camera
         self.detector = detector
         self.timezone = timezone
@@ -103,8 +99,7 @@ class FrameProcessor:
         self.schedule = DetectSchedule(camera.detect, cap_fps=cap_fps)
         self.filters = ObjectFilters(camera.detect, detector.model)
         self.tracker = tracker or CameraTracker(self.filters.filter_for)
-        self.plates = plates
-        self.faces = faces
+        self.stages = tuple(stages)
         self.rules: list[Rule] = []
         self._frame_size: tuple[int, int] | None = None
         self._last_detect: float | None = None
@@ -152,10 +147,12 @@ class FrameProcessor:
         self.schedule.ran(frame.timestamp, busy, boxes, frame.size, found_boxes=seen.xyxy)
         tracked = self.tracker.confident(seen)
         when = datetime.fromtimestamp(frame.timestamp, UTC)
-        plates = self._plates(frame, tracked)
-        faces = self.faces.process(frame.image, tracked, frame.timestamp) if self.faces else []
         hits = [hit for rule in self.rules for hit in rule.evaluate(tracked, when)]
-        hits += plates.hits + faces
+        plates: dict[int, str] = {}
+        for stage in self.stages:
+            done = stage.process(frame.image, tracked, frame.timestamp)
+            hits += done.hits
+            plates.update(done.plates)
         return ProcessedFrame(
             frame,
             motion,
@@ -165,14 +162,8 @@ class FrameProcessor:
             self.detector.last_inference_ms,
             regions,
             tracked,
-            plates=plates.reads,
+            plates=plates,
         )
-
-    def _plates(self, frame: Frame, tracked: Detections) -> PlateResult:
-        """The plate stage on this camera's confirmed tracks (nothing without one)."""
-        if self.plates is None:
-            return _NO_PLATES
-        return self.plates.process(frame.image, tracked, frame.timestamp)
 
     def _motion(self, image: np.ndarray) -> MotionResult:
         """The motion gate on a small grey copy made here in one cheap step (~0.3 ms for

@@ -147,7 +147,7 @@ def replay(
         tz,
         gate_motion=not every_frame,
         cap_fps=not every_frame,
-        plates=_plate_reader(config, cam, site, node, watchlist),
+        stages=[s for s in (_plate_reader(config, cam, site, node, watchlist),) if s],
     )
     cells = processor.schedule.barren
     if quiet_cells is not None and cells is not None and Path(quiet_cells).is_file():

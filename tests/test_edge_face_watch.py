@@ -119,7 +119,7 @@ def man(tid: int = 1) -> Detections:
 def run(stage: FaceWatch, frames, n: int = 20) -> list:
     hits = []
     for i, image in enumerate(frames[:n]):
-        hits += stage.process(image, man(), i * 0.5)
+        hits += stage.process(image, man(), i * 0.5).hits
     return hits
 
 
@@ -144,7 +144,7 @@ def test_a_gateway_of_a_site_without_face_recognition_has_no_face_model(tmp_path
     agent = EdgeAgent(config, NODE, mosquitto.provision(NODE), tmp_path / "edge")
     try:
         assert agent.face_describer is None
-        assert all(p.processor.faces is None for p in agent.pipelines)
+        assert all(p.processor.stages == () for p in agent.pipelines)
     finally:
         agent.stop()
 
@@ -195,7 +195,7 @@ def test_the_carphone_man_becomes_one_watchlist_face_alert_with_crop_and_nothing
     cam = camera()
     stage = FaceWatch(cam, ON, holder(enrolled["man"]), describer)
     processor = FrameProcessor(
-        cam, make_detector(cam.detect, "ssdlite"), cap_fps=False, gate_motion=False, faces=stage
+        cam, make_detector(cam.detect, "ssdlite"), cap_fps=False, gate_motion=False, stages=[stage]
     )
     hits, last = [], None
     for i, image in enumerate(frames[1:]):
@@ -229,11 +229,11 @@ def test_the_carphone_man_becomes_one_watchlist_face_alert_with_crop_and_nothing
 
 def test_one_alert_per_track_and_entry_even_when_the_tracker_loses_it_for_a_while(frames, enrolled):
     stage = FaceWatch(camera(), ON, holder(enrolled["man"]), FaceDescriber())
-    assert len(stage.process(frames[1], man(1), 0.0)) == 1
+    assert len(stage.process(frames[1], man(1), 0.0).hits) == 1
     for i in range(1, 4):  # three detector runs without him
-        assert stage.process(frames[1 + i], Detections.empty(), i * 0.5) == []
-    assert stage.process(frames[5], man(1), 2.0) == []  # the same track again: no new alert
-    assert len(stage.process(frames[6], man(2), 2.5)) == 1  # a new track is a new sighting
+        assert stage.process(frames[1 + i], Detections.empty(), i * 0.5).hits == []
+    assert stage.process(frames[5], man(1), 2.0).hits == []  # the same track again: no new alert
+    assert len(stage.process(frames[6], man(2), 2.5).hits) == 1  # a new track is a new sighting
 
 
 def test_someone_else_on_the_list_does_not_match(frames, enrolled):
@@ -317,7 +317,7 @@ def play(mosquitto, tmp_path: Path, listed: np.ndarray) -> Played:
         ids = {a.id for a in raised}
         assert wait_until(lambda: ids <= set(hub.alerts) and _stats_seen(probe), timeout=30)
         assert wait_until(lambda: len(_payloads(probe, Channel.ALERT)) >= len(ids), timeout=30)
-        stage = agent.pipelines[0].processor.faces
+        (stage,) = agent.pipelines[0].processor.stages
     finally:
         agent.stop()
         hub.close()

@@ -97,11 +97,11 @@ def test_the_stage_reads_a_plate_and_keeps_the_best_read_per_track(ocr, street):
     worse, _ = van_scene(spoilt[40:-40, 40:-40], street)
 
     first = reader.process(clean, track(box), 0.0)
-    assert first.reads == {7: "粤C12345"} and first.hits == []
+    assert first.plates == {7: "粤C12345"} and first.hits == []
     best = reader._tracks[7].best
     for i, image in enumerate([worse, clean, worse, clean], start=1):
         result = reader.process(image, track(box), i * 1.0)
-        assert result.reads == {7: "粤C12345"}
+        assert result.plates == {7: "粤C12345"}
         assert reader._tracks[7].best.confidence >= best.confidence
     assert reader.runs == PlateSettings().max_attempts  # then it stops trying
 
@@ -111,9 +111,9 @@ def test_each_track_has_its_own_read_and_the_camera_its_rate_cap(ocr, street):
     image, left = van_scene(render_plate("沪A·77351", 30), street, at=(20, 300), zoom=3.0)
     image, right = van_scene(render_plate("京B·39946", 30), image, at=(420, 300), zoom=3.0)
     both = Detections.concat([track(left, 1), track(right, 2, "car")])
-    assert reader.process(image, both, 0.0).reads.keys() == {1}  # one OCR run per 0.5 s
-    assert reader.process(image, both, 0.2).reads.keys() == {1}
-    assert reader.process(image, both, 0.6).reads == {1: "沪A77351", 2: "京B39946"}
+    assert reader.process(image, both, 0.0).plates.keys() == {1}  # one OCR run per 0.5 s
+    assert reader.process(image, both, 0.2).plates.keys() == {1}
+    assert reader.process(image, both, 0.6).plates == {1: "沪A77351", 2: "京B39946"}
     assert reader.runs == 2
 
 
@@ -121,11 +121,11 @@ def test_small_blurred_or_non_vehicle_objects_are_not_read(ocr, street):
     reader = PlateReader(camera(), PlateSettings(), holder(), ocr)
     image, box = scene(street, "粤C·12345")
     person = Detections.from_arrays([box], [0.9], ["person"], [3])
-    assert reader.process(image, person, 0.0).reads == {}
+    assert reader.process(image, person, 0.0).plates == {}
     small, small_box = van_scene(render_plate("粤C·12345", 10), street, zoom=1.0)
-    assert reader.process(small, track(small_box, 4), 1.0).reads == {}  # 59 px < 60
+    assert reader.process(small, track(small_box, 4), 1.0).plates == {}  # 59 px < 60
     blurred = cv2.GaussianBlur(image, (0, 0), 6)
-    assert reader.process(blurred, track(box, 5), 2.0).reads == {}
+    assert reader.process(blurred, track(box, 5), 2.0).plates == {}
     assert reader.runs == 0
 
 
@@ -144,14 +144,14 @@ def test_a_listed_plate_becomes_one_watchlist_alert_with_its_match(ocr, street):
         camera=camera(),
         frame_size=(768, 576),
         has_snapshot=True,
-        plates=result.reads,
+        plates=result.plates,
     )
     assert alert.kind == PLATE_KIND and alert.severity is Severity.MAJOR
     assert alert.watchlist is not None and alert.watchlist.list == "plate"
     assert alert.watchlist.entry_id == listed.id and 0.75 <= alert.watchlist.score <= 1.0
-    assert alert.watchlist.plate == result.reads[7]
+    assert alert.watchlist.plate == result.plates[7]
     assert "stolen in a burglary" in alert.message
-    assert alert.objects[0].plate == result.reads[7] and alert.objects[0].track_id == 7
+    assert alert.objects[0].plate == result.plates[7] and alert.objects[0].track_id == 7
     # The same track matching the same entry again is not a second alert.
     assert reader.process(image, track(box), 1.0).hits == []
 
@@ -161,14 +161,14 @@ def test_expired_entries_do_not_match(ocr, street):
     reader = PlateReader(camera(), PlateSettings(), holder(old), ocr)
     image, box = scene(street, "粤C·12345")
     result = reader.process(image, track(box), 0.0)
-    assert result.reads == {7: "粤C12345"} and result.hits == []
+    assert result.plates == {7: "粤C12345"} and result.hits == []
 
 
 def test_no_plate_stage_on_a_camera_without_plates(ocr):
     with pytest.raises(ValueError, match="plates: false"):
         PlateReader(camera(plates=False), PlateSettings(), holder(), ocr)
     detector = make_detector(camera().detect, "centernet")
-    assert FrameProcessor(camera(plates=False), detector).plates is None
+    assert FrameProcessor(camera(plates=False), detector).stages == ()
 
 
 def test_plate_log_reads_leave_only_when_the_site_keeps_a_log(ocr, street):
@@ -180,10 +180,10 @@ def test_plate_log_reads_leave_only_when_the_site_keeps_a_log(ocr, street):
         gone = reader.process(image, Detections.empty(), 20.0)  # track unseen for 20 s
         kinds = [(h.kind, h.severity, h.snapshot) for h in gone.hits]
         if logging_on is None:
-            assert kinds == [] and gone.reads == {}
+            assert kinds == [] and gone.plates == {}
         else:
             assert kinds == [(PLATE_READ_KIND, Severity.INFO, False)]
-            assert gone.reads == {7: "粤C12345"}
+            assert gone.plates == {7: "粤C12345"}
 
 
 # --- a whole camera: the pipeline, its outbox and its logs ----------------------------------
@@ -225,7 +225,7 @@ def test_an_unlisted_plate_is_kept_only_in_its_alerts_object(ocr, street, tmp_pa
         site=SITE,
         node=NODE,
         topic_root="vw",
-        plates=reader,
+        stages=[reader],
     )
     caplog.set_level(logging.DEBUG)
     pipeline.start()
@@ -298,9 +298,12 @@ def test_the_agent_and_replay_run_the_stage_only_on_plate_cameras(ocr, street, t
     )
     agent = EdgeAgent(config, node, connection, tmp_path / "edge")
     try:
-        stages = {p.camera.name: p.processor.plates for p in agent.pipelines}
-        assert [name for name, stage in stages.items() if stage is not None] == ["gate"]
-        assert stages["gate"].ocr is agent.plate_ocr
+        readers = {
+            p.camera.name: [s for s in p.processor.stages if isinstance(s, PlateReader)]
+            for p in agent.pipelines
+        }
+        assert [name for name, found in readers.items() if found] == ["gate"]
+        assert readers["gate"][0].ocr is agent.plate_ocr
     finally:
         agent.outbox.close()
 
@@ -316,9 +319,9 @@ def test_the_agent_and_replay_run_the_stage_only_on_plate_cameras(ocr, street, t
 def test_a_looped_file_starts_the_stage_afresh(ocr, street):
     reader = PlateReader(camera(), PlateSettings(), holder(), ocr)
     image, box = scene(street, "粤C·12345")
-    assert reader.process(image, track(box, 1), 100.0).reads == {1: "粤C12345"}
+    assert reader.process(image, track(box, 1), 100.0).plates == {1: "粤C12345"}
     # Time goes back (the file restarted): the old track is over, the new one is read at once.
-    assert reader.process(image, track(box, 2), 0.0).reads == {2: "粤C12345"}
+    assert reader.process(image, track(box, 2), 0.0).plates == {2: "粤C12345"}
     assert reader.runs == 2
 
 
@@ -346,7 +349,7 @@ def test_a_real_car_whose_plate_is_smeared_gives_no_read(ocr):
         camera(), PlateSettings(min_confidence=0.0), holder(entry("粤C·12345")), ocr
     )
     result = reader.process(image, car, 0.0)
-    assert reader.runs == 1 and result.reads == {} and result.hits == []
+    assert reader.runs == 1 and result.plates == {} and result.hits == []
 
 
 def test_a_list_arriving_while_the_vehicle_is_in_view_is_matched_at_once(ocr, street):
