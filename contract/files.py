@@ -57,9 +57,3 @@ def write_durably(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
-
-
-def models_dir() -> Path:
-    """Where model files live: ``$VILLAGEWATCH_MODELS`` or the repository's ``models/``."""
-    env = os.environ.get("VILLAGEWATCH_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"

@@ -30,8 +30,8 @@ import numpy as np
 
 from contract.centerface import DEFAULT_THRESHOLD, MODEL_FILE, CenterFace
 from contract.centerface import nms as _nms
+from contract.models import check_bgr_image, models_dir
 from edge.detections import Detections
-from edge.detectors import models_dir
 
 #: Face and head boxes are enlarged by this factor, then blurred (corners rounded).
 ENLARGE = 1.3
@@ -47,14 +47,6 @@ def _as_boxes(boxes: Detections | np.ndarray | None) -> np.ndarray:
     if isinstance(boxes, Detections):
         return boxes.xyxy.astype(np.float32)
     return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-
-
-def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        shape = getattr(image, "shape", type(image).__name__)
-        raise ValueError(f"expected a BGR image of shape [H, W, 3], got {shape}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {image.dtype}")
 
 
 def obscure(image: np.ndarray, box: np.ndarray, enlarge: float = ENLARGE) -> bool:
@@ -186,7 +178,7 @@ class FaceBlurrer:
         Searches the whole image (at most ``full_frame_side`` px) and an upscaled crop of the
         upper part of every person box, then merges the two with NMS.
         """
-        _check_image(image)
+        check_bgr_image(image)
         found = []
         h, w = image.shape[:2]
         with self._lock:

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from contract.detect_settings import DetectSettings
-from contract.files import models_dir
+from contract.models import models_dir
 from edge.detections import Detections
 from edge.detectors.sessions import Session, SessionPool, open_session
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.detect_settings import DetectSettings
+from contract.models import check_model_file, onnx_session
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,6 @@ def resolve_backend(settings: DetectSettings) -> str:
     return "onnxruntime"
 
 
-def _check_file(path: Path) -> None:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"detector model not found: {path} (build it with models/build_models.py "
-            "or set VILLAGEWATCH_MODELS to the folder holding it)"
-        )
-
-
 class OrtSession:
     """A CPU onnxruntime session with fixed threads and sequential execution: predictable
     latency on a 2-core gateway and identical results between runs (replays are
@@ -75,18 +68,7 @@ class OrtSession:
     backend = "onnxruntime"
 
     def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort  # imported here so the other edge modules load without it
-
-        _check_file(path)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(path), sess_options=so, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnx_session(path, threads)
         first = self._session.get_inputs()[0]
         self.input_name: str = first.name
         self.input_dtype = np.uint8 if "uint8" in first.type else np.float32
@@ -117,7 +99,7 @@ class OpenVinoSession:
     ) -> None:
         import openvino as ov
 
-        _check_file(path)
+        check_model_file(path)
         core = ov.Core()
         if precision == "bf16" and "BF16" not in core.get_property(
             "CPU", "OPTIMIZATION_CAPABILITIES"
