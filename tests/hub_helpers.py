@@ -297,3 +297,15 @@ class SseReader:
             if "event" in fields:
                 data = json.loads(fields["data"]) if "data" in fields else None
                 return SseEvent(fields.get("id"), fields["event"], data)
+
+
+def ingest_plate_alert(hub, plate: str) -> str:
+    """A vehicle alert whose car carries ``plate``, ingested into ``hub`` with a snapshot;
+    its id (subject-request tests look for it)."""
+    car = DetectedObject(label="car", score=0.9, box=(1, 2, 90, 80), track_id=4, plate=plate)
+    alert = make_alert(kind="vehicle", objects=[car])
+    hub.ingest(alert)
+    hub.storage.alerts.save_snapshot(
+        alert.site, alert.node, alert.id, snapshot_jpeg(), datetime.now(UTC)
+    )
+    return alert.id

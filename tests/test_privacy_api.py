@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from hub_helpers import example_config, make_alert, serve_api, snapshot_jpeg
+from hub_helpers import example_config, ingest_plate_alert, make_alert, serve_api
 
 from contract.protocol import DetectedObject
 
@@ -27,16 +27,6 @@ def hub(tmp_path: Path):
     api = serve_api(tmp_path / "hub", config=config.model_copy(update={"hub": hub_settings}))
     yield api
     api.close()
-
-
-def plate_alert(hub, plate: str) -> str:
-    car = DetectedObject(label="car", score=0.9, box=(1, 2, 90, 80), track_id=4, plate=plate)
-    alert = make_alert(kind="vehicle", objects=[car])
-    hub.ingest(alert)
-    hub.storage.alerts.save_snapshot(
-        alert.site, alert.node, alert.id, snapshot_jpeg(), datetime.now(UTC)
-    )
-    return alert.id
 
 
 def test_only_admins_see_privacy_or_make_requests(hub):
@@ -71,7 +61,7 @@ def test_the_summary_and_the_notice_say_what_the_site_file_says(hub):
 
 def test_access_export_and_erasure_by_plate(hub):
     admin = hub.client("admin")
-    mine, other = plate_alert(hub, "粤C12345"), plate_alert(hub, "京A88888")
+    mine, other = ingest_plate_alert(hub, "粤C12345"), ingest_plate_alert(hub, "京A88888")
 
     found = admin.post("/api/privacy/subjects/access", json={"plate": PLATE}).json()
     assert found["counts"] == {"alert": 1, "snapshot": 1}

@@ -4,15 +4,13 @@ finds a plate's alerts and erases them (asked to confirm); other roles have no P
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hub_helpers import make_alert, serve_api, snapshot_jpeg
+from hub_helpers import ingest_plate_alert, serve_api
 from officer_kit import DESK, add_user, browser, open_page, sign_in
 from playwright.sync_api import Browser, expect
 
-from contract.protocol import DetectedObject
 from hub.domain.users import Role
 
 pytestmark = [pytest.mark.browser]
@@ -26,19 +24,9 @@ def hub(tmp_path: Path):
     api.close()
 
 
-def plate_alert(hub, plate: str) -> str:
-    car = DetectedObject(label="car", score=0.9, box=(1, 2, 90, 80), track_id=4, plate=plate)
-    alert = make_alert(kind="vehicle", objects=[car])
-    hub.ingest(alert)
-    hub.storage.alerts.save_snapshot(
-        alert.site, alert.node, alert.id, snapshot_jpeg(), datetime.now(UTC)
-    )
-    return alert.id
-
-
 def test_an_admin_reads_the_privacy_page_and_erases_a_plate(hub, browser: Browser):
-    mine = plate_alert(hub, "粤C12345")
-    plate_alert(hub, "京A88888")
+    mine = ingest_plate_alert(hub, "粤C12345")
+    ingest_plate_alert(hub, "京A88888")
     with open_page(browser, DESK) as (page, problems):
         sign_in(page, hub.url, "root", add_user(hub, "root", Role.ADMIN), problems)
         page.click("#tab-privacy")
