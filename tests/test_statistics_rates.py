@@ -4,7 +4,13 @@ returns them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from statistics_kit import alert, incident, insert
+
 from hub.statistics.false_alarms import rates, tally_sources
+from hub.statistics.queries import StatisticsStore
+from hub.storage.sqlite import open_sqlite_storage
 
 RULE = ("node", "camera", "zone", "kind")
 NODE = ("node", "camera")
@@ -44,3 +50,29 @@ def test_worst_first_too_few_last_and_at_most_the_limit() -> None:
     assert found[-1].incidents == 32
     assert [r.rate_pct for r in rates(tallies, RULE, min_events=10, limit=2)] == [90.0, 50.0]
     assert rates({("door-3", None): tally(0, 10)}, NODE, 10, 5)[0].rate_pct == 0.0
+
+
+def test_sources_are_kept_as_alerts_are_filed_and_outlive_the_alerts(tmp_path) -> None:
+    """incident_sources follows alerts filed at insert and linked later (set_incident), and
+    a rule's false alarms still count after retention purged its alerts."""
+    storage = open_sqlite_storage(tmp_path / "hub")
+    database = storage.incidents.database
+    store = StatisticsStore(database)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    false = incident(start, state="resolved", outcome="false_alarm")
+    real = incident(start + timedelta(hours=1), state="resolved", outcome="handled")
+    later = alert(None, start, camera="cam2", zone="gate")
+    insert(database, [false, real], [alert(false, start), alert(false, start), later])
+    insert(database, [], [alert(real, start, node="door-3", camera=None, zone=None)])
+    storage.alerts.set_incident(later["id"], real["id"])  # filed after it was stored
+    month = (start, start + timedelta(days=30))
+    expected = [
+        (false["id"], "false_alarm", "gate-1", "cam1", "yard", "intrusion"),
+        (real["id"], "real", "door-3", None, None, "intrusion"),
+        (real["id"], "real", "gate-1", "cam2", "gate", "intrusion"),
+    ]
+    assert sorted(store.incident_sources(*month)) == sorted(expected)
+    gone = start + timedelta(days=400)
+    storage.alerts.purge(gone, gone)  # every alert is gone
+    assert storage.alerts.count() == 0
+    assert sorted(store.incident_sources(*month)) == sorted(expected)
