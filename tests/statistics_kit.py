@@ -111,6 +111,16 @@ def insert(
             sql("incidents", INCIDENT_COLUMNS),
             ([row[c] for c in INCIDENT_COLUMNS] for row in incidents),
         )
+        alerts = list(alerts)
         conn.executemany(
             sql("alerts", ALERT_COLUMNS), ([row[c] for c in ALERT_COLUMNS] for row in alerts)
+        )
+        # What the alerts repository writes beside each filed alert (alert_schema.m002).
+        conn.executemany(
+            "INSERT OR IGNORE INTO incident_sources VALUES (?, ?, ?, ?, ?)",
+            {
+                (a["incident_id"], a["node"], a["camera"] or "", a["zone"] or "", a["kind"])
+                for a in alerts
+                if a["incident_id"]
+            },
         )

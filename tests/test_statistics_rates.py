@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from statistics_kit import alert, incident, insert
+from hub_helpers import make_alert
+from statistics_kit import incident, insert
 
+from contract.protocol import new_alert_id
+from hub.domain.alerts import AlertRecord
 from hub.statistics.false_alarms import rates, tally_sources
 from hub.statistics.queries import StatisticsStore
 from hub.storage.sqlite import open_sqlite_storage
@@ -53,22 +56,33 @@ def test_worst_first_too_few_last_and_at_most_the_limit() -> None:
 
 
 def test_sources_are_kept_as_alerts_are_filed_and_outlive_the_alerts(tmp_path) -> None:
-    """incident_sources follows alerts filed at insert and linked later (set_incident), and
-    a rule's false alarms still count after retention purged its alerts."""
+    """The alerts repository writes incident_sources for alerts filed at insert and linked
+    later (set_incident), and a rule's false alarms still count after retention purged its
+    alerts."""
     storage = open_sqlite_storage(tmp_path / "hub")
     database = storage.incidents.database
     store = StatisticsStore(database)
     start = datetime(2026, 11, 1, tzinfo=UTC)
     false = incident(start, state="resolved", outcome="false_alarm")
     real = incident(start + timedelta(hours=1), state="resolved", outcome="handled")
-    later = alert(None, start, camera="cam2", zone="gate")
-    insert(database, [false, real], [alert(false, start), alert(false, start), later])
-    insert(database, [], [alert(real, start, node="door-3", camera=None, zone=None)])
-    storage.alerts.set_incident(later["id"], real["id"])  # filed after it was stored
+    insert(database, [false, real])
+    yard = make_alert(node="gate-1", camera="cam1", zone="yard", seq=0)
+    door = make_alert(node="door-3", camera=None, zone=None, kind="door_open", seq=0)
+    later = make_alert(node="gate-1", camera="cam2", zone="gate", seq=1)
+    storage.alerts.insert_many(
+        [
+            AlertRecord.received(yard, start, false["id"]),
+            AlertRecord.received(yard.model_copy(update={"id": new_alert_id(), "seq": 2}),
+                                 start, false["id"]),
+            AlertRecord.received(door, start, real["id"]),
+            AlertRecord.received(later, start),
+        ]
+    )  # fmt: skip
+    storage.alerts.set_incident(later.id, real["id"])  # filed after it was stored
     month = (start, start + timedelta(days=30))
     expected = [
         (false["id"], "false_alarm", "gate-1", "cam1", "yard", "intrusion"),
-        (real["id"], "real", "door-3", None, None, "intrusion"),
+        (real["id"], "real", "door-3", None, None, "door_open"),
         (real["id"], "real", "gate-1", "cam2", "gate", "intrusion"),
     ]
     assert sorted(store.incident_sources(*month)) == sorted(expected)

@@ -6,7 +6,7 @@ would hold up ingest's commits. WAL lets any number of readers run beside the wr
 statistics call opens a short-lived read-only connection (``PRAGMA query_only``) to the same
 file and closes it when done: nothing stays open across a backup restore.
 
-**Three indexes** (migration set ``villagewatch-hub-statistics``), each *covering* — every
+**Two indexes** (migration set ``villagewatch-hub-statistics``), each *covering* — every
 column a query reads is in the index, so SQLite never visits the table rows:
 
 * ``incidents_statistics (opened_at, category, kind, area, state, outcome, id)``: a period is
@@ -14,13 +14,9 @@ column a query reads is in the index, so SQLite never visits the table rows:
   their alerts for false-alarm rates, all read from it alone.
 * ``incidents_timings (opened_at, category, state, <the five milestone times>)``: the
   response-time segments of a period;
-* ``alerts_statistics (incident_id, node, camera, zone, kind)``: from an incident to the
-  cameras, rules and sensors that raised it.
-
-and one table, ``incident_sources`` (incident, node, camera, zone, kind), kept by triggers on
-``alerts``: false-alarm rates join incidents to it instead of to every alert (a year: ~1.4 s
-became what ``bench/stats_queries.py`` prints), and it keeps a rule's history after the
-alerts themselves are purged.
+and the alerts repository's ``incident_sources`` (incident, node, camera, zone, kind; one row
+per pair): false-alarm rates join incidents to it instead of to every alert, and it keeps a
+rule's history after the alerts themselves are purged.
 
 ``bench/stats_queries.py`` times these calls with and without the indexes.
 
@@ -56,52 +52,20 @@ TIMINGS_INDEX = (
     " (opened_at, category, state, acknowledged_at, dispatched_at, en_route_at, on_scene_at,"
     " resolved_at)"
 )
-ALERTS_INDEX = (
-    "CREATE INDEX IF NOT EXISTS alerts_statistics ON alerts (incident_id, node, camera, zone, kind)"
-)
 
 
 @migrations()
 def m001_statistics_indexes(db) -> None:
     db.execute(INCIDENTS_INDEX)
     db.execute(TIMINGS_INDEX)
-    db.execute(ALERTS_INDEX)
-
-
-#: Keeps ``incident_sources`` as alerts are filed under incidents (at insert, or later by
-#: ``set_incident``). Empty strings stand for a sensor's missing camera and zone: a WITHOUT
-#: ROWID key cannot hold NULL.
-_SOURCE_ROW = (
-    "INSERT OR IGNORE INTO incident_sources VALUES"
-    " (NEW.incident_id, NEW.node, COALESCE(NEW.camera, ''), COALESCE(NEW.zone, ''), NEW.kind)"
-)
+    # (m001 once made an alerts index too; m003 drops it: incident_sources replaced it)
 
 
 @migrations()
-def m002_incident_sources(db) -> None:
-    """One row per incident and alert source (node, camera, zone, kind), kept by triggers:
-    a year's false-alarm rates read ~1 row per incident instead of every alert, and they
-    outlive the alerts (``hub.retention`` purges alerts; incidents and these rows stay)."""
-    db.execute(
-        """CREATE TABLE incident_sources (
-            incident_id TEXT NOT NULL, node TEXT NOT NULL, camera TEXT NOT NULL,
-            zone TEXT NOT NULL, kind TEXT NOT NULL,
-            PRIMARY KEY (incident_id, node, camera, zone, kind)
-        ) WITHOUT ROWID"""
-    )
-    db.execute(
-        "INSERT OR IGNORE INTO incident_sources SELECT DISTINCT incident_id, node,"
-        " COALESCE(camera, ''), COALESCE(zone, ''), kind FROM alerts"
-        " WHERE incident_id IS NOT NULL"
-    )
-    db.execute(
-        "CREATE TRIGGER incident_sources_filed AFTER INSERT ON alerts"
-        f" WHEN NEW.incident_id IS NOT NULL BEGIN {_SOURCE_ROW}; END"
-    )
-    db.execute(
-        "CREATE TRIGGER incident_sources_linked AFTER UPDATE OF incident_id ON alerts"
-        f" WHEN NEW.incident_id IS NOT NULL BEGIN {_SOURCE_ROW}; END"
-    )
+def m002_no_alerts_index(db) -> None:
+    """Every alert insert paid for a five-column index only false-alarm rates read; they read
+    ``incident_sources`` now (kept by the alerts repository)."""
+    db.execute("DROP INDEX IF EXISTS alerts_statistics")
 
 
 #: What an incident counts as in a false-alarm rate (the table in hub.statistics.false_alarms).

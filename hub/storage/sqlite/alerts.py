@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import TypeAdapter
-from sqlite_utils.migrations import Migrations
 
 from contract.files import write_durably
 from contract.protocol import Alert, DetectedObject, ProtocolError
 from hub.domain.alerts import AlertInsert, AlertPage, AlertQuery, AlertRecord
+from hub.storage.sqlite.alert_schema import migrations
 from hub.storage.sqlite.counters import SqliteCounters
 from hub.storage.sqlite.database import (
     BAD_CURSOR,
@@ -31,48 +31,6 @@ from hub.storage.sqlite.database import (
 )
 from hub.storage.sqlite.nodes import SqliteNodeRepository
 from hub.storage.sqlite.quarantine import SqliteQuarantine
-
-migrations = Migrations("villagewatch-hub-alerts")
-
-
-@migrations()
-def m001_alerts(db) -> None:
-    db.execute(
-        """CREATE TABLE alerts (
-            id TEXT PRIMARY KEY,
-            site TEXT NOT NULL,
-            node TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            ts TEXT NOT NULL,
-            received_at TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            severity TEXT NOT NULL,
-            area TEXT NOT NULL,
-            zone TEXT,
-            camera TEXT,
-            message TEXT NOT NULL DEFAULT '',
-            objects TEXT NOT NULL DEFAULT '[]',
-            frame_size TEXT,
-            has_snapshot INTEGER NOT NULL DEFAULT 0,
-            snapshot_path TEXT,
-            incident_id TEXT
-        )"""
-    )
-    # Lists are newest *received* first; the filters below each have an index to start from.
-    db.execute("CREATE INDEX alerts_received ON alerts (received_at)")
-    db.execute("CREATE INDEX alerts_area_received ON alerts (area, received_at)")
-    db.execute("CREATE INDEX alerts_severity_received ON alerts (severity, received_at)")
-    db.execute("CREATE INDEX alerts_kind_received ON alerts (kind, received_at)")
-    db.execute("CREATE INDEX alerts_incident ON alerts (incident_id)")
-    db.execute(
-        """CREATE TABLE pending_snapshots (
-            alert_id TEXT PRIMARY KEY,
-            site TEXT NOT NULL,
-            node TEXT NOT NULL,
-            path TEXT NOT NULL,
-            received_at TEXT NOT NULL
-        )"""
-    )
 
 
 class SqliteAlertRepository:
@@ -132,6 +90,7 @@ class SqliteAlertRepository:
                 rows.append(_row(record, snapshot_path, received[at]))
                 done.append(AlertInsert(True, record, gap, rejected))
             conn.executemany(_INSERT_SQL, rows)
+            conn.executemany(_SOURCE_SQL, {_source(r) for r in records if r.incident_id})
             self.counters.bump("alerts", len(rows))
             self.counters.bump("seq_gaps_seen", sum(gaps))
         for path in drop_files:
@@ -224,6 +183,11 @@ class SqliteAlertRepository:
     def set_incident(self, alert_id: str, incident_id: str) -> None:
         with self.database.write() as db:
             db.execute("UPDATE alerts SET incident_id = ? WHERE id = ?", [incident_id, alert_id])
+            db.execute(
+                "INSERT OR IGNORE INTO incident_sources SELECT incident_id, node,"
+                " COALESCE(camera, ''), COALESCE(zone, ''), kind FROM alerts WHERE id = ?",
+                [alert_id],
+            )
 
     def for_incident(self, incident_id: str) -> list[AlertRecord]:
         rows = self.database.all(
@@ -327,6 +291,14 @@ _INSERT_SQL = (
 
 
 _OBJECTS = TypeAdapter(list[DetectedObject])
+
+
+_SOURCE_SQL = "INSERT OR IGNORE INTO incident_sources VALUES (?, ?, ?, ?, ?)"
+
+
+def _source(record: AlertRecord) -> tuple[str, str, str, str, str]:
+    """``record``'s row of ``incident_sources`` (see m002)."""
+    return (record.incident_id, record.node, record.camera or "", record.zone or "", record.kind)
 
 
 def _row(record: AlertRecord, snapshot_path: str | None, received: str) -> list:
