@@ -39,7 +39,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.face_accuracy import carphone_path, impostor_photos  # noqa: E402
@@ -58,23 +57,10 @@ from edge.detectors import make_detector  # noqa: E402
 from edge.face_watch import RETRY_S, FaceWatch  # noqa: E402
 from edge.processor import FrameProcessor  # noqa: E402
 from edge.watchlist import WatchlistHolder  # noqa: E402
-from tests.footage import opencv_sample  # noqa: E402
+from tests.footage import opencv_sample, read_clip  # noqa: E402
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SITE, NODE = "bench", "gw"
-
-
-def read(path: Path) -> tuple[list[np.ndarray], float]:
-    cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
-    frames = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frames.append(image)
-    cap.release()
-    return frames, fps
 
 
 def ping_pong(frames: list[np.ndarray], n: int) -> list[np.ndarray]:
@@ -171,11 +157,11 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=30.0, help="video seconds per scene")
     args = ap.parse_args()
     describer = FaceDescriber().load()
-    car, car_fps = read(carphone_path())
+    car, car_fps = read_clip(carphone_path(), 10.0)
     vtest_path = opencv_sample("vtest.avi")
     if vtest_path is None:
         raise SystemExit("vtest.avi unavailable (needs apt-get download opencv-doc)")
-    vt, vt_fps = read(vtest_path)
+    vt, vt_fps = read_clip(vtest_path, 10.0)
     rows = [
         measure("carphone", ping_pong(car, round(args.seconds * car_fps)), car_fps, "ssdlite",
                 describer),

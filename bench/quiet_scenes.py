@@ -38,23 +38,10 @@ import numpy as np  # noqa: E402
 
 from contract.siteconfig import SiteConfig, load_site_config  # noqa: E402
 from edge.replay import replay  # noqa: E402
-from tests.footage import opencv_sample  # noqa: E402
+from tests.footage import opencv_sample, read_clip  # noqa: E402
 
 CACHE = REPO / ".cache" / "quiet-scenes"
 SECONDS = 60.0
-
-
-def read_all(path: Path) -> tuple[list[np.ndarray], float]:
-    cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 15.0
-    frames = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frames.append(image)
-    cap.release()
-    return frames, fps
 
 
 def write_clip(path: Path, frames: list[np.ndarray], fps: float) -> Path:
@@ -74,7 +61,7 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float) -> Path:
 
 def quiet_clips(tree: Path) -> tuple[Path, Path, float]:
     """(the tree looped back and forth for 60 s, its first frame still for 60 s, fps)."""
-    frames, fps = read_all(tree)
+    frames, fps = read_clip(tree, 15.0)
     cycle = frames + frames[-2:0:-1]
     n = round(SECONDS * fps)
     swaying = write_clip(CACHE / "tree_60s.mp4", [cycle[i % len(cycle)] for i in range(n)], fps)

@@ -39,6 +39,20 @@ def read_frames(path: Path, indices: set[int]) -> dict[int, np.ndarray]:
     return frames
 
 
+def read_clip(path: Path, default_fps: float = 10.0) -> tuple[list[np.ndarray], float]:
+    """Every frame of a clip, and its frame rate (``default_fps`` when the file has none)."""
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or default_fps
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(image)
+    cap.release()
+    return frames, fps
+
+
 def opencv_sample(name: str) -> Path | None:
     """Path to an opencv-doc sample clip, fetching the package once if needed; None if it
     cannot be had (no apt-get, no registry)."""
