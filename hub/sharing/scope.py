@@ -26,14 +26,14 @@ class Department(StrEnum):
 
 
 class Dataset(StrEnum):
-    """The aggregates that may leave. Occupancy series of events are not here (see
-    docs/data-sharing.md: an event's rings are not areas)."""
+    """The aggregates that may leave."""
 
     INCIDENT_COUNTS = "incident_counts"  # security incidents per area, hour and kind
     ALERT_COUNTS = "alert_counts"  # camera and sensor alerts per area, hour and kind
     HOT_SPOTS = "hot_spots"  # per area and hour of the week, from published incident cells
     AREAS = "areas"  # the areas' outlines and middles from the site file (GeoJSON)
     SAFETY_INDEX = "safety_index"  # per area (and site) per month, value only (hub.safety)
+    OCCUPANCY = "occupancy"  # event rings per hour: peak and mean people (hub.events_security)
 
 
 #: The datasets made of hourly count cells (k-anonymity applies, period applies).

@@ -15,15 +15,23 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from contract.event_settings import SiteEvent
 from contract.sharing_settings import SharingSettings
 from contract.siteconfig import Area
 from hub.clock import Clock
 from hub.sharing import formats
 from hub.sharing.index_dataset import IndexSource, index_rows, months_within
 from hub.sharing.kanon import Cell, last_closed_hour, suppress
+from hub.sharing.occupancy_dataset import (
+    Series,
+    occupancy_csv,
+    occupancy_rows,
+    occupancy_sensorthings,
+)
 from hub.sharing.ratelimit import SlidingWindowLimiter
 from hub.sharing.scope import COUNT_DATASETS, Dataset, Department, Grant, GrantRequest, Refused
 from hub.storage.sqlite.sharing import SqliteSharingRepository
@@ -64,13 +72,17 @@ class SharingService:
         clock: Clock,
         timezone: str = "UTC",
         index_source: IndexSource | None = None,
+        events: Callable[[], tuple[list[SiteEvent], Series] | None] | None = None,
     ) -> None:
+        """``events``: the site's events and their stored series, for the occupancy
+        dataset (None, or a None answer: this hub keeps no events)."""
         self.repo = repo
         self.areas = {a.id: a for a in areas}
         self.settings = settings
         self.clock = clock
         self.timezone = timezone
         self.index_source = index_source  # None: the safety index is not offered
+        self.events = events
         self.limiter = SlidingWindowLimiter()
 
     # -- the register (admin) ----------------------------------------------------------
@@ -216,6 +228,8 @@ class SharingService:
             return formats.areas_geojson([self.areas[a] for a in areas])
         if dataset == Dataset.SAFETY_INDEX:
             return self._index(period, areas, fmt)
+        if dataset == Dataset.OCCUPANCY:
+            return self._occupancy(period, areas, fmt)
         if dataset == Dataset.HOT_SPOTS:
             published = self.cells(Dataset.INCIDENT_COUNTS, period, areas)
             spots = formats.hot_spots(published, self.timezone)
@@ -246,6 +260,24 @@ class SharingService:
         if fmt == "json":
             return {"dataset": Dataset.SAFETY_INDEX.value, **self.meta(period, areas), "rows": rows}
         raise ValueError("the safety index comes as json or csv")
+
+    def _occupancy(self, period: Period, areas: list[str], fmt: str) -> object:
+        found = self.events() if self.events else None
+        served = self.served(period)
+        rows = []
+        if found is not None and served.start < served.end:
+            events, series = found
+            k = self.settings.k
+            rows = occupancy_rows(
+                events, series, served.start, served.end, areas, set(self.areas), k
+            )
+        if fmt == "csv":
+            return occupancy_csv(rows)
+        if fmt == "sensorthings":
+            return occupancy_sensorthings(rows)
+        if fmt == "json":
+            return {"dataset": Dataset.OCCUPANCY.value, **self.meta(period, areas), "rows": rows}
+        raise ValueError("occupancy comes as json, csv or sensorthings")
 
     def meta(self, period: Period, areas: list[str]) -> dict:
         period = self.served(period)

@@ -56,8 +56,20 @@ def sharing_service(ctx: ApiContext) -> SharingService:
             ctx.clock,
             config.site.timezone if config else "UTC",
             (lambda month: index_report(ctx.storage.incidents, config, month)) if config else None,
+            lambda: event_series(ctx),
         )
     return ctx.services["sharing"]
+
+
+def event_series(ctx: ApiContext):
+    """The site's events and their stored series (None: this hub runs no event security)."""
+    security = ctx.services.get("event_security")
+    if security is None:
+        return None
+    store = security.store
+    return [info.event for info in security.events()], (
+        lambda event_id, start, end: store.series(event_id, start, end, feeds=False)
+    )
 
 
 def _refusal(exc: Refused) -> JSONResponse:
@@ -114,7 +126,8 @@ def build(ctx: ApiContext) -> APIRouter:
         start: str | None = None,
         end: str | None = None,
     ) -> Response:
-        """One dataset (``incident_counts``, ``alert_counts``, ``hot_spots``, ``areas``)
+        """One dataset (``incident_counts``, ``alert_counts``, ``hot_spots``, ``areas``,
+        ``safety_index``, ``occupancy``)
         for the token's scope, or for an admin's session every area: count cells as
         ``json``/``csv``/``sensorthings``; hot spots as ``json``/``geojson``; areas as
         ``geojson``. Cells with fewer than k events are not listed. Periods are whole UTC

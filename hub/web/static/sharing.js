@@ -9,7 +9,7 @@ import { api, showRefusal } from "./api.js";
 import { $, areaName, el, exactTime, humanize } from "./dom.js";
 
 const DEPARTMENTS = ["urban_management", "traffic", "fire", "residents_committee", "other"];
-const DATASETS = ["incident_counts", "alert_counts", "hot_spots", "safety_index", "areas"];
+const DATASETS = ["incident_counts", "alert_counts", "hot_spots", "safety_index", "occupancy", "areas"];
 
 const td = (text) => el("td", { text });
 const when = (iso) => (iso ? exactTime(iso, true) : "never");
