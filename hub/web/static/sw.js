@@ -12,7 +12,7 @@
 
 importScripts("/static/tap_queue.js");
 
-const VERSION = "vw-shell-13";
+const VERSION = "vw-shell-14";
 const OFFLINE = "/static/offline.html";
 const SHELL = [
   "/",
