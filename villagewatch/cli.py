@@ -17,15 +17,12 @@ from pathlib import Path
 
 from contract.connection import NodeConnection
 from contract.siteconfig import ConfigError, SiteConfig, load_site_config
+from villagewatch.records_cli import add_records_commands
+from villagewatch.usage import EXIT_USAGE, UsageError
 
-EXIT_USAGE = 2
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "site.example.yaml"
 
 log = logging.getLogger("villagewatch")
-
-
-class UsageError(Exception):
-    """Bad input from the user (not a bug): printed without a traceback, exit 2."""
 
 
 def stop_on_signals() -> threading.Event:
@@ -224,26 +221,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Exit 0 when the audit chain is intact, 1 naming the first bad row (2: bad input)."""
-    if args.data_dir is None and args.config is None:
-        raise UsageError("give --config FILE (the hub's data folder from it) or --data-dir DIR")
-    if args.data_dir is not None:
-        data_dir = args.data_dir
-    else:
-        config = load_config(args.config)
-        data_dir = config.resolve(config.hub.data_dir)
-    from hub.privacy.audit_chain import verify_chain
-    from hub.storage.sqlite import DATABASE_FILE
-
-    database = data_dir / DATABASE_FILE
-    if not database.is_file():
-        raise UsageError(f"{database}: no hub database here\n  fix: --data-dir the hub's folder")
-    report = verify_chain(database)
-    print(report.describe(), file=sys.stdout if report.intact else sys.stderr)
-    return 0 if report.intact else 1
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     cams = sum(len(g.cameras) for g in config.gateways)
@@ -437,24 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("backup", type=Path, help="a folder written by 'backup'")
     rs.add_argument("--force", action="store_true", help="even if a hub has the data open")
 
-    au = sub.add_parser("audit", help="the hub's audit log", description="The audit log.")
-    au_sub = au.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    av = au_sub.add_parser(
-        "verify",
-        help="prove the audit chain is unbroken",
-        description="Walk the hash chain of the hub's audit log (read-only; the hub may run). "
-        "Exit 0: 'chain intact: N rows, head HASH' (note the head: a later one must descend "
-        "from it). Exit 1: the first row that was modified, deleted or reordered.",
-    )
-    av.set_defaults(func=cmd_audit_verify)
-    config_arg(av, required=False)
-    av.add_argument("--data-dir", type=Path, help="the hub's data folder (instead of --config)")
-
     c = add("check", cmd_check, "validate a site file", "Validate a site file and summarise it.")
     c.add_argument("config", type=Path, help="site YAML file")
-    from hub.safety.command import add_report_command  # argparse only until it runs
-
-    add_report_command(sub)  # report monthly: hub/safety/command.py
+    add_records_commands(sub)  # audit verify, report monthly: villagewatch/records_cli.py
     return p
 
 

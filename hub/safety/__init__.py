@@ -8,5 +8,5 @@
 * :mod:`hub.safety.hotspots` — where and when incidents happened, by area and hour of week;
 * :mod:`hub.safety.report` and :mod:`hub.safety.report_html` — the printable monthly report;
 * :mod:`hub.safety.schedule` — the hub's monthly writer and the folder it writes into;
-* :mod:`hub.safety.command` — ``villagewatch report monthly``.
+* ``villagewatch report monthly`` is in :mod:`villagewatch.records_cli`.
 """
