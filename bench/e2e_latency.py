@@ -31,11 +31,11 @@ from broker.credentials import CredentialStore  # noqa: E402
 from broker.embedded import EmbeddedBroker  # noqa: E402
 from broker.mosquitto import MosquittoBroker  # noqa: E402
 from contract.connection import NodeConnection  # noqa: E402
+from contract.ids import new_alert_id  # noqa: E402
 from contract.protocol import (  # noqa: E402
     NodeRole,
     alert_topic,
     encode,
-    new_alert_id,
     snapshot_topic,
 )
 from contract.siteconfig import load_site_config  # noqa: E402

@@ -59,7 +59,14 @@ def main() -> None:
 
     from broker.credentials import CredentialStore
     from broker.mosquitto import MosquittoBroker
-    from contract.protocol import Alert, NodeRole, Severity, alert_topic, encode, new_alert_id
+    from contract.ids import new_alert_id
+    from contract.protocol import (
+        Alert,
+        NodeRole,
+        Severity,
+        alert_topic,
+        encode,
+    )
     from contract.siteconfig import load_site_config
     from edge.agent import EdgeAgent
     from hub.domain.incidents import Action

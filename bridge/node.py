@@ -27,6 +27,7 @@ from bridge.outbox import BridgeOutbox
 from bridge.zigbee2mqtt import DeviceState
 from contract.bridge_settings import Zigbee2MqttDevice
 from contract.connection import NodeConnection
+from contract.ids import new_alert_id
 from contract.mqtt import LinkSettings, MqttLink, node_status
 from contract.protocol import (
     Alert,
@@ -36,7 +37,6 @@ from contract.protocol import (
     decode_receipt,
     encode,
     heartbeat_topic,
-    new_alert_id,
     receipt_topic,
 )
 

@@ -25,13 +25,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.framing import pack_framed, unpack_framed
+from contract.node_commands import decode_for_node
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
     PROTOCOL_VERSION,
     Channel,
     Identifier,
     ProtocolError,
-    decode_for_node,
 )
 
 #: Largest live frame on the wire (header included); a 960-px JPEG at quality 70 is ~60 KB.

@@ -37,12 +37,10 @@ the hub an alert was lost.
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -123,7 +121,6 @@ def _sane_time(value: datetime | None) -> datetime | None:
 
 
 SaneTime = Annotated[datetime, AfterValidator(_sane_time)]
-M = TypeVar("M", bound=BaseModel)
 
 
 class _Payload(BaseModel):
@@ -415,22 +412,6 @@ def decode_receipt(payload: bytes, site: str, node: str) -> Receipt:
     return receipt
 
 
-def decode_for_node(model: type[M], payload: bytes, site: str, node: str, max_bytes: int) -> M:
-    """A node's check of a command from the hub (a live-view lease, a verify request, a
-    watchlist): at most ``max_bytes``, valid, and addressed to this node. Raises
-    :class:`ProtocolError` ``too_large``, ``invalid`` or ``node_mismatch``."""
-    what = model.model_fields["type"].default
-    if len(payload) > max_bytes:
-        raise ProtocolError("too_large", f"{what} of {len(payload)} bytes > {max_bytes}")
-    try:
-        message = model.model_validate_json(payload)
-    except (ValidationError, ValueError, RecursionError) as exc:
-        raise ProtocolError("invalid", str(exc).splitlines()[0][:200]) from None
-    if (message.site, message.node) != (site, node):
-        raise ProtocolError("node_mismatch", f"{what} for {message.site}/{message.node}")
-    return message
-
-
 def _validate(model: type[_Payload], payload: bytes):
     if len(payload) > MAX_JSON_BYTES:
         raise ProtocolError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES}")
@@ -465,25 +446,6 @@ def check_snapshot(payload: bytes) -> None:
         raise ProtocolError("too_large", f"snapshot {len(payload)} bytes > {MAX_SNAPSHOT_BYTES}")
     if not (payload.startswith(b"\xff\xd8") and payload.rstrip(b"\x00").endswith(b"\xff\xd9")):
         raise ProtocolError("not_jpeg", "snapshot is not a JPEG (missing SOI/EOI markers)")
-
-
-#: UUID version 7 marks (version 7 in bits 76-79, variant 0b10 in bits 62-63) and the
-#: random bits they leave: 12 after the version, 62 after the variant.
-_UUID7_MARKS = 0x7 << 76 | 0b10 << 62
-_UUID7_RANDOM = (0xFFF << 64) | ((1 << 62) - 1)
-
-
-def new_alert_id() -> str:
-    """A new alert id: a UUID version 7 (RFC 9562) as 32 hex digits.
-
-    Its first 48 bits are the Unix time in milliseconds, so ids made one after another sort
-    together: the hub's unique index on alert ids then grows at its end, as a log does,
-    instead of touching a random page per alert (random UUID4 ids made each group commit of
-    500 alerts rewrite ~500 scattered index pages: 30-45% of the hub's ingest time). The
-    other 74 bits are random, so ids stay unguessable and unique across nodes. Written here
-    because the standard library has ``uuid.uuid7`` only from Python 3.14."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10)) & _UUID7_RANDOM
-    return f"{value | _UUID7_MARKS:032x}"
 
 
 def utc_now() -> datetime:

@@ -32,6 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.framing import pack_framed, unpack_framed
+from contract.node_commands import decode_for_node
 from contract.protocol import (
     DEFAULT_TOPIC_ROOT,
     HEX_ID_PATTERN,
@@ -40,7 +41,6 @@ from contract.protocol import (
     Channel,
     Identifier,
     ProtocolError,
-    decode_for_node,
 )
 
 #: Largest evidence message (header included): the broker's packet limit is sized for one

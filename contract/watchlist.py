@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contract.node_commands import decode_for_node
 from contract.protocol import (
     HEX_ID_PATTERN,
     MAX_SNAPSHOT_BYTES,
@@ -35,7 +36,6 @@ from contract.protocol import (
     Channel,
     Identifier,
     SaneTime,
-    decode_for_node,
 )
 from contract.protocol import WatchlistHit as WatchlistHit  # defined beside its Alert
 

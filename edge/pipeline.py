@@ -35,11 +35,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from contract.ids import new_alert_id
 from contract.protocol import (
     Alert,
     alert_topic,
     encode,
-    new_alert_id,
     snapshot_topic,
     utc_now,
 )

@@ -17,6 +17,7 @@ import httpx
 from conftest import EXCERPT, REPO, SITE, loopback_connection
 
 from contract.connection import NodeConnection
+from contract.ids import new_alert_id
 from contract.mqtt import LinkSettings, MqttLink
 from contract.protocol import (
     Alert,
@@ -25,7 +26,6 @@ from contract.protocol import (
     Severity,
     alert_topic,
     encode,
-    new_alert_id,
 )
 from contract.siteconfig import SiteConfig, load_site_config
 from hub.api.server import WebServer

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hub_helpers import make_alert, serve_api, snapshot_jpeg
 
-from contract.protocol import new_alert_id
+from contract.ids import new_alert_id
 from hub.notify.webpush import VapidKeys
 from hub.storage.sqlite import open_sqlite_storage
 

@@ -12,7 +12,7 @@ import pytest
 from hub_helpers import make_alert, snapshot_jpeg, wait_for
 
 from contract.hub_settings import HubSettings
-from contract.protocol import new_alert_id
+from contract.ids import new_alert_id
 from contract.siteconfig import ConfigError, parse_site_config
 from hub.retention import Lifetimes, RetentionWorker, purge
 from hub.storage.sqlite.orphans import orphan_sweeper

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 from incident_kit import IncidentDesk, open_desk
 
-from contract.protocol import Severity, new_alert_id
+from contract.ids import new_alert_id
+from contract.protocol import (
+    Severity,
+)
 from hub.domain.incidents import (
     SYSTEM_ACTOR,
     Action,

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 import uuid
 
-from contract.protocol import HEX_ID_PATTERN, new_alert_id
+from contract.ids import new_alert_id
+from contract.protocol import (
+    HEX_ID_PATTERN,
+)
 
 
 def test_alert_ids_are_uuid7_in_the_protocols_hex_form():

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hub_helpers import make_alert
 from statistics_kit import incident, insert
 
-from contract.protocol import new_alert_id
+from contract.ids import new_alert_id
 from hub.domain.alerts import AlertRecord
 from hub.statistics.false_alarms import rates, tally_sources
 from hub.statistics.queries import StatisticsStore

@@ -27,7 +27,14 @@ from hub_helpers import NodeClient, example_config, wait_for
 from officer_kit import DESK, add_user, browser, open_page, sign_in
 from playwright.sync_api import Browser, expect
 
-from contract.protocol import Alert, NodeRole, Severity, alert_topic, encode, new_alert_id
+from contract.ids import new_alert_id
+from contract.protocol import (
+    Alert,
+    NodeRole,
+    Severity,
+    alert_topic,
+    encode,
+)
 from contract.verification import (
     EvidenceHeader,
     VerifyRequest,
