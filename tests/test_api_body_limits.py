@@ -18,8 +18,8 @@ import pytest
 from fastapi.routing import APIRoute
 from hub_helpers import example_config, offline_connection
 from hub_process import HubProcess, start_hub_process
+from route_samples import app_routes
 from starlette.routing import Mount
-from test_api_auth import app_routes
 
 from hub.api.limits import DEFAULT_LIMIT, LOGIN_LIMIT
 from hub.service import HubService
