@@ -115,6 +115,9 @@ class FaceWatch:
         self._tracks: dict[int, _Track] = {}
         self._last_look = -math.inf
         self._last_ts = -math.inf
+        #: The allowed entries' ids and their unit embeddings: decoded once per list, not
+        #: per frame (base64 and a norm of 1024 floats per entry, every detector run).
+        self._vectors: tuple[tuple[str, ...], np.ndarray] = ((), np.empty((0, 0), np.float32))
         #: Why the stage did or did not run, frame by frame; faces seen, compared, matched.
         self.stats: Counter[str] = Counter()
 
@@ -137,8 +140,7 @@ class FaceWatch:
             self.stats["not_run_no_people"] += 1
             return NOTHING
         self.stats["runs"] += 1
-        vectors = np.stack([face.vector() for face, _ in allowed])
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = self._enrolled(allowed)
         when = datetime.fromtimestamp(ts, UTC)
         hits: list[RuleHit] = []
         for i in range(len(people)):
@@ -149,6 +151,15 @@ class FaceWatch:
                 continue
             hits += self._look(image, people.xyxy[i], track, allowed, vectors, when)
         return StageResult(hits)
+
+    def _enrolled(self, allowed: list) -> np.ndarray:
+        """Unit embeddings of ``allowed``, one row each, cached while the entries stay."""
+        ids = tuple(face.id for face, _ in allowed)
+        if ids != self._vectors[0]:
+            vectors = np.stack([face.vector() for face, _ in allowed])
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            self._vectors = (ids, vectors)
+        return self._vectors[1]
 
     def _due(self, track: _Track, ts: float) -> bool:
         if track.embedded >= MAX_EMBEDDINGS or ts - track.last_try < RETRY_S:
