@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import HTTPException, status
 from fastapi.concurrency import run_in_threadpool
 
 from contract.siteconfig import SiteConfig
@@ -31,6 +32,14 @@ class ApiContext:
     services: dict[str, Any] = field(default_factory=dict)
     heartbeat_s: float = 15.0
     secure_cookies: bool = False
+
+    def running(self, name: str) -> Any:
+        """The service ``name``, or a 503 when this API runs without it (an API served with
+        no hub behind it: tools, some tests)."""
+        found = self.services.get(name)
+        if found is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"no {name} service")
+        return found
 
     def audit(
         self,

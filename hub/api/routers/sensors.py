@@ -35,10 +35,7 @@ def build(ctx: ApiContext) -> APIRouter:
     officer = Annotated[Principal, Depends(auth.require(Role.OFFICER))]
 
     def sensors() -> SensorHub:
-        hub = ctx.services.get("sensors")
-        if hub is None:  # an API served without a hub behind it (tools, some tests)
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no sensor service")
-        return hub
+        return ctx.running("sensors")
 
     @router.get("/api/sensors/health", response_model=list[SensorHealthRow])
     def health(who: viewer) -> list[SensorHealthRow]:

@@ -47,10 +47,7 @@ def build(ctx: ApiContext) -> APIRouter:
     supervisor = Annotated[Principal, Depends(auth.require(Role.SUPERVISOR))]
 
     def service() -> EventSecurity:
-        found = ctx.services.get("event_security")
-        if found is None:  # an API served without a hub behind it (tools, some tests)
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no event service")
-        return found
+        return ctx.running("event_security")
 
     def info_of(event_id: str) -> EventInfo:
         info = service().get(event_id)
